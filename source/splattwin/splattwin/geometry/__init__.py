@@ -1,0 +1,21 @@
+"""Rigid and similarity transforms, quaternions and spherical-harmonics rotation (numpy, float64 inside)."""
+
+from splattwin.geometry.sh_rotation import eval_sh_basis, rotate_sh, sh_rotation_matrices
+from splattwin.geometry.transforms import (
+    Similarity,
+    matrix_to_quat_wxyz,
+    quat_multiply_wxyz,
+    quat_wxyz_to_matrix,
+    rotation_between,
+)
+
+__all__ = [
+    "Similarity",
+    "eval_sh_basis",
+    "matrix_to_quat_wxyz",
+    "quat_multiply_wxyz",
+    "quat_wxyz_to_matrix",
+    "rotate_sh",
+    "rotation_between",
+    "sh_rotation_matrices",
+]
