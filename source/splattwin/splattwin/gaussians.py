@@ -170,8 +170,9 @@ class Gaussians:
     def normalized(self) -> Gaussians:
         """A copy with unit quaternions (the sign is kept; call after :meth:`validate`)."""
         norms = np.linalg.norm(self.quats_wxyz, axis=1, keepdims=True)
-        return Gaussians(self.means.copy(), self.quats_wxyz / norms, self.scales.copy(), self.opacities.copy(),
-                         self.sh.copy())
+        return Gaussians(
+            self.means.copy(), self.quats_wxyz / norms, self.scales.copy(), self.opacities.copy(), self.sh.copy()
+        )
 
 
 def _bad_rows(source: str | Path | None, name: str, what: str, bad: np.ndarray) -> InputError:

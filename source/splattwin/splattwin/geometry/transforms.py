@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from splattwin.gaussians import Gaussians
+from splattwin.geometry.sh_rotation import rotate_sh
 
 __all__ = ["Similarity", "matrix_to_quat_wxyz", "quat_multiply_wxyz", "quat_wxyz_to_matrix", "rotation_between"]
 
@@ -45,17 +46,45 @@ def matrix_to_quat_wxyz(rotation: np.ndarray) -> np.ndarray:
     r = np.sqrt(np.maximum(np.take_along_axis(cands, best[..., None], -1)[..., 0], 1e-300))
     s = 0.5 / r
     sel = best == 0
-    q[sel] = np.stack([0.5 * r[sel], (m[sel, 2, 1] - m[sel, 1, 2]) * s[sel], (m[sel, 0, 2] - m[sel, 2, 0]) * s[sel],
-                       (m[sel, 1, 0] - m[sel, 0, 1]) * s[sel]], -1)
+    q[sel] = np.stack(
+        [
+            0.5 * r[sel],
+            (m[sel, 2, 1] - m[sel, 1, 2]) * s[sel],
+            (m[sel, 0, 2] - m[sel, 2, 0]) * s[sel],
+            (m[sel, 1, 0] - m[sel, 0, 1]) * s[sel],
+        ],
+        -1,
+    )
     sel = best == 1
-    q[sel] = np.stack([(m[sel, 2, 1] - m[sel, 1, 2]) * s[sel], 0.5 * r[sel], (m[sel, 0, 1] + m[sel, 1, 0]) * s[sel],
-                       (m[sel, 0, 2] + m[sel, 2, 0]) * s[sel]], -1)
+    q[sel] = np.stack(
+        [
+            (m[sel, 2, 1] - m[sel, 1, 2]) * s[sel],
+            0.5 * r[sel],
+            (m[sel, 0, 1] + m[sel, 1, 0]) * s[sel],
+            (m[sel, 0, 2] + m[sel, 2, 0]) * s[sel],
+        ],
+        -1,
+    )
     sel = best == 2
-    q[sel] = np.stack([(m[sel, 0, 2] - m[sel, 2, 0]) * s[sel], (m[sel, 0, 1] + m[sel, 1, 0]) * s[sel], 0.5 * r[sel],
-                       (m[sel, 1, 2] + m[sel, 2, 1]) * s[sel]], -1)
+    q[sel] = np.stack(
+        [
+            (m[sel, 0, 2] - m[sel, 2, 0]) * s[sel],
+            (m[sel, 0, 1] + m[sel, 1, 0]) * s[sel],
+            0.5 * r[sel],
+            (m[sel, 1, 2] + m[sel, 2, 1]) * s[sel],
+        ],
+        -1,
+    )
     sel = best == 3
-    q[sel] = np.stack([(m[sel, 1, 0] - m[sel, 0, 1]) * s[sel], (m[sel, 0, 2] + m[sel, 2, 0]) * s[sel],
-                       (m[sel, 1, 2] + m[sel, 2, 1]) * s[sel], 0.5 * r[sel]], -1)
+    q[sel] = np.stack(
+        [
+            (m[sel, 1, 0] - m[sel, 0, 1]) * s[sel],
+            (m[sel, 0, 2] + m[sel, 2, 0]) * s[sel],
+            (m[sel, 1, 2] + m[sel, 2, 1]) * s[sel],
+            0.5 * r[sel],
+        ],
+        -1,
+    )
     return np.where(q[..., :1] < 0, -q, q)
 
 
@@ -168,8 +197,6 @@ class Similarity:
         The view-dependent colour of each Gaussian turns with it: seen from direction ``R d`` after the
         transform it is what it was from ``d`` before.
         """
-        from splattwin.geometry.sh_rotation import rotate_sh
-
         rotation_q = matrix_to_quat_wxyz(self.rotation)
         quats = quat_multiply_wxyz(np.broadcast_to(rotation_q, gaussians.quats_wxyz.shape), gaussians.quats_wxyz)
         return Gaussians(
