@@ -1,0 +1,247 @@
+"""Import runners: Gaussian splats and meshes from files into a twin's own layers.
+
+Each runner validates everything before the stage is touched, authors into one sublayer inside
+:func:`~splattwin.usd.stage.edit_twin` (which saves atomically or discards), and records the source-to-world
+frame change on the new prim.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from splattwin.errors import InputError
+from splattwin.geometry.transforms import Similarity, matrix_to_quat_wxyz
+from splattwin.io import read_gaussians
+from splattwin.mesh import MeshCleaningConfig, clean_mesh, get_material, load_mesh, mass_prior, validate_mesh
+from splattwin.pipelines._common import check_new_prim_path, source_to_world, world_to_parent
+from splattwin.usd.bodies import (
+    CollisionApproximation,
+    define_physics_material,
+    define_rigid_object,
+    define_static_collider,
+)
+from splattwin.usd.frames import FRAME_KEY, matrix_to_list, to_custom_data
+from splattwin.usd.splats import define_gaussians_prim
+from splattwin.usd.stage import TwinStage, edit_twin
+
+__all__ = [
+    "ImportMeshConfig",
+    "ImportMeshResult",
+    "ImportSplatConfig",
+    "ImportSplatResult",
+    "import_mesh",
+    "import_splat",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class ImportSplatConfig:
+    """``splattwin import-splat``: a Gaussian file into a twin.
+
+    Attributes:
+        source: the .ply (3DGS), .spz or .splat file.
+        stage: the twin's root layer; created when missing, extended when it exists.
+        prim: absolute path of the new particle-field prim, below /World.
+        up_axis: the source's up axis (x, y, z, -x, -y, -z); turned onto world +z.
+        scale: metres per source unit, applied after the axis change.
+    """
+
+    source: Path
+    stage: Path
+    prim: str = "/World/Scene/Splat"
+    up_axis: str = "z"
+    scale: float = 1.0
+
+    def validate(self) -> None:
+        """Check the options that need no file access."""
+        source_to_world(up_axis=self.up_axis, scale=self.scale)
+
+
+@dataclass
+class ImportSplatResult:
+    """What an import did: the prim, its layer, the Gaussian count and SH degree."""
+
+    prim: str
+    layer: str
+    count: int
+    sh_degree: int
+
+
+def _frame_data(source: Path, transform: Similarity) -> dict[str, Any]:
+    return {"source": str(source), "sourceToWorld": matrix_to_list(transform)}
+
+
+def _define_missing_ancestors(twin: TwinStage, prim_path: str) -> None:
+    from pxr import Sdf, UsdGeom  # noqa: PLC0415
+
+    for prefix in Sdf.Path(prim_path).GetPrefixes()[:-1]:
+        if not twin.stage.GetPrimAtPath(prefix):
+            UsdGeom.Xform.Define(twin.stage, prefix)
+
+
+def _layer_for(twin: TwinStage, prim_path: str, default: str) -> str:
+    """Gaussians of a rigid body go to the body's layer; everything else to ``default``."""
+    from pxr import Sdf, UsdPhysics  # noqa: PLC0415
+
+    for prefix in reversed(Sdf.Path(prim_path).GetPrefixes()[:-1]):
+        prim = twin.stage.GetPrimAtPath(prefix)
+        if prim and prim.HasAPI(UsdPhysics.RigidBodyAPI):
+            return twin.layer_of(str(prefix)) or default
+    return default
+
+
+def import_splat(config: ImportSplatConfig) -> ImportSplatResult:
+    """Read a Gaussian file, move it into the world (then the parent prim's) frame and author it."""
+    config.validate()
+    to_world = source_to_world(up_axis=config.up_axis, scale=config.scale)
+    gaussians = read_gaussians(config.source)
+    with edit_twin(config.stage) as twin:
+        check_new_prim_path(twin, config.prim)
+        to_parent = to_world.then(world_to_parent(twin, config.prim))
+        if not to_parent.is_identity():
+            gaussians = to_parent.apply_gaussians(gaussians)
+        layer = _layer_for(twin, config.prim, "scene")
+        with twin.edit_layer(layer):
+            _define_missing_ancestors(twin, config.prim)
+            define_gaussians_prim(
+                twin.stage, config.prim, gaussians, custom_data={FRAME_KEY: _frame_data(config.source, to_world)}
+            )
+    logger.info("imported %d Gaussians from %s into %s (%s layer)", len(gaussians), config.source, config.prim, layer)
+    return ImportSplatResult(prim=config.prim, layer=layer, count=len(gaussians), sh_degree=gaussians.sh_degree)
+
+
+@dataclass(kw_only=True)
+class ImportMeshConfig:
+    """``splattwin import-mesh``: a mesh file into a twin as static scenery or a dynamic rigid object.
+
+    Attributes:
+        source: .obj, .ply, .stl, .glb or .gltf.
+        stage: the twin's root layer; created when missing.
+        prim: absolute path of the new prim, below /World.
+        dynamic: a rigid body (``RigidBodyAPI``, ``MassAPI``, convex collider) instead of static scenery.
+        material: physics material name from :data:`splattwin.mesh.MATERIALS` (friction, density).
+        mass: mass in kg; None takes a prior from the cleaned mesh's volume x the material's density.
+        up_axis: the source's up axis, turned onto world +z.
+        scale: metres per source unit.
+        approximation: collision approximation; None picks ``none`` (the triangles) for static scenery and
+            ``convexHull`` for dynamic objects.
+        cleaning: mesh-cleaning options.
+    """
+
+    source: Path
+    stage: Path
+    prim: str
+    dynamic: bool = False
+    material: str = "wood"
+    mass: float | None = None
+    up_axis: str = "z"
+    scale: float = 1.0
+    approximation: str | None = None
+    cleaning: MeshCleaningConfig = field(default_factory=MeshCleaningConfig)
+
+    def validate(self) -> None:
+        """Check the options that need no file access."""
+        source_to_world(up_axis=self.up_axis, scale=self.scale)
+        get_material(self.material)
+        if self.mass is not None and not (np.isfinite(self.mass) and self.mass > 0):
+            raise InputError("--mass", f"must be a finite mass in kg > 0, got {self.mass}")
+        if self.mass is not None and not self.dynamic:
+            raise InputError("--mass", "only applies to a --dynamic object (static scenery has no mass)")
+        if self.approximation is not None:
+            try:
+                CollisionApproximation(self.approximation)
+            except ValueError:
+                choices = ", ".join(a.value for a in CollisionApproximation)
+                raise InputError("--approximation", f"unknown {self.approximation!r}; use one of {choices}") from None
+            if self.dynamic and self.approximation == CollisionApproximation.NONE.value:
+                raise InputError("--approximation", "a dynamic body needs a convex approximation, not 'none'")
+        self.cleaning.validate()
+
+
+@dataclass
+class ImportMeshResult:
+    """What a mesh import did."""
+
+    prim: str
+    layer: str
+    dynamic: bool
+    report: dict[str, Any]
+    mass_kg: float | None = None
+    mass_kind: str | None = None
+
+
+def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
+    """Load, transform, clean and validate a mesh, then author it as a collider or a rigid body."""
+    config.validate()
+    to_world = source_to_world(up_axis=config.up_axis, scale=config.scale)
+    material = get_material(config.material)
+    mesh = load_mesh(config.source)
+    mesh.apply_transform(to_world.matrix())
+    cleaned, report = clean_mesh(mesh, config=config.cleaning, source=config.source)
+    validate_mesh(cleaned, source=config.source, require_watertight=config.dynamic)
+    report_data = to_custom_data(report.to_dict())
+    frame = {FRAME_KEY: _frame_data(config.source, to_world), "splattwin:meshCleaning": report_data}
+    layer = "objects" if config.dynamic else "scene"
+    with edit_twin(config.stage) as twin:
+        check_new_prim_path(twin, config.prim)
+        to_parent = world_to_parent(twin, config.prim)
+        with twin.edit_layer(layer):
+            _define_missing_ancestors(twin, config.prim)
+            shade = define_physics_material(twin.stage, material)
+            if not config.dynamic:
+                define_static_collider(
+                    twin.stage,
+                    config.prim,
+                    to_parent.apply_points(cleaned.vertices),
+                    cleaned.faces,
+                    shade,
+                    approximation=CollisionApproximation(config.approximation or "none"),
+                    custom_data=frame,
+                )
+                return ImportMeshResult(prim=config.prim, layer=layer, dynamic=False, report=report.to_dict())
+            mass_kg, provenance = _mass_and_provenance(config, cleaned.volume, material.name)
+            if abs(to_parent.scale - 1.0) > 1e-9:
+                raise InputError(config.prim, "a dynamic body cannot sit below a scaled Xform; unscale its parents")
+            centre = np.asarray(cleaned.center_mass, dtype=np.float64)
+            inertia = np.asarray(cleaned.moment_inertia, dtype=np.float64) * (mass_kg / cleaned.mass)
+            define_rigid_object(
+                twin.stage,
+                config.prim,
+                position=to_parent.apply_points(centre),
+                quat_wxyz=matrix_to_quat_wxyz(to_parent.rotation),
+                vertices_body=cleaned.vertices - centre,
+                faces=cleaned.faces,
+                material=shade,
+                mass_kg=mass_kg,
+                inertia_body=inertia,
+                mass_provenance=to_custom_data(provenance),
+                approximation=CollisionApproximation(config.approximation or "convexHull"),
+                custom_data=frame,
+            )
+    logger.info("imported %s as a rigid body of %.4g kg (%s)", config.source, mass_kg, provenance["kind"])
+    return ImportMeshResult(
+        prim=config.prim, layer=layer, dynamic=True, report=report.to_dict(), mass_kg=mass_kg,
+        mass_kind=provenance["kind"],
+    )
+
+
+def _mass_and_provenance(config: ImportMeshConfig, volume_m3: float, material: str) -> tuple[float, dict[str, Any]]:
+    if config.mass is not None:
+        return float(config.mass), {"kind": "user", "method": "given at import", "source": str(config.source)}
+    prior = mass_prior(volume_m3, material)
+    return prior.mass_kg, {
+        "kind": "prior",
+        "method": prior.method,
+        "material": prior.material,
+        "densityKgM3": prior.density_kg_m3,
+        "volumeM3": prior.volume_m3,
+        "relativeUncertainty": prior.relative_uncertainty,
+        "note": "a prior, not an identified value: physics identification replaces it in physics.usda",
+    }

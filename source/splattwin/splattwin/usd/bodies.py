@@ -1,0 +1,180 @@
+"""Collision geometry and rigid bodies with UsdPhysics: static scenery, dynamic objects, physics materials.
+
+- Static scenery: a ``UsdGeom.Mesh`` with ``CollisionAPI`` and ``MeshCollisionAPI`` (approximation ``none``,
+  the triangle mesh itself, which PhysX allows for static colliders).
+- Dynamic object: an Xform at the body pose (origin at the centre of mass) with ``RigidBodyAPI`` and
+  ``MassAPI`` (mass, centre of mass, principal inertia), whose child ``collision`` mesh carries
+  ``CollisionAPI`` + ``MeshCollisionAPI`` with a convex approximation (PhysX cannot simulate a dynamic triangle
+  mesh), in the body frame.
+- Both bind a physics material (``UsdShade.Material`` + ``UsdPhysics.MaterialAPI``: friction, restitution,
+  density) under :data:`PHYSICS_MATERIALS_PATH` with the ``physics`` binding purpose.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from splattwin.geometry.transforms import matrix_to_quat_wxyz
+from splattwin.mesh.materials import PhysicsMaterial
+
+if TYPE_CHECKING:
+    from pxr import Usd, UsdGeom, UsdShade
+
+__all__ = [
+    "PHYSICS_MATERIALS_PATH",
+    "CollisionApproximation",
+    "define_mesh",
+    "define_physics_material",
+    "define_rigid_object",
+    "define_static_collider",
+    "principal_inertia",
+]
+
+PHYSICS_MATERIALS_PATH = "/World/PhysicsMaterials"
+
+
+class CollisionApproximation(str, Enum):
+    """``physics:approximation`` tokens of ``UsdPhysics.MeshCollisionAPI``."""
+
+    NONE = "none"
+    CONVEX_HULL = "convexHull"
+    CONVEX_DECOMPOSITION = "convexDecomposition"
+    MESH_SIMPLIFICATION = "meshSimplification"
+    BOUNDING_CUBE = "boundingCube"
+    BOUNDING_SPHERE = "boundingSphere"
+
+
+def define_physics_material(stage: Usd.Stage, material: PhysicsMaterial) -> UsdShade.Material:
+    """Author (or re-author) the physics material ``material.name`` under :data:`PHYSICS_MATERIALS_PATH`."""
+    from pxr import UsdGeom, UsdPhysics, UsdShade  # noqa: PLC0415
+
+    UsdGeom.Scope.Define(stage, PHYSICS_MATERIALS_PATH)
+    shade = UsdShade.Material.Define(stage, f"{PHYSICS_MATERIALS_PATH}/{material.name}")
+    api = UsdPhysics.MaterialAPI.Apply(shade.GetPrim())
+    api.CreateStaticFrictionAttr().Set(float(material.static_friction))
+    api.CreateDynamicFrictionAttr().Set(float(material.dynamic_friction))
+    api.CreateRestitutionAttr().Set(float(material.restitution))
+    api.CreateDensityAttr().Set(float(material.density_kg_m3))
+    return shade
+
+
+def define_mesh(
+    stage: Usd.Stage, prim_path: str, vertices: np.ndarray, faces: np.ndarray, *, double_sided: bool = False
+) -> UsdGeom.Mesh:
+    """Author a triangle mesh: vertices [V, 3] (metres, prim frame), faces [F, 3] vertex indices."""
+    from pxr import UsdGeom, Vt  # noqa: PLC0415
+
+    vertices = np.ascontiguousarray(vertices, dtype=np.float32)
+    faces = np.ascontiguousarray(faces, dtype=np.int32)
+    mesh = UsdGeom.Mesh.Define(stage, prim_path)
+    mesh.CreatePointsAttr().Set(Vt.Vec3fArray.FromNumpy(vertices))
+    mesh.CreateFaceVertexCountsAttr().Set(Vt.IntArray.FromNumpy(np.full(len(faces), 3, np.int32)))
+    mesh.CreateFaceVertexIndicesAttr().Set(Vt.IntArray.FromNumpy(faces.reshape(-1)))
+    mesh.CreateExtentAttr().Set(Vt.Vec3fArray.FromNumpy(np.stack([vertices.min(0), vertices.max(0)])))
+    mesh.CreateSubdivisionSchemeAttr().Set(UsdGeom.Tokens.none)
+    mesh.CreateDoubleSidedAttr().Set(double_sided)
+    return mesh
+
+
+def _bind_physics_material(prim: Usd.Prim, material: UsdShade.Material) -> None:
+    from pxr import UsdShade  # noqa: PLC0415
+
+    UsdShade.MaterialBindingAPI.Apply(prim).Bind(material, UsdShade.Tokens.weakerThanDescendants, "physics")
+
+
+def _collider(mesh: UsdGeom.Mesh, approximation: CollisionApproximation, material: UsdShade.Material) -> None:
+    from pxr import UsdPhysics  # noqa: PLC0415
+
+    UsdPhysics.CollisionAPI.Apply(mesh.GetPrim())
+    UsdPhysics.MeshCollisionAPI.Apply(mesh.GetPrim()).CreateApproximationAttr().Set(
+        CollisionApproximation(approximation).value
+    )
+    _bind_physics_material(mesh.GetPrim(), material)
+
+
+def define_static_collider(
+    stage: Usd.Stage,
+    prim_path: str,
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    material: UsdShade.Material,
+    *,
+    approximation: CollisionApproximation = CollisionApproximation.NONE,
+    custom_data: dict[str, Any] | None = None,
+) -> UsdGeom.Mesh:
+    """Static scenery: a collision mesh that never moves (vertices in world frame, metres)."""
+    mesh = define_mesh(stage, prim_path, vertices, faces, double_sided=True)
+    _collider(mesh, approximation, material)
+    for key, value in (custom_data or {}).items():
+        mesh.GetPrim().SetCustomDataByKey(key, value)
+    return mesh
+
+
+def principal_inertia(inertia: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Principal moments [3] (kg m^2, ascending) and the rotation [3, 3] whose columns are the principal axes."""
+    moments, axes = np.linalg.eigh(np.asarray(inertia, dtype=np.float64))
+    if np.linalg.det(axes) < 0:
+        axes[:, 2] *= -1
+    return moments, axes
+
+
+def define_rigid_object(
+    stage: Usd.Stage,
+    prim_path: str,
+    *,
+    position: np.ndarray,
+    quat_wxyz: np.ndarray,
+    vertices_body: np.ndarray,
+    faces: np.ndarray,
+    material: UsdShade.Material,
+    mass_kg: float,
+    inertia_body: np.ndarray,
+    mass_provenance: dict[str, Any],
+    approximation: CollisionApproximation = CollisionApproximation.CONVEX_HULL,
+    custom_data: dict[str, Any] | None = None,
+) -> Usd.Prim:
+    """A dynamic rigid body whose frame origin is its centre of mass.
+
+    Args:
+        stage: stage at the edit target to author into.
+        prim_path: the body Xform's path; the collision mesh becomes ``<prim_path>/collision``.
+        position: body origin in the parent frame [3], metres.
+        quat_wxyz: body orientation in the parent frame [4].
+        vertices_body: collision mesh vertices [V, 3] in the body frame, metres.
+        faces: triangles [F, 3].
+        material: the bound physics material.
+        mass_kg: mass > 0 written to ``physics:mass``.
+        inertia_body: inertia tensor [3, 3] about the centre of mass in the body frame, kg m^2.
+        mass_provenance: ``customData`` of ``physics:mass`` saying where the value came from (``kind``: ``prior``,
+            ``user`` or ``identified``, method, uncertainty...).
+        approximation: convex approximation of the collision mesh.
+        custom_data: extra ``customData`` for the body prim.
+
+    Returns:
+        The body prim.
+    """
+    from pxr import Gf, UsdGeom, UsdPhysics  # noqa: PLC0415
+
+    body = UsdGeom.Xform.Define(stage, prim_path)
+    body.AddTranslateOp().Set(Gf.Vec3d(*np.asarray(position, dtype=np.float64).tolist()))
+    w, x, y, z = np.asarray(quat_wxyz, dtype=np.float64).tolist()
+    body.AddOrientOp().Set(Gf.Quatf(w, x, y, z))
+    prim = body.GetPrim()
+    UsdPhysics.RigidBodyAPI.Apply(prim)
+    mass_api = UsdPhysics.MassAPI.Apply(prim)
+    mass_attr = mass_api.CreateMassAttr()
+    mass_attr.Set(float(mass_kg))
+    mass_attr.SetCustomDataByKey("splattwin:provenance", mass_provenance)
+    mass_api.CreateCenterOfMassAttr().Set(Gf.Vec3f(0.0, 0.0, 0.0))
+    moments, axes = principal_inertia(inertia_body)
+    mass_api.CreateDiagonalInertiaAttr().Set(Gf.Vec3f(*moments.tolist()))
+    qw, qx, qy, qz = matrix_to_quat_wxyz(axes).tolist()
+    mass_api.CreatePrincipalAxesAttr().Set(Gf.Quatf(qw, qx, qy, qz))
+    mesh = define_mesh(stage, f"{prim_path}/collision", vertices_body, faces)
+    _collider(mesh, approximation, material)
+    for key, value in (custom_data or {}).items():
+        prim.SetCustomDataByKey(key, value)
+    return prim
