@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def _pip_versions(python: Path) -> dict[str, str]:
     return {item["name"]: item["version"] for item in json.loads(listing.stdout)}
 
 
-def ensure_baseline_env(cache: Path, *, log: callable = print) -> BaselineEnv:
+def ensure_baseline_env(cache: Path, *, log: Callable[[str], None] = print) -> BaselineEnv:
     """Create (or reuse) ``cache/baseline-venv`` with the baseline CLI installed.
 
     Args:

@@ -142,7 +142,7 @@ def _run(args: argparse.Namespace) -> int:
         console.print(f"wrote {count} Gaussians to {args.out}")
     elif args.verb == "inspect":
         from splattwin.usd import describe_twin, open_twin, validate_stage  # noqa: PLC0415
-        from splattwin.usd.report import print_description  # noqa: PLC0415
+        from splattwin.reporting import print_description  # noqa: PLC0415
 
         twin = open_twin(args.stage)
         description = describe_twin(twin)

@@ -1,5 +1,14 @@
 """Rigid and similarity transforms, quaternions and spherical-harmonics rotation (numpy, float64 inside)."""
 
+from splattwin.geometry.alignment import (
+    PlaneFit,
+    fit_table_plane,
+    gravity_alignment,
+    origin_shift,
+    scale_from_distance,
+    unify_frame,
+    up_axis_rotation,
+)
 from splattwin.geometry.sh_rotation import eval_sh_basis, rotate_sh, sh_rotation_matrices
 from splattwin.geometry.transforms import (
     Similarity,
@@ -10,6 +19,13 @@ from splattwin.geometry.transforms import (
 )
 
 __all__ = [
+    "PlaneFit",
+    "fit_table_plane",
+    "gravity_alignment",
+    "origin_shift",
+    "scale_from_distance",
+    "unify_frame",
+    "up_axis_rotation",
     "Similarity",
     "eval_sh_basis",
     "matrix_to_quat_wxyz",

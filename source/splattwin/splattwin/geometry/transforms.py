@@ -121,7 +121,7 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.eye(3) + vx + vx @ vx / (1 + c)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Similarity:
     """x -> scale * rotation @ x + translation: the frame change from a reconstruction to the world.
 
@@ -176,8 +176,8 @@ class Similarity:
         rt = self.rotation.T
         return Similarity(rotation=rt, translation=-(rt @ self.translation) / self.scale, scale=1.0 / self.scale)
 
-    def is_identity(self, atol: float = 1e-12) -> bool:
-        """Whether this transform leaves every point where it is."""
+    def is_identity(self, *, atol: float = 1e-12) -> bool:
+        """Whether this transform leaves every point where it is (compare transforms by their matrices)."""
         return bool(np.allclose(self.matrix(), np.eye(4), atol=atol))
 
     def apply_points(self, points: np.ndarray) -> np.ndarray:

@@ -62,8 +62,9 @@ _BYTE_ORDER = {"binary_little_endian": "<", "binary_big_endian": ">", "ascii": "
 _END_HEADER = re.compile(rb"(?:^|\n)end_header[ \t]*(?:\r?\n|\Z)")
 _SH_REST_COUNTS = {0: 0, 9: 1, 24: 2, 45: 3}  # f_rest_* count -> SH degree
 _COLOR_NAMES = ("red", "green", "blue")
-_FIXED_NAMES = ("x", "y", "z", "opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3")
+_POSITION_NAMES = ("x", "y", "z")
 _DC_NAMES = ("f_dc_0", "f_dc_1", "f_dc_2")
+_SHAPE_NAMES = ("opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3")
 _COMPRESSED_VERTEX = ("packed_position", "packed_rotation", "packed_scale", "packed_color")
 _LARGEST_FLOAT32_BELOW_ONE = float(np.nextafter(np.float32(1), np.float32(0)))
 _SMALLEST_FLOAT32 = float(np.nextafter(np.float32(0), np.float32(1)))
@@ -296,7 +297,7 @@ def _map_columns(vertex: _Element, path: Path) -> _ColumnMap:
 
     has_dc = any(name in column for name in _DC_NAMES)
     has_colors = not has_dc and all(name in column for name in _COLOR_NAMES)
-    required = list(_FIXED_NAMES) + ([] if has_colors else list(_DC_NAMES))
+    required = [*_POSITION_NAMES, *(() if has_colors else _DC_NAMES), *_SHAPE_NAMES]  # in INRIA order
     missing = [name for name in required if name not in column]
     if missing:
         hint = " (a coloured point cloud, not Gaussians?)" if has_colors else ""
@@ -376,7 +377,8 @@ def _read_vertices(file: BinaryIO, path: Path, header: _Header, vertex: _Element
     buffer = np.empty(min(_CHUNK_ROWS, count), dtype=row_type)
     for first in range(0, count, _CHUNK_ROWS):
         rows = buffer[: min(_CHUNK_ROWS, count - first)]
-        file.readinto(rows.view(np.uint8))
+        if file.readinto(rows.view(np.uint8)) != rows.nbytes:  # the file shrank after the size check
+            raise InputError(path, f"truncated body: the file ended inside vertex rows {first}..{first + len(rows)}")
         if uniform:
             table = rows.view(row_type[0]).reshape(len(rows), len(vertex.properties))
             if table.dtype != np.float32:  # other byte order or type: one converted copy of the chunk

@@ -12,7 +12,7 @@ the report's fields carry ``_m2`` / ``_m3``.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 # Elements per chunk of the [points x triangles x 3] winding-number arrays: ~100 MB of float64 temporaries.
 _WINDING_CHUNK = 4_000_000
+# Points per early-exit step of the inner-shell containment test.
+_INSIDE_TEST_BATCH = 8
 
 
 @dataclass(kw_only=True)
@@ -45,7 +47,9 @@ class MeshCleaningConfig:
     degenerate_area_fraction: float = 1e-12
     """Faces with area below this times the squared bbox diagonal are degenerate [fraction of diagonal^2]."""
     min_component_fraction: float = 0.01
-    """A connected component with fewer faces than this times the largest component's is a floater [fraction]."""
+    """A connected component with fewer faces than this times the largest component's is a floater [fraction].
+    The defaults suit one object's mesh; for a whole-scene mesh, where real objects are small next to the table,
+    lower both floater fractions (e.g. 1e-4)."""
     min_component_extent_fraction: float = 0.02
     """A component whose bbox diagonal is below this times the whole mesh's is a floater [fraction]."""
     remove_inner_shells: bool = True
@@ -56,7 +60,8 @@ class MeshCleaningConfig:
     """A component is inside another when at least this fraction of its sampled vertices is [fraction]; below 1
     so a noisy inner wall poking through the outer one in a few places still counts."""
     fix_winding: bool = True
-    """Make face winding consistent per component and point closed components' normals outward."""
+    """Make face winding consistent per component and point closed components' normals outward. When off, the
+    inner-shell test assumes the input is already consistently wound."""
 
     def validate(self) -> None:
         """Raise :class:`InputError` for a value outside its range."""
@@ -108,7 +113,7 @@ class MeshReport:
     """Enclosed volume [m^3]; None unless watertight and consistently wound."""
     area_m2: float = 0.0
     """Surface area [m^2]."""
-    bounds: tuple[tuple[float, float, float], tuple[float, float, float]] | None = field(default=None)
+    bounds: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
     """Axis-aligned bounds (min xyz, max xyz) [m]; None for an empty mesh."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -513,11 +518,29 @@ def _inner_shell_components(
                 continue
             if (high[candidate] > high[container]).any():
                 continue
-            winding = np.abs(_winding_numbers(points, vertices[container_faces]))
-            if (winding >= 0.5).mean() >= config.inner_shell_inside_fraction:
+            if _mostly_inside(points, vertices[container_faces], config.inner_shell_inside_fraction):
                 inner.append(candidate)
                 break
     return np.asarray(inner, dtype=np.int64)
+
+
+def _mostly_inside(points: np.ndarray, triangles: np.ndarray, fraction: float) -> bool:
+    """Whether at least ``fraction`` of points [P, 3] lie inside the closed surface triangles [T, 3, 3].
+
+    Points go in batches and the test stops as soon as the answer is settled: most candidates are outside, and
+    one batch against a million-triangle container already costs about a second.
+    """
+    needed_inside = int(np.ceil(fraction * len(points)))
+    inside = outside = 0
+    for start in range(0, len(points), _INSIDE_TEST_BATCH):
+        is_inside = np.abs(_winding_numbers(points[start : start + _INSIDE_TEST_BATCH], triangles)) >= 0.5
+        inside += int(is_inside.sum())
+        outside += len(is_inside) - int(is_inside.sum())
+        if inside >= needed_inside:
+            return True
+        if outside > len(points) - needed_inside:
+            return False
+    return False
 
 
 def _fill_state(report: MeshReport, mesh: trimesh.Trimesh) -> None:

@@ -80,7 +80,9 @@ def _read_with_trimesh(path: Path, suffix: str) -> trimesh.parent.Geometry:
     except InputError:
         raise
     except IndexError as exc:
-        raise InputError(path, f"a face refers to a vertex that does not exist ({exc})") from exc
+        if suffix == ".obj":  # trimesh's OBJ parser indexes the vertex list with the face's numbers directly
+            raise InputError(path, f"a face refers to a vertex that does not exist ({exc})") from exc
+        raise InputError(path, f"cannot be read as {suffix[1:].upper()}: {type(exc).__name__}: {exc}") from exc
     except ModuleNotFoundError as exc:
         if exc.name != "charset_normalizer":
             raise

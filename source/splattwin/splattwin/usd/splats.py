@@ -83,7 +83,9 @@ def define_gaussians_prim(
     quats_ijkr = np.empty((n, 4), dtype=np.float32)
     quats_ijkr[:, :3] = gaussians.quats_wxyz[:, 1:]
     quats_ijkr[:, 3] = gaussians.quats_wxyz[:, 0]
-    quats_ijkr /= np.linalg.norm(quats_ijkr, axis=1, keepdims=True)
+    norms = np.linalg.norm(quats_ijkr, axis=1, keepdims=True)
+    if np.abs(norms - 1).max() > 1e-6:  # renormalise only what is not unit already, keeping exact round trips
+        quats_ijkr /= norms
     extent = gaussians_extent(gaussians)
     prim = UsdVol.ParticleField3DGaussianSplat.Define(stage, prim_path)
     color = UsdGeom.PrimvarsAPI(prim).CreatePrimvar(

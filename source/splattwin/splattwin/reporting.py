@@ -1,0 +1,123 @@
+"""Human-facing presentation: rich tables for ``splattwin inspect`` and preview images of a twin's splats."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from splattwin.gaussians import Gaussians
+
+__all__ = ["print_description", "save_splat_previews"]
+
+
+def print_description(description: dict[str, Any], issues: Sequence[Any] | None, *, console: Any) -> None:
+    """Print what :func:`splattwin.usd.describe_twin` returned (and validator findings) as rich tables."""
+    from rich.table import Table  # noqa: PLC0415
+
+    console.print(
+        f"[bold]{description['stage']}[/bold]  upAxis={description['up_axis']}  "
+        f"metersPerUnit={description['meters_per_unit']}  kilogramsPerUnit={description['kilograms_per_unit']}  "
+        f"defaultPrim={description['default_prim']}"
+    )
+    layers = Table(title="layers (strongest first)")
+    for column in ("layer", "file", "bytes", "prim specs", "holds"):
+        layers.add_column(column)
+    holds: dict[str, list[str]] = {}
+    for kind in ("splats", "meshes", "bodies"):
+        for item in description[kind]:
+            holds.setdefault(item["layer"], []).append(item["prim"])
+    for layer in description["layers"]:
+        layers.add_row(
+            layer["name"], Path(layer["file"]).name, f"{layer['bytes']:,}", str(layer["prim_specs"]),
+            "\n".join(sorted(set(holds.get(layer["name"], [])))) or "-",
+        )
+    console.print(layers)
+    if description["splats"]:
+        table = Table(title="Gaussian splats")
+        for column in ("prim", "layer", "count", "SH degree", "extent min", "extent max"):
+            table.add_column(column)
+        for item in description["splats"]:
+            lo, hi = item["extent"] or ([float("nan")] * 3, [float("nan")] * 3)
+            table.add_row(item["prim"], item["layer"], f"{item['count']:,}", str(item["sh_degree"]),
+                          _vec(lo), _vec(hi))
+        console.print(table)
+    if description["meshes"]:
+        table = Table(title="meshes")
+        for column in ("prim", "layer", "points", "faces", "collider", "approximation", "material"):
+            table.add_column(column)
+        for item in description["meshes"]:
+            table.add_row(item["prim"], item["layer"], str(item["points"]), str(item["faces"]),
+                          str(item["collider"]), str(item["approximation"]), str(item["material"]))
+        console.print(table)
+    if description["bodies"]:
+        table = Table(title="rigid bodies")
+        for column in ("prim", "mass [kg]", "kind", "method", "mass from layer", "position [m]"):
+            table.add_column(column)
+        for item in description["bodies"]:
+            provenance = item["mass_provenance"] or {}
+            mass = "-" if item["mass_kg"] is None else f"{item['mass_kg']:.4g}"
+            if provenance.get("relativeUncertainty"):
+                mass += f" ± {100 * provenance['relativeUncertainty']:.0f}%"
+            table.add_row(item["prim"], mass, str(provenance.get("kind", "-")), str(provenance.get("method", "-")),
+                          str(item["mass_layer"]), _vec(item["position"]))
+        console.print(table)
+    alignment = description["alignment"]
+    if alignment:
+        matrix = np.asarray(alignment["matrix"])
+        console.print(f"frame: world <- reconstruction, scale {alignment['scale']:.6g}, steps "
+                      f"{' -> '.join(alignment['steps'])}")
+        console.print(np.array2string(matrix, precision=5, suppress_small=True))
+    else:
+        console.print("frame: not aligned (content as imported)")
+    if issues is not None:
+        if not issues:
+            console.print("[green]OpenUSD validators: no findings[/green]")
+        for issue in issues:
+            console.print(f"[red]{issue.severity}[/red] {issue.validator}: {issue.message} {list(issue.sites)}")
+
+
+def _vec(values: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{v:.3f}" for v in values) + ")"
+
+
+def save_splat_previews(
+    path: Path, views: Sequence[tuple[str, Gaussians]], *, max_points: int = 60_000, title: str = ""
+) -> Path:
+    """Scatter previews (top view x-y and side view x-z) of Gaussian sets, coloured by their DC colour.
+
+    Not a splat renderer (that arrives with the rendering module): a quick look that shows whether a scene is
+    level, metric and where its origin is. ``views`` are (label, Gaussians in world frame) pairs, one row each.
+    """
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, axes = plt.subplots(len(views), 2, figsize=(11, 4.2 * len(views)), squeeze=False)
+    rng = np.random.default_rng(0)
+    for row, (label, gaussians) in enumerate(views):
+        keep = np.arange(len(gaussians))
+        if len(keep) > max_points:
+            keep = np.sort(rng.choice(len(keep), max_points, replace=False))
+        means = gaussians.means[keep]
+        colors = gaussians.colors[keep]
+        for col, (a, b, names) in enumerate(((0, 1, ("x", "y")), (0, 2, ("x", "z")))):
+            ax = axes[row, col]
+            order = np.argsort(means[:, 2] if col == 0 else -means[:, 1])  # paint far points first
+            ax.scatter(means[order, a], means[order, b], c=colors[order], s=1.5, linewidths=0)
+            ax.set_xlabel(names[0])
+            ax.set_ylabel(names[1])
+            ax.set_aspect("equal")
+            ax.axhline(0.0, color="k", lw=0.5, alpha=0.4)
+            ax.axvline(0.0, color="k", lw=0.5, alpha=0.4)
+            ax.set_title(f"{label}: {'top (x-y)' if col == 0 else 'side (x-z)'}")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
