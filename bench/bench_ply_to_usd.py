@@ -91,6 +91,7 @@ def _ru_maxrss_kib() -> int:
 def _worker_write(ply: Path, usdc: Path, result: Path) -> None:
     """Ours: PLY -> .usdc; all imports happen before the memory baseline and the clock start."""
     from pxr import Usd, UsdVol  # noqa: F401  (loaded now so the work below is timed without the import)
+
     from splattwin.io import read_ply
     from splattwin.usd.splats import write_gaussians_usd
 
@@ -121,6 +122,7 @@ def _max_difference(a: np.ndarray, b: np.ndarray) -> float:
 def _worker_read(usdc: Path, ply: Path, result: Path) -> None:
     """Read the .usdc back into arrays (timed), then compare with the PLY (not timed, not in the peak)."""
     from pxr import Usd, UsdVol  # noqa: F401
+
     from splattwin.io import read_ply
     from splattwin.usd.splats import read_gaussians_usd
 

@@ -12,6 +12,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 import trimesh
+
 from splattwin.gaussians import Gaussians
 from splattwin.geometry.transforms import quat_wxyz_to_matrix
 

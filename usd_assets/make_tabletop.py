@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from splattwin.gaussians import Gaussians, rgb_to_sh0
 from splattwin.geometry.sh_rotation import eval_sh_basis
 from splattwin.geometry.transforms import Similarity, matrix_to_quat_wxyz
