@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
+
 from splattwin.errors import InputError
 from splattwin.geometry.alignment import (
     PlaneFit,

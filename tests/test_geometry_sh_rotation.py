@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 from scipy.special import sph_harm_y
+
 from splattwin.geometry.sh_rotation import eval_sh_basis, rotate_sh, sh_rotation_matrices
 
 # Sign of each 3DGS basis function relative to the standard real orthonormal SH (no Condon-Shortley phase:

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
+
 from splattwin.gaussians import Gaussians
 from splattwin.geometry.sh_rotation import eval_sh_basis
 from splattwin.geometry.transforms import (

@@ -271,3 +271,16 @@ def test_winding_numbers_of_a_closed_sphere():
 
     np.testing.assert_allclose(_winding_numbers(points, sphere.triangles), [1, 1, 0, 0], atol=1e-9)
     np.testing.assert_allclose(_winding_numbers(points, sphere.triangles[:, ::-1]), [-1, -1, 0, 0], atol=1e-9)
+
+
+def test_closed_box_poking_out_of_a_sphere_is_not_an_inner_shell():
+    # Its bounding box lies within the sphere's, but only its corner nearest the centre, (0.35, 0.35, 0.35) at
+    # distance 0.61, is inside the unit sphere: the bbox pre-check alone would wrongly drop it.
+    sphere = trimesh.creation.icosphere(subdivisions=3)
+    corner_box = box([0.5, 0.5, 0.5], center=[0.6, 0.6, 0.6])
+    everything = MeshCleaningConfig(min_component_fraction=0.0, min_component_extent_fraction=0.0)
+
+    _, report = clean_mesh(concatenate(sphere, corner_box), config=everything)
+
+    assert report.components_dropped_inner_shells == 0
+    assert report.components_kept == 2

@@ -149,8 +149,9 @@ def test_claim_moves_object_gaussians_into_the_body(recon_twin, tmp_path: Path) 
     all_means = read_gaussians_prim(twin.stage.GetPrimAtPath("/World/Scene/Splat")).means
     inside = np.all(np.abs(all_means - [0.2, -0.1, 0.025]) <= np.array([0.05, 0.03, 0.025]) + 0.004, axis=1)
     del twin
-    count = claim_gaussians(ClaimConfig(stage=stage, splat="/World/Scene/Splat", body="/World/Objects/Box",
-                                        margin=0.004))
+    count = claim_gaussians(
+        ClaimConfig(stage=stage, splat="/World/Scene/Splat", body="/World/Objects/Box", margin=0.004)
+    )
     assert count == int(inside.sum()) > 0
     twin = open_twin(stage)
     body_splat = read_gaussians_prim(twin.stage.GetPrimAtPath("/World/Objects/Box/Gaussians"))

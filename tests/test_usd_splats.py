@@ -107,8 +107,9 @@ def test_define_rejects_invalid_gaussians(tmp_path: Path) -> None:
     from splattwin.errors import InputError
 
     bad = random_gaussians(10)
-    bad = Gaussians(bad.means, bad.quats_wxyz, bad.scales * np.r_[1, 1, 1, 1, 1, 1, 1, 1, 1, -1][:, None],
-                    bad.opacities, bad.sh)
+    bad = Gaussians(
+        bad.means, bad.quats_wxyz, bad.scales * np.r_[1, 1, 1, 1, 1, 1, 1, 1, 1, -1][:, None], bad.opacities, bad.sh
+    )
     with pytest.raises(InputError, match="negative scale"):
         write_gaussians_usd(tmp_path / "bad.usdc", bad)
     assert not (tmp_path / "bad.usdc").exists()

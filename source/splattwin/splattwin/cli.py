@@ -82,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", type=Path, required=True)
     p.add_argument("--up-axis", default="z", help="the twin content's current up axis (default z: no change)")
     p.add_argument(
-        "--scale-from", nargs=3, metavar=("P1", "P2", "METRES"),
+        "--scale-from",
+        nargs=3,
+        metavar=("P1", "P2", "METRES"),
         help="two points X,Y,Z (current frame) and their real distance in metres",
     )
     p.add_argument("--table", default=None, help="'auto' (fit the table plane to all content) or a prim path")
@@ -125,8 +127,15 @@ def _run(args: argparse.Namespace) -> int:
     elif args.verb == "import-mesh":
         result = pipelines.import_mesh(
             pipelines.ImportMeshConfig(
-                source=args.source, stage=args.stage, prim=args.prim, dynamic=args.dynamic, material=args.material,
-                mass=args.mass, up_axis=args.up_axis, scale=args.scale, approximation=args.approximation,
+                source=args.source,
+                stage=args.stage,
+                prim=args.prim,
+                dynamic=args.dynamic,
+                material=args.material,
+                mass=args.mass,
+                up_axis=args.up_axis,
+                scale=args.scale,
+                approximation=args.approximation,
             )
         )
         what = f"rigid body, {result.mass_kg:.4g} kg ({result.mass_kind})" if result.dynamic else "static collider"
@@ -141,8 +150,8 @@ def _run(args: argparse.Namespace) -> int:
         )
         console.print(f"wrote {count} Gaussians to {args.out}")
     elif args.verb == "inspect":
-        from splattwin.usd import describe_twin, open_twin, validate_stage  # noqa: PLC0415
         from splattwin.reporting import print_description  # noqa: PLC0415
+        from splattwin.usd import describe_twin, open_twin, validate_stage  # noqa: PLC0415
 
         twin = open_twin(args.stage)
         description = describe_twin(twin)
@@ -158,8 +167,13 @@ def _run(args: argparse.Namespace) -> int:
     elif args.verb == "align":
         result = pipelines.align_twin(
             pipelines.AlignConfig(
-                stage=args.stage, up_axis=args.up_axis, scale_from=_scale_from(args.scale_from), table=args.table,
-                table_height=args.table_height, origin=args.origin, invert=args.invert,
+                stage=args.stage,
+                up_axis=args.up_axis,
+                scale_from=_scale_from(args.scale_from),
+                table=args.table,
+                table_height=args.table_height,
+                origin=args.origin,
+                invert=args.invert,
             )
         )
         steps = ", ".join(step["name"] for step in result.record["steps"])

@@ -31,7 +31,10 @@ def print_description(description: dict[str, Any], issues: Sequence[Any] | None,
             holds.setdefault(item["layer"], []).append(item["prim"])
     for layer in description["layers"]:
         layers.add_row(
-            layer["name"], Path(layer["file"]).name, f"{layer['bytes']:,}", str(layer["prim_specs"]),
+            layer["name"],
+            Path(layer["file"]).name,
+            f"{layer['bytes']:,}",
+            str(layer["prim_specs"]),
             "\n".join(sorted(set(holds.get(layer["name"], [])))) or "-",
         )
     console.print(layers)
@@ -41,16 +44,22 @@ def print_description(description: dict[str, Any], issues: Sequence[Any] | None,
             table.add_column(column)
         for item in description["splats"]:
             lo, hi = item["extent"] or ([float("nan")] * 3, [float("nan")] * 3)
-            table.add_row(item["prim"], item["layer"], f"{item['count']:,}", str(item["sh_degree"]),
-                          _vec(lo), _vec(hi))
+            table.add_row(item["prim"], item["layer"], f"{item['count']:,}", str(item["sh_degree"]), _vec(lo), _vec(hi))
         console.print(table)
     if description["meshes"]:
         table = Table(title="meshes")
         for column in ("prim", "layer", "points", "faces", "collider", "approximation", "material"):
             table.add_column(column)
         for item in description["meshes"]:
-            table.add_row(item["prim"], item["layer"], str(item["points"]), str(item["faces"]),
-                          str(item["collider"]), str(item["approximation"]), str(item["material"]))
+            table.add_row(
+                item["prim"],
+                item["layer"],
+                str(item["points"]),
+                str(item["faces"]),
+                str(item["collider"]),
+                str(item["approximation"]),
+                str(item["material"]),
+            )
         console.print(table)
     if description["bodies"]:
         table = Table(title="rigid bodies")
@@ -61,14 +70,21 @@ def print_description(description: dict[str, Any], issues: Sequence[Any] | None,
             mass = "-" if item["mass_kg"] is None else f"{item['mass_kg']:.4g}"
             if provenance.get("relativeUncertainty"):
                 mass += f" ± {100 * provenance['relativeUncertainty']:.0f}%"
-            table.add_row(item["prim"], mass, str(provenance.get("kind", "-")), str(provenance.get("method", "-")),
-                          str(item["mass_layer"]), _vec(item["position"]))
+            table.add_row(
+                item["prim"],
+                mass,
+                str(provenance.get("kind", "-")),
+                str(provenance.get("method", "-")),
+                str(item["mass_layer"]),
+                _vec(item["position"]),
+            )
         console.print(table)
     alignment = description["alignment"]
     if alignment:
         matrix = np.asarray(alignment["matrix"])
-        console.print(f"frame: world <- reconstruction, scale {alignment['scale']:.6g}, steps "
-                      f"{' -> '.join(alignment['steps'])}")
+        console.print(
+            f"frame: world <- reconstruction, scale {alignment['scale']:.6g}, steps {' -> '.join(alignment['steps'])}"
+        )
         console.print(np.array2string(matrix, precision=5, suppress_small=True))
     else:
         console.print("frame: not aligned (content as imported)")

@@ -82,8 +82,8 @@ def rotate_sh(sh: np.ndarray, rotation: np.ndarray) -> np.ndarray:
         Coefficients [N, K, 3] (same dtype) whose colour towards ``R d`` equals the input's towards ``d``.
     """
     sh = np.asarray(sh)
-    if sh.ndim != 3 or sh.shape[2] != 3 or sh.shape[1] not in (1, 4, 9, 16):
-        raise ValueError(f"sh must have shape [N, K, 3] with K = (degree+1)^2, degree 0..3; got {sh.shape}")
+    if sh.ndim != 3 or sh.shape[1] not in (1, 4, 9, 16):
+        raise ValueError(f"sh must have shape [N, K, C] with K = (degree+1)^2, degree 0..3; got {sh.shape}")
     degree = int(round(np.sqrt(sh.shape[1]))) - 1
     out = sh.copy()
     for band, mat in enumerate(sh_rotation_matrices(rotation, degree), start=1):

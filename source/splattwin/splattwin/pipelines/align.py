@@ -172,7 +172,9 @@ def _move_body(twin: TwinStage, prim: Any, transform: Similarity) -> None:
             continue
         if child.IsA(UsdVol.ParticleField3DGaussianSplat):
             define_gaussians_prim(
-                twin.stage, str(child.GetPath()), grow.apply_gaussians(read_gaussians_prim(child)),
+                twin.stage,
+                str(child.GetPath()),
+                grow.apply_gaussians(read_gaussians_prim(child)),
                 custom_data=dict(child.GetCustomData()),
             )
         elif child.IsA(UsdGeom.Mesh):
@@ -232,8 +234,11 @@ def align_twin(config: AlignConfig) -> AlignResult:
             changed.append(str(prim.GetPath()))
         with twin.edit_layer("scene"):
             world = twin.stage.GetPrimAtPath(WORLD_PATH)
-            data = {"worldFromReconstruction": matrix_to_list(total), "lastApplied": matrix_to_list(applied),
-                    "steps": to_custom_data(record["steps"])}
+            data = {
+                "worldFromReconstruction": matrix_to_list(total),
+                "lastApplied": matrix_to_list(applied),
+                "steps": to_custom_data(record["steps"]),
+            }
             if total.is_identity(atol=1e-9):
                 world.ClearCustomDataByKey(ALIGNMENT_KEY)
             else:
@@ -249,5 +254,3 @@ def _up_hint(up_axis: str) -> np.ndarray:
     hint = np.zeros(3)
     hint["xyz".index(axis[-1])] = sign
     return hint
-
-

@@ -125,16 +125,30 @@ def run_demo(config: DemoConfig, *, console: Any | None = None) -> Path:
             progress.update(task, description=name)
 
         step(steps[0])
-        splat = import_splat(ImportSplatConfig(source=config.assets / capture["splat"], stage=stage,
-                                               prim=config.splat_prim))
+        splat = import_splat(
+            ImportSplatConfig(source=config.assets / capture["splat"], stage=stage, prim=config.splat_prim)
+        )
         progress.advance(task)
         step(steps[1])
-        import_mesh(ImportMeshConfig(source=config.assets / capture["scene_mesh"], stage=stage,
-                                     prim=config.scene_prim, material=capture.get("scene_material", "wood")))
+        import_mesh(
+            ImportMeshConfig(
+                source=config.assets / capture["scene_mesh"],
+                stage=stage,
+                prim=config.scene_prim,
+                material=capture.get("scene_material", "wood"),
+            )
+        )
         progress.advance(task)
         step(steps[2])
-        block = import_mesh(ImportMeshConfig(source=config.assets / obj["mesh"], stage=stage,
-                                             prim=config.object_prim, dynamic=True, material=obj["material"]))
+        block = import_mesh(
+            ImportMeshConfig(
+                source=config.assets / obj["mesh"],
+                stage=stage,
+                prim=config.object_prim,
+                dynamic=True,
+                material=obj["material"],
+            )
+        )
         progress.advance(task)
         step(steps[3])
         raw = read_gaussians(config.assets / capture["splat"])
@@ -150,8 +164,9 @@ def run_demo(config: DemoConfig, *, console: Any | None = None) -> Path:
         )
         progress.advance(task)
         step(steps[4])
-        claimed = claim_gaussians(ClaimConfig(stage=stage, splat=config.splat_prim, body=config.object_prim,
-                                              margin=config.claim_margin_m))
+        claimed = claim_gaussians(
+            ClaimConfig(stage=stage, splat=config.splat_prim, body=config.object_prim, margin=config.claim_margin_m)
+        )
         progress.advance(task)
         step(steps[5])
         twin = open_twin(stage)
@@ -171,14 +186,23 @@ def run_demo(config: DemoConfig, *, console: Any | None = None) -> Path:
         from splattwin.gaussians import Gaussians  # noqa: PLC0415
 
         world = Gaussians.concatenate(world_views)
-        images.append(save_splat_previews(out / "previews.png", [("as captured (reconstruction frame)", raw),
-                                                                 ("aligned twin (world: z up, metres)", world)]))
+        images.append(
+            save_splat_previews(
+                out / "previews.png",
+                [("as captured (reconstruction frame)", raw), ("aligned twin (world: z up, metres)", world)],
+            )
+        )
     table_step = next((s for s in aligned.record["steps"] if s["name"] == "table"), None)
     report = {
         "stage": str(stage),
         "splat": {"prim": splat.prim, "count": splat.count, "sh_degree": splat.sh_degree},
-        "object": {"prim": block.prim, "mass_kg": block.mass_kg, "mass_kind": block.mass_kind,
-                   "claimed_gaussians": claimed, "mesh_report": block.report},
+        "object": {
+            "prim": block.prim,
+            "mass_kg": block.mass_kg,
+            "mass_kind": block.mass_kind,
+            "claimed_gaussians": claimed,
+            "mesh_report": block.report,
+        },
         "alignment": {
             "scale": aligned.applied.scale,
             "matrix": aligned.applied.matrix().tolist(),
@@ -186,8 +210,7 @@ def run_demo(config: DemoConfig, *, console: Any | None = None) -> Path:
             "table_tilt_corrected_deg": None if table_step is None else table_step["tilt_deg"],
             "table_fit_rmse_m": None if table_step is None else table_step["rmse"] * aligned.applied.scale,
         },
-        "validation": {"errors": sum(i.severity == "Error" for i in issues),
-                       "findings": [i.__dict__ for i in issues]},
+        "validation": {"errors": sum(i.severity == "Error" for i in issues), "findings": [i.__dict__ for i in issues]},
         "timings_s": durations,
         "description": description,
         "images": [str(p.name) for p in images],
@@ -222,8 +245,10 @@ def _markdown(report: dict[str, Any], capture: dict[str, Any]) -> str:
         f"- Steps: {' -> '.join(align['steps'])}; scale {align['scale']:.6g} m per reconstruction unit.",
     ]
     if align["table_tilt_corrected_deg"] is not None:
-        lines.append(f"- Table plane: {align['table_tilt_corrected_deg']:.3f} deg of tilt corrected, fit RMSE "
-                     f"{1000 * align['table_fit_rmse_m']:.2f} mm.")
+        lines.append(
+            f"- Table plane: {align['table_tilt_corrected_deg']:.3f} deg of tilt corrected, fit RMSE "
+            f"{1000 * align['table_fit_rmse_m']:.2f} mm."
+        )
     lines += [
         "",
         "## OpenUSD validation",

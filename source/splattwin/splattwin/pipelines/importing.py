@@ -227,7 +227,11 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
             )
     logger.info("imported %s as a rigid body of %.4g kg (%s)", config.source, mass_kg, provenance["kind"])
     return ImportMeshResult(
-        prim=config.prim, layer=layer, dynamic=True, report=report.to_dict(), mass_kg=mass_kg,
+        prim=config.prim,
+        layer=layer,
+        dynamic=True,
+        report=report.to_dict(),
+        mass_kg=mass_kg,
         mass_kind=provenance["kind"],
     )
 

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,7 +36,7 @@ __all__ = [
 PHYSICS_MATERIALS_PATH = "/World/PhysicsMaterials"
 
 
-class CollisionApproximation(str, Enum):
+class CollisionApproximation(StrEnum):
     """``physics:approximation`` tokens of ``UsdPhysics.MeshCollisionAPI``."""
 
     NONE = "none"

@@ -193,7 +193,7 @@ def open_twin(path: str | Path) -> TwinStage:
     found = {}
     by_id = {layer.identifier: layer for layer in stage.GetLayerStack(includeSessionLayers=False)}
     for name in LAYER_NAMES:
-        wanted = str((layers_dir(root.resolve()) / f"{name}{_LAYER_SUFFIX[name]}"))
+        wanted = str(layers_dir(root.resolve()) / f"{name}{_LAYER_SUFFIX[name]}")
         if wanted not in by_id:
             raise StageError(root, f"its {name} sublayer {wanted} is missing or unreadable")
         found[name] = by_id[wanted]
