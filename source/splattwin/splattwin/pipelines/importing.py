@@ -8,7 +8,7 @@ frame change on the new prim.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+SCENE_CLEANING = MeshCleaningConfig(min_component_fraction=1e-4, min_component_extent_fraction=1e-3)
+"""Cleaning of static scenery: only pieces under 0.01% of the largest one's faces or 0.1% of the scene's size
+are floaters, so table legs and small fixtures stay."""
 
 
 @dataclass(kw_only=True)
@@ -132,7 +136,8 @@ class ImportMeshConfig:
         scale: metres per source unit.
         approximation: collision approximation; None picks ``none`` (the triangles) for static scenery and
             ``convexHull`` for dynamic objects.
-        cleaning: mesh-cleaning options.
+        cleaning: mesh-cleaning options; None picks :data:`SCENE_CLEANING` for static scenery (a whole-scene
+            mesh holds small real parts, only tiny blobs are floaters) and the defaults for a single object.
     """
 
     source: Path
@@ -144,7 +149,7 @@ class ImportMeshConfig:
     up_axis: str = "z"
     scale: float = 1.0
     approximation: str | None = None
-    cleaning: MeshCleaningConfig = field(default_factory=MeshCleaningConfig)
+    cleaning: MeshCleaningConfig | None = None
 
     def validate(self) -> None:
         """Check the options that need no file access."""
@@ -162,7 +167,13 @@ class ImportMeshConfig:
                 raise InputError("--approximation", f"unknown {self.approximation!r}; use one of {choices}") from None
             if self.dynamic and self.approximation == CollisionApproximation.NONE.value:
                 raise InputError("--approximation", "a dynamic body needs a convex approximation, not 'none'")
-        self.cleaning.validate()
+        self.resolved_cleaning().validate()
+
+    def resolved_cleaning(self) -> MeshCleaningConfig:
+        """The cleaning options in force."""
+        if self.cleaning is not None:
+            return self.cleaning
+        return MeshCleaningConfig() if self.dynamic else SCENE_CLEANING
 
 
 @dataclass
@@ -184,7 +195,7 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
     material = get_material(config.material)
     mesh = load_mesh(config.source)
     mesh.apply_transform(to_world.matrix())
-    cleaned, report = clean_mesh(mesh, config=config.cleaning, source=config.source)
+    cleaned, report = clean_mesh(mesh, config=config.resolved_cleaning(), source=config.source)
     validate_mesh(cleaned, source=config.source, require_watertight=config.dynamic)
     report_data = to_custom_data(report.to_dict())
     frame = {FRAME_KEY: _frame_data(config.source, to_world), "splattwin:meshCleaning": report_data}
