@@ -354,6 +354,8 @@ def run_benchmark(args: argparse.Namespace, console) -> BenchResult:
             baseline["ours_command_s_same_file"] = ours_command_s
             baseline["ours_work_s_same_file"] = ours_work_s
             baseline["extrapolated_command_s_full"] = baseline["wall_s"] * args.num / baseline_num
+            # Informational only (not judged): EXTRAPOLATED baseline against our measured full-size command.
+            baseline["speedup_commands_vs_extrapolated"] = baseline["extrapolated_command_s_full"] / ours_process.wall_s
             note = (
                 f"measured on a {baseline_num:,}-Gaussian file, NOT on the {args.num:,} one; the baseline's "
                 f"{args.num:,} time shown is EXTRAPOLATED linearly"
@@ -417,6 +419,10 @@ def print_table(result: BenchResult, console) -> None:
                 f"{baseline['ours_command_s_same_file']:.2f} / {baseline['ours_work_s_same_file']:.2f}",
             )
             row(f"baseline EXTRAPOLATED to {result.num:,} (s)", f"{baseline['extrapolated_command_s_full']:.0f}")
+            row(
+                f"speed-up at {result.num:,} against the EXTRAPOLATED baseline (not judged)",
+                f"{baseline['speedup_commands_vs_extrapolated']:.1f}x",
+            )
 
     def times(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.1f}x"

@@ -152,20 +152,25 @@ class Gaussians:
         """
         if len(self) == 0:
             raise InputError(source, "holds no Gaussians")
+        # Cheap whole-array checks first (a sum is NaN/Inf iff some element is, barring overflow, which the
+        # exact per-row check below then sorts out); per-row masks are built only to report a failure.
         for name in ("means", "quats_wxyz", "scales", "opacities", "sh"):
             array = getattr(self, name)
-            bad = ~np.isfinite(array).reshape(len(self), -1).all(axis=1)
-            if bad.any():
-                raise _bad_rows(source, name, "NaN or Inf", bad)
-        bad = (self.scales <= 0).any(axis=1)
-        if bad.any():
-            raise _bad_rows(source, "scales", "a zero or negative scale", bad)
-        bad = (self.opacities < 0) | (self.opacities > 1)
-        if bad.any():
-            raise _bad_rows(source, "opacities", "an opacity outside [0, 1]", bad)
-        bad = np.linalg.norm(self.quats_wxyz, axis=1) < _QUAT_NORM_EPS
-        if bad.any():
-            raise _bad_rows(source, "quats_wxyz", "a quaternion too close to zero to normalise", bad)
+            if not np.isfinite(array.sum(dtype=np.float64)):
+                bad = ~np.isfinite(array).reshape(len(self), -1).all(axis=1)
+                if bad.any():
+                    raise _bad_rows(source, name, "NaN or Inf", bad)
+        if self.scales.min() <= 0:
+            raise _bad_rows(source, "scales", "a zero or negative scale", (self.scales <= 0).any(axis=1))
+        if self.opacities.min() < 0 or self.opacities.max() > 1:
+            raise _bad_rows(
+                source, "opacities", "an opacity outside [0, 1]", (self.opacities < 0) | (self.opacities > 1)
+            )
+        squared_norms = np.einsum("ij,ij->i", self.quats_wxyz, self.quats_wxyz)
+        if squared_norms.min() < _QUAT_NORM_EPS**2:
+            raise _bad_rows(
+                source, "quats_wxyz", "a quaternion too close to zero to normalise", squared_norms < _QUAT_NORM_EPS**2
+            )
 
     def normalized(self) -> Gaussians:
         """A copy with unit quaternions (the sign is kept; call after :meth:`validate`)."""
