@@ -161,6 +161,7 @@ def fit_table_plane(
     prefer: Literal["highest", "largest"] = "highest",
     min_relative_support: float = 0.2,
     max_planes: int = 4,
+    parallel_tol_deg: float = 3.0,
     seed: int = 0,
 ) -> PlaneFit:
     """Fit the table top: a large plane within ``max_tilt_deg`` of ``up_hint``.
@@ -168,7 +169,9 @@ def fit_table_plane(
     Sequential RANSAC finds up to ``max_planes`` near-horizontal planes (each time the best-supported one among
     ``iterations`` random point triples whose normal is within the tilt limit, refined by least squares, then
     removed with a band of 3 thresholds around it). Planes with fewer than ``min_relative_support`` times the
-    inliers of the best-supported one, or whose inliers span a line rather than an area, are dropped. Of the
+    inliers of the best-supported one, more than ``parallel_tol_deg`` off parallel to it (tables, floors and box
+    tops are parallel; a slanted slice through clutter is not), or whose inliers span a line rather than an
+    area, are dropped. Of the
     rest, ``prefer="highest"`` (default) takes the one highest along ``up_hint``: in a workcell capture the
     floor under the table often holds more points than the table top, while objects on the table are small.
     ``prefer="largest"`` takes the one with the most inliers. The chosen plane is refined by least squares
@@ -186,6 +189,7 @@ def fit_table_plane(
         prefer: ``"highest"`` or ``"largest"``, see above.
         min_relative_support: in (0, 1]; the support a candidate needs relative to the best-supported one.
         max_planes: most near-horizontal planes extracted before choosing.
+        parallel_tol_deg: a candidate must be this parallel (degrees) to the best-supported plane to be chosen.
         seed: random seed.
 
     Returns:
@@ -206,6 +210,8 @@ def fit_table_plane(
         raise InputError("prefer", f"must be 'highest' or 'largest', got {prefer!r}")
     if not (math.isfinite(min_relative_support) and 0 < min_relative_support <= 1):
         raise InputError("min_relative_support", f"must be in (0, 1], got {min_relative_support}")
+    if not (math.isfinite(parallel_tol_deg) and 0 < parallel_tol_deg <= 90):
+        raise InputError("parallel_tol_deg", f"must be in (0, 90] degrees, got {parallel_tol_deg}")
     if int(iterations) < 1 or int(max_planes) < 1:
         raise InputError("iterations, max_planes", f"must be >= 1, got {iterations} and {max_planes}")
 
@@ -245,8 +251,13 @@ def fit_table_plane(
         raise InputError(
             "points", f"no plane within {max_tilt_deg} deg of up_hint {up.tolist()} found among {len(pts)} points"
         )
-    best_support = max(c[2] for c in candidates)
-    kept = [c for c in candidates if c[2] >= min_relative_support * best_support]
+    best = max(candidates, key=lambda c: c[2])
+    # Tables, floors and box tops are parallel; a well-supported plane at another tilt is a slice through
+    # the clutter (or the walls) and never the table, however high it is.
+    cos_parallel = math.cos(math.radians(parallel_tol_deg))
+    kept = [
+        c for c in candidates if c[2] >= min_relative_support * best[2] and abs(float(c[0] @ best[0])) >= cos_parallel
+    ]
     chosen = max(kept, key=(lambda c: c[3]) if prefer == "highest" else (lambda c: c[2]))
     normal, offset = chosen[0], chosen[1]
 

@@ -87,12 +87,37 @@ def load_demo_config(out: Path, overrides: Sequence[str] = ()) -> DemoConfig:
     return config
 
 
-def _capture(config: DemoConfig) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Capture:
+    """What ``capture.json`` says: the files and the measurements a person took in the reconstruction frame."""
+
+    splat: Path
+    scene_mesh: Path
+    object_mesh: Path
+    object_material: str
+    up_axis: str
+    scale_from: tuple[tuple[float, ...], tuple[float, ...], float]
+    robot_base: tuple[float, ...]
+
+
+def _capture(config: DemoConfig) -> _Capture:
     path = config.assets / "capture.json"
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
+        (p1, p2), metres = data["scale_from"]["points"], float(data["scale_from"]["distance_m"])
+        return _Capture(
+            splat=config.assets / data["files"]["splat"],
+            scene_mesh=config.assets / data["files"]["scene"],
+            object_mesh=config.assets / data["files"]["object"],
+            object_material=str(data["object"]["material"]),
+            up_axis=str(data["up_axis"]),
+            scale_from=(tuple(map(float, p1)), tuple(map(float, p2)), metres),
+            robot_base=tuple(map(float, data["robot_base"])),
+        )
     except json.JSONDecodeError as exc:
         raise InputError(path, f"is not valid JSON ({exc})") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(path, f"is missing or has a malformed entry ({exc!r})") from None
 
 
 def run_demo(config: DemoConfig, *, console: Any | None = None) -> Path:
@@ -115,7 +140,6 @@ def run_demo(config: DemoConfig, *, console: Any | None = None) -> Path:
     (out / "resolved_config.json").write_text(json.dumps(asdict(config), indent=2, default=str))
 
     timings: dict[str, float] = {}
-    obj = capture["object"]
     steps = ["import splat", "import scene mesh", "import object", "align", "claim object Gaussians", "validate"]
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("building the twin", total=len(steps))
@@ -125,41 +149,31 @@ def run_demo(config: DemoConfig, *, console: Any | None = None) -> Path:
             progress.update(task, description=name)
 
         step(steps[0])
-        splat = import_splat(
-            ImportSplatConfig(source=config.assets / capture["splat"], stage=stage, prim=config.splat_prim)
-        )
+        splat = import_splat(ImportSplatConfig(source=capture.splat, stage=stage, prim=config.splat_prim))
         progress.advance(task)
         step(steps[1])
-        import_mesh(
-            ImportMeshConfig(
-                source=config.assets / capture["scene_mesh"],
-                stage=stage,
-                prim=config.scene_prim,
-                material=capture.get("scene_material", "wood"),
-            )
-        )
+        import_mesh(ImportMeshConfig(source=capture.scene_mesh, stage=stage, prim=config.scene_prim))
         progress.advance(task)
         step(steps[2])
         block = import_mesh(
             ImportMeshConfig(
-                source=config.assets / obj["mesh"],
+                source=capture.object_mesh,
                 stage=stage,
                 prim=config.object_prim,
                 dynamic=True,
-                material=obj["material"],
+                material=capture.object_material,
             )
         )
         progress.advance(task)
         step(steps[3])
-        raw = read_gaussians(config.assets / capture["splat"])
-        scale_from = capture["scale_from"]
+        raw = read_gaussians(capture.splat)
         aligned = align_twin(
             AlignConfig(
                 stage=stage,
-                up_axis=capture["up_axis"],
-                scale_from=(tuple(scale_from["p1"]), tuple(scale_from["p2"]), float(scale_from["metres"])),
+                up_axis=capture.up_axis,
+                scale_from=capture.scale_from,
                 table=config.table,
-                origin=tuple(capture["robot_base"]),
+                origin=capture.robot_base,
             )
         )
         progress.advance(task)
@@ -192,13 +206,14 @@ def run_demo(config: DemoConfig, *, console: Any | None = None) -> Path:
                 [("as captured (reconstruction frame)", raw), ("aligned twin (world: z up, metres)", world)],
             )
         )
+    body = next(b for b in description["bodies"] if b["prim"] == config.object_prim)
     table_step = next((s for s in aligned.record["steps"] if s["name"] == "table"), None)
     report = {
         "stage": str(stage),
         "splat": {"prim": splat.prim, "count": splat.count, "sh_degree": splat.sh_degree},
         "object": {
             "prim": block.prim,
-            "mass_kg": block.mass_kg,
+            "mass_kg": body["mass_kg"],  # after alignment: the import saw reconstruction units
             "mass_kind": block.mass_kind,
             "claimed_gaussians": claimed,
             "mesh_report": block.report,
@@ -227,7 +242,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _markdown(report: dict[str, Any], capture: dict[str, Any]) -> str:
+def _markdown(report: dict[str, Any], capture: _Capture) -> str:
     align = report["alignment"]
     obj = report["object"]
     lines = [
@@ -239,7 +254,7 @@ def _markdown(report: dict[str, Any], capture: dict[str, Any]) -> str:
         f"- Scene splat `{report['splat']['prim']}`: {report['splat']['count']:,} Gaussians imported, "
         f"SH degree {report['splat']['sh_degree']}; {obj['claimed_gaussians']:,} handed to the object.",
         f"- Object `{obj['prim']}`: mass {obj['mass_kg']:.4g} kg ({obj['mass_kind']}: volume x density of "
-        f"{capture['object']['material']}), watertight={obj['mesh_report']['watertight']}.",
+        f"{capture.object_material}), watertight={obj['mesh_report']['watertight']}.",
         "",
         "## Frame unification",
         f"- Steps: {' -> '.join(align['steps'])}; scale {align['scale']:.6g} m per reconstruction unit.",

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from splattwin.geometry.transforms import matrix_to_quat_wxyz
-from splattwin.mesh.materials import PhysicsMaterial
 
 if TYPE_CHECKING:
     from pxr import Usd, UsdGeom, UsdShade
+
+    from splattwin.mesh.materials import PhysicsMaterial
 
 __all__ = [
     "PHYSICS_MATERIALS_PATH",
