@@ -32,6 +32,7 @@ import numpy as np
 from splattwin.errors import InputError
 from splattwin.gaussians import Gaussians, rgb_to_sh0
 from splattwin.io._atomic import atomic_output
+from splattwin.io._checks import validate_for_writing, validated_after_reading
 
 __all__ = ["read_ply", "write_ply"]
 
@@ -125,7 +126,7 @@ def read_ply(path: str | Path) -> Gaussians:
                 gaussians = _read_vertices(file, path, header, vertex, skipped)
     except OSError as exc:
         raise InputError(path, f"cannot be read: {exc.strerror or exc}") from exc
-    return _validated(gaussians, path)
+    return validated_after_reading(gaussians, path)
 
 
 def write_ply(path: str | Path, gaussians: Gaussians) -> None:
@@ -144,7 +145,7 @@ def write_ply(path: str | Path, gaussians: Gaussians) -> None:
             Nothing is written in either case.
     """
     path = Path(path)
-    _validate_for_writing(gaussians, path)
+    validate_for_writing(gaussians, path)
     num_rest = 3 * (gaussians.sh.shape[1] - 1)
     names = ["x", "y", "z", "nx", "ny", "nz", *_DC_NAMES, *(f"f_rest_{i}" for i in range(num_rest))]
     names += ["opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]
@@ -169,20 +170,6 @@ def write_ply(path: str | Path, gaussians: Gaussians) -> None:
             quats = gaussians.quats_wxyz[start:stop].astype(np.float64)
             chunk[:, rest_stop + 4 : rest_stop + 8] = quats / np.linalg.norm(quats, axis=1, keepdims=True)
             file.write(chunk.data)
-
-
-def _validate_for_writing(gaussians: Gaussians, path: Path) -> None:
-    try:
-        gaussians.validate()
-    except InputError as exc:
-        raise InputError(path, f"not written: the Gaussians are invalid: {exc.problem}") from None
-
-
-def _validated(gaussians: Gaussians, path: Path) -> Gaussians:
-    """Validate data read from ``path``, then normalise its quaternions in place (no copy of the big arrays)."""
-    gaussians.validate(path)
-    gaussians.quats_wxyz /= np.linalg.norm(gaussians.quats_wxyz, axis=1, keepdims=True)
-    return gaussians
 
 
 def _parse_header(file: BinaryIO, path: Path) -> _Header:

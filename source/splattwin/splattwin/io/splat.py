@@ -22,6 +22,7 @@ import numpy as np
 from splattwin.errors import InputError
 from splattwin.gaussians import Gaussians, rgb_to_sh0, sh0_to_rgb
 from splattwin.io._atomic import atomic_output
+from splattwin.io._checks import validate_for_writing, validated_after_reading
 
 __all__ = ["read_splat", "write_splat"]
 
@@ -71,9 +72,7 @@ def read_splat(path: str | Path) -> Gaussians:
         opacities=records["rgba"][:, 3] / np.float32(255.0),
         sh=rgb_to_sh0(records["rgba"][:, :3] / np.float32(255.0))[:, None, :],
     )
-    gaussians.validate(path)
-    gaussians.quats_wxyz /= np.linalg.norm(gaussians.quats_wxyz, axis=1, keepdims=True)
-    return gaussians
+    return validated_after_reading(gaussians, path)
 
 
 def write_splat(path: str | Path, gaussians: Gaussians) -> None:
@@ -92,10 +91,7 @@ def write_splat(path: str | Path, gaussians: Gaussians) -> None:
             Nothing is written in either case.
     """
     path = Path(path)
-    try:
-        gaussians.validate()
-    except InputError as exc:
-        raise InputError(path, f"not written: the Gaussians are invalid: {exc.problem}") from None
+    validate_for_writing(gaussians, path)
     records = np.empty(len(gaussians), dtype=_RECORD)
     records["position"] = gaussians.means
     records["scale"] = gaussians.scales

@@ -30,6 +30,7 @@ import numpy as np
 from splattwin.errors import InputError
 from splattwin.gaussians import Gaussians
 from splattwin.io._atomic import atomic_output
+from splattwin.io._checks import validate_for_writing, validated_after_reading
 
 __all__ = ["read_spz", "write_spz"]
 
@@ -74,9 +75,7 @@ def read_spz(path: str | Path) -> Gaussians:
         opacities=1.0 / (1.0 + np.exp(-data.opacities)),
         sh=np.concatenate([data.sh0[:, None, :], sh_rest], axis=1),
     )
-    gaussians.validate(path)
-    gaussians.quats_wxyz /= np.linalg.norm(gaussians.quats_wxyz, axis=1, keepdims=True)
-    return gaussians
+    return validated_after_reading(gaussians, path)
 
 
 def write_spz(path: str | Path, gaussians: Gaussians, *, fractional_bits: int = 12) -> None:
@@ -98,10 +97,7 @@ def write_spz(path: str | Path, gaussians: Gaussians, *, fractional_bits: int = 
     import gsply  # noqa: PLC0415 - numba-compiled codec, imported only when SPZ is used
 
     path = Path(path)
-    try:
-        gaussians.validate()
-    except InputError as exc:
-        raise InputError(path, f"not written: the Gaussians are invalid: {exc.problem}") from None
+    validate_for_writing(gaussians, path)
     if not 1 <= fractional_bits <= 24:
         raise InputError("fractional_bits", f"must be in 1..24 for 24-bit SPZ positions, got {fractional_bits}")
     position_limit = ((1 << 23) - 1) / (1 << fractional_bits)
