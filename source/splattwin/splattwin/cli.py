@@ -32,7 +32,7 @@ def _point(text: str) -> tuple[float, float, float]:
     return values  # type: ignore[return-value]
 
 
-def _finite(text: str) -> float:
+def _number(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", type=Path, required=True, help="twin root layer (created when missing)")
     p.add_argument("--prim", required=True, help="new prim path below /World, e.g. /World/Scene/Splat")
     p.add_argument("--up-axis", default="z", help="the source's up axis: x, y, z, -x, -y, -z (default z: as is)")
-    p.add_argument("--scale", type=_finite, default=1.0, help="metres per source unit (default 1)")
+    p.add_argument("--scale", type=_number, default=1.0, help="metres per source unit (default 1)")
 
     p = verbs.add_parser("import-mesh", help="import a mesh (obj, ply, glb, stl) as static scenery or a rigid body")
     p.add_argument("source", type=Path, help="the mesh file")
@@ -62,9 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prim", required=True, help="new prim path below /World")
     p.add_argument("--dynamic", action="store_true", help="a rigid body with mass instead of static scenery")
     p.add_argument("--material", default="wood", help="physics material (friction, density); see docs/formats.md")
-    p.add_argument("--mass", type=_finite, default=None, help="mass in kg (default: volume x material density prior)")
+    p.add_argument("--mass", type=_number, default=None, help="mass in kg (default: volume x material density prior)")
     p.add_argument("--up-axis", default="z", help="the source's up axis (default z: as is)")
-    p.add_argument("--scale", type=_finite, default=1.0, help="metres per source unit (default 1)")
+    p.add_argument("--scale", type=_number, default=1.0, help="metres per source unit (default 1)")
     p.add_argument("--approximation", default=None, help="collision approximation (none, convexHull, ...)")
 
     p = verbs.add_parser("export-splat", help="write a Gaussian prim of a twin to .ply, .spz or .splat")
@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="two points X,Y,Z (current frame) and their real distance in metres",
     )
     p.add_argument("--table", default=None, help="'auto' (fit the table plane to all content) or a prim path")
-    p.add_argument("--table-height", type=_finite, default=0.0, help="table-top z before the origin shift, metres")
+    p.add_argument("--table-height", type=_number, default=0.0, help="table-top z before the origin shift, metres")
     p.add_argument("--origin", type=_point, default=None, metavar="X,Y,Z", help="point that becomes the origin")
     p.add_argument("--invert", action="store_true", help="undo the recorded alignment")
 
