@@ -170,3 +170,24 @@ def test_align_needs_something_to_do(recon_twin) -> None:
         align_twin(AlignConfig(stage=stage))
     with pytest.raises(InputError, match="--invert"):
         align_twin(AlignConfig(stage=stage, invert=True, origin=(0, 0, 0)))
+
+
+def test_table_from_a_prim_levels_it_at_the_given_height(recon_twin) -> None:
+    """``--table PRIM`` fits the plane on that prim only: the floor box's top (world z = 0) lands at 0.3 m."""
+    stage, _ = recon_twin
+    p1, p2 = to_recon(np.array([[0.0, 0, 0], [1.0, 0, 0]]))
+    align_twin(
+        AlignConfig(
+            stage=stage,
+            up_axis="y",
+            scale_from=(tuple(p1), tuple(p2), 1.0),
+            table="/World/Scene/Floor",
+            table_height=0.3,
+        )
+    )
+    twin = open_twin(stage)
+    floor = np.asarray(UsdGeom.Mesh(twin.stage.GetPrimAtPath("/World/Scene/Floor")).GetPointsAttr().Get())
+    # 0.5 mm: samples of the box's 2 cm sides that fall inside the inlier band pull the least-squares fit a little.
+    np.testing.assert_allclose([floor[:, 2].min(), floor[:, 2].max()], [0.28, 0.30], atol=5e-4)
+    record = twin.stage.GetPrimAtPath("/World").GetCustomDataByKey("splattwin:alignment")
+    assert [record["steps"][k]["name"] for k in sorted(record["steps"])] == ["up_axis", "scale", "table"]

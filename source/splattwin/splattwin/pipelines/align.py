@@ -104,14 +104,35 @@ def _collect(twin: TwinStage) -> _Targets:
     return targets
 
 
+_MESH_SAMPLES = 20_000
+"""Area-weighted surface samples per mesh for the plane fit (a box's 8 corners are no sample of its faces)."""
+
+
+def _mesh_surface_samples(mesh: Any, rng: np.random.Generator) -> np.ndarray:
+    points = np.asarray(mesh.GetPointsAttr().Get(), dtype=np.float64)
+    counts = np.asarray(mesh.GetFaceVertexCountsAttr().Get())
+    if len(counts) == 0 or not (counts == 3).all():
+        return points  # only triangle meshes are authored here; anything else falls back to its vertices
+    triangles = points[np.asarray(mesh.GetFaceVertexIndicesAttr().Get()).reshape(-1, 3)]
+    areas = 0.5 * np.linalg.norm(np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0]), axis=1)
+    if not areas.sum() > 0:
+        return points
+    chosen = triangles[rng.choice(len(triangles), _MESH_SAMPLES, p=areas / areas.sum())]
+    u, v = rng.random((2, _MESH_SAMPLES, 1))
+    flip = (u + v) > 1  # fold the unit square onto the triangle so samples are uniform in area
+    u, v = np.where(flip, 1 - u, u), np.where(flip, 1 - v, v)
+    return chosen[:, 0] + u * (chosen[:, 1] - chosen[:, 0]) + v * (chosen[:, 2] - chosen[:, 0])
+
+
 def _scene_points(targets: _Targets, table_prim: Any | None) -> np.ndarray:
     from pxr import UsdGeom  # noqa: PLC0415
 
     prims = [table_prim] if table_prim is not None else targets.splats + targets.meshes
     clouds = []
+    rng = np.random.default_rng(0)
     for prim in prims:
         if prim.IsA(UsdGeom.Mesh):
-            local = np.asarray(UsdGeom.Mesh(prim).GetPointsAttr().Get(), dtype=np.float64)
+            local = _mesh_surface_samples(UsdGeom.Mesh(prim), rng)
         else:
             local = read_gaussians_prim(prim).means.astype(np.float64)
         clouds.append(local_to_world(prim).apply_points(local))
@@ -119,7 +140,7 @@ def _scene_points(targets: _Targets, table_prim: Any | None) -> np.ndarray:
         raise InputError("--table", "the twin holds no imported splats or static meshes to fit a table plane on")
     points = np.concatenate(clouds)
     if len(points) > _TABLE_FIT_POINTS:
-        points = points[np.random.default_rng(0).choice(len(points), _TABLE_FIT_POINTS, replace=False)]
+        points = points[rng.choice(len(points), _TABLE_FIT_POINTS, replace=False)]
     return points
 
 
