@@ -62,13 +62,16 @@ def recon_twin(tmp_path: Path) -> tuple[Path, dict]:
     return stage, {"world": world, "recon": recon}
 
 
+# Two reconstruction-frame points 1 m apart in the world: what a person measures to fix the scale.
+METRIC_SCALE_FROM = (*(tuple(p) for p in to_recon(np.array([[0.0, 0, 0], [1.0, 0, 0]]))), 1.0)
+
+
 def _align(stage: Path) -> None:
-    p1, p2 = to_recon(np.array([[0.0, 0, 0], [1.0, 0, 0]]))
     align_twin(
         AlignConfig(
             stage=stage,
             up_axis="y",
-            scale_from=(tuple(p1), tuple(p2), 1.0),
+            scale_from=METRIC_SCALE_FROM,
             origin=tuple(to_recon(np.zeros((1, 3)))[0]),
         )
     )
@@ -175,12 +178,11 @@ def test_align_needs_something_to_do(recon_twin) -> None:
 def test_table_from_a_prim_levels_it_at_the_given_height(recon_twin) -> None:
     """``--table PRIM`` fits the plane on that prim only: the floor box's top (world z = 0) lands at 0.3 m."""
     stage, _ = recon_twin
-    p1, p2 = to_recon(np.array([[0.0, 0, 0], [1.0, 0, 0]]))
     align_twin(
         AlignConfig(
             stage=stage,
             up_axis="y",
-            scale_from=(tuple(p1), tuple(p2), 1.0),
+            scale_from=METRIC_SCALE_FROM,
             table="/World/Scene/Floor",
             table_height=0.3,
         )

@@ -15,16 +15,12 @@ __all__ = ["print_description", "save_splat_previews"]
 
 def print_description(description: dict[str, Any], issues: Sequence[Any] | None, *, console: Any) -> None:
     """Print what :func:`splattwin.usd.describe_twin` returned (and validator findings) as rich tables."""
-    from rich.table import Table  # noqa: PLC0415
-
     console.print(
         f"[bold]{description['stage']}[/bold]  upAxis={description['up_axis']}  "
         f"metersPerUnit={description['meters_per_unit']}  kilogramsPerUnit={description['kilograms_per_unit']}  "
         f"defaultPrim={description['default_prim']}"
     )
-    layers = Table(title="layers (strongest first)")
-    for column in ("layer", "file", "bytes", "prim specs", "holds"):
-        layers.add_column(column)
+    layers = _table("layers (strongest first)", ("layer", "file", "bytes", "prim specs", "holds"))
     holds: dict[str, list[str]] = {}
     for kind in ("splats", "meshes", "bodies"):
         for item in description[kind]:
@@ -39,17 +35,13 @@ def print_description(description: dict[str, Any], issues: Sequence[Any] | None,
         )
     console.print(layers)
     if description["splats"]:
-        table = Table(title="Gaussian splats")
-        for column in ("prim", "layer", "count", "SH degree", "extent min", "extent max"):
-            table.add_column(column)
+        table = _table("Gaussian splats", ("prim", "layer", "count", "SH degree", "extent min", "extent max"))
         for item in description["splats"]:
             lo, hi = item["extent"] or ([float("nan")] * 3, [float("nan")] * 3)
             table.add_row(item["prim"], item["layer"], f"{item['count']:,}", str(item["sh_degree"]), _vec(lo), _vec(hi))
         console.print(table)
     if description["meshes"]:
-        table = Table(title="meshes")
-        for column in ("prim", "layer", "points", "faces", "collider", "approximation", "material"):
-            table.add_column(column)
+        table = _table("meshes", ("prim", "layer", "points", "faces", "collider", "approximation", "material"))
         for item in description["meshes"]:
             table.add_row(
                 item["prim"],
@@ -62,9 +54,7 @@ def print_description(description: dict[str, Any], issues: Sequence[Any] | None,
             )
         console.print(table)
     if description["bodies"]:
-        table = Table(title="rigid bodies")
-        for column in ("prim", "mass [kg]", "kind", "method", "mass from layer", "position [m]"):
-            table.add_column(column)
+        table = _table("rigid bodies", ("prim", "mass [kg]", "kind", "method", "mass from layer", "position [m]"))
         for item in description["bodies"]:
             provenance = item["mass_provenance"] or {}
             mass = "-" if item["mass_kg"] is None else f"{item['mass_kg']:.4g}"
@@ -93,6 +83,15 @@ def print_description(description: dict[str, Any], issues: Sequence[Any] | None,
             console.print("[green]OpenUSD validators: no findings[/green]")
         for issue in issues:
             console.print(f"[red]{issue.severity}[/red] {issue.validator}: {issue.message} {list(issue.sites)}")
+
+
+def _table(title: str, columns: Sequence[str]) -> Any:
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    return table
 
 
 def _vec(values: Sequence[float]) -> str:
