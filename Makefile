@@ -4,13 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+TORCH_VERSION ?= 2.13.0
 
 .PHONY: demo test lint bench clean
 
 $(STAMP): source/splattwin/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e "source/splattwin[usd,dev]"
+	# torch first, as the CPU wheel: a plain `torch` requirement would pull several GB of CUDA packages.
+	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
+	$(BIN)/python -m pip install --quiet -e "source/splattwin[usd,robots,sim,dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -1,0 +1,43 @@
+"""Argument types shared by the verbs: points, numbers, the ``--scale-from`` triple."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from splattwin.errors import InputError
+
+__all__ = ["number", "point", "scale_from"]
+
+
+def point(text: str) -> tuple[float, float, float]:
+    """A point given as ``X,Y,Z``."""
+    try:
+        values = tuple(float(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y,Z numbers, got {text!r}") from None
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"expected 3 comma-separated numbers X,Y,Z, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def number(text: str) -> float:
+    """A float (finiteness is the pipelines' check, so the error can name the flag's meaning)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    return value
+
+
+def scale_from(
+    values: Sequence[str] | None,
+) -> tuple[tuple[float, float, float], tuple[float, float, float], float] | None:
+    """``--scale-from P1 P2 METRES`` as two points and a distance."""
+    if values is None:
+        return None
+    try:
+        metres = float(values[2])
+        return (point(values[0]), point(values[1]), metres)
+    except (argparse.ArgumentTypeError, ValueError) as exc:
+        raise InputError("--scale-from", f"expected P1 P2 METRES as X,Y,Z X,Y,Z number: {exc}") from None
