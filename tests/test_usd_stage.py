@@ -121,7 +121,7 @@ def test_failed_save_leaves_every_file_untouched(tmp_path: Path, splat_ply: Path
         return real_export(layer, path, *args, **kwargs)
 
     monkeypatch.setattr(Sdf.Layer, "Export", failing_export)
-    with pytest.raises(OSError, match="disk full"), edit_twin(stage_path) as twin:
+    with pytest.raises(StageError, match="disk full.*unchanged"), edit_twin(stage_path) as twin:
         with twin.edit_layer("scene"):
             UsdGeom.Xform.Define(twin.stage, "/World/Scene/New")
         with twin.edit_layer("physics"):

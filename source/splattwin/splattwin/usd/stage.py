@@ -12,11 +12,19 @@ Layout on disk for ``--stage out/twin.usda``::
 Every import writes only its own layer, so re-importing never clobbers what a person edited in the root layer
 or what identification wrote into ``physics.usda``. An edit session either saves every layer it changed (each
 written to a temporary file first, then all renamed into place) or, on any error, leaves the files untouched.
+
+Concurrency (see docs/guarantees.md): every edit is a transaction under the twin's inter-process edit lock
+(:mod:`splattwin.usd.locking`): :func:`edit_twin` takes the lock, only then reads the layers (fresh from disk),
+lets the caller author, saves and releases, so concurrent edits of one twin serialise and none is lost. A
+:class:`TwinStage` remembers which version of each file it read (inode, size, mtime); :meth:`TwinStage.save` on a
+handle that has been open for a while takes the lock too and refuses, naming the files, when another process saved
+any of them since (:meth:`TwinStage.reload` re-reads them).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from splattwin.errors import StageError
+from splattwin.usd.locking import twin_lock
 
 if TYPE_CHECKING:
     from pxr import Sdf, Usd
@@ -47,6 +56,23 @@ USD_SUFFIXES = (".usd", ".usda", ".usdc")
 WORLD_PATH = "/World"
 PHYSICS_SCENE_PATH = "/World/PhysicsScene"
 GRAVITY_M_S2 = 9.81
+
+_FileVersion = tuple[int, int, int] | None
+"""(inode, size [bytes], mtime [ns]) of a file, or None when it does not exist. Every save renames a new file over
+the old one, so the inode alone changes on each save; size and mtime catch writers that rewrite in place."""
+
+_loaded_versions: dict[str, _FileVersion] = {}
+"""Layer identifier -> version of the file its in-memory content was last read from or saved to. OpenUSD shares
+open layers between all stages of a process, so a layer another handle keeps open is not re-read by
+``Usd.Stage.Open``; this tells whether it must be."""
+
+
+def _file_version(path: str | Path) -> _FileVersion:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def layers_dir(root: str | Path) -> Path:
@@ -89,12 +115,16 @@ class TwinStage:
         root_path: the root layer's file.
         stage: the composed ``Usd.Stage``; author through :meth:`edit_layer` so each write lands in its layer.
         layers: name -> ``Sdf.Layer`` for every entry of :data:`LAYER_NAMES`.
+        lock_timeout_s: seconds :meth:`save` waits for another edit of the twin; None: ``$SPLATTWIN_LOCK_TIMEOUT``
+            or 300 s.
     """
 
     root_path: Path
     stage: Usd.Stage
     layers: dict[str, Sdf.Layer]
     _new_layers: set[str] = field(default_factory=set)
+    lock_timeout_s: float | None = None
+    _versions: dict[Path, _FileVersion] = field(default_factory=dict)
 
     @property
     def root_layer(self) -> Sdf.Layer:
@@ -122,16 +152,56 @@ class TwinStage:
                 return name
         return None
 
+    def _files(self) -> list[tuple[str, Sdf.Layer, Path]]:
+        return [("root", self.root_layer, self.root_path)] + [
+            (name, layer, self.layer_path(name)) for name, layer in self.layers.items()
+        ]
+
+    def changed_on_disk(self) -> list[Path]:
+        """Files of this twin that another writer saved (or removed, or created) since this handle read them."""
+        return [path for _, _, path in self._files() if _file_version(path) != self._versions.get(path)]
+
+    def reload(self) -> None:
+        """Re-read every layer from disk, dropping unsaved edits; afterwards :meth:`save` is allowed again.
+
+        Raises:
+            StageError: a layer file is missing now (the twin was removed or damaged since it was opened).
+        """
+        for name, layer, path in self._files():
+            if not path.is_file():
+                raise StageError(self.root_path, f"cannot reload: its {name} layer {path} is missing")
+            version = _file_version(path)
+            layer.Reload(force=True)
+            self._versions[path] = _loaded_versions[layer.identifier] = version
+        self._new_layers.clear()
+
     def save(self) -> list[Path]:
-        """Write every changed layer atomically; returns the files written."""
+        """Write every changed layer atomically, under the twin's edit lock; returns the files written.
+
+        Raises:
+            StageError: another process saved one of the twin's files since this handle read it (nothing is
+                written: :meth:`reload` and redo the edit), the edit lock stayed busy past the timeout, or the
+                lock cannot be taken (read-only folder).
+            InputError: a layer file cannot be created (the folder is not writable); nothing is replaced.
+        """
+        pending = [(layer, path) for name, layer, path in self._files() if layer.dirty or name in self._new_layers]
+        if not pending:
+            return []
+        with twin_lock(self.root_path, timeout_s=self.lock_timeout_s):
+            changed = self.changed_on_disk()
+            if changed:
+                names = ", ".join(str(path) for path in changed)
+                raise StageError(
+                    self.root_path,
+                    f"not saved: another writer changed {names} since this handle read it; saving would "
+                    "overwrite that work (call reload() and redo the edit, or re-open the twin)",
+                )
+            self._write(pending)
+        return [path for _, path in pending]
+
+    def _write(self, pending: list[tuple[Sdf.Layer, Path]]) -> None:
         from splattwin.io import atomic_output  # noqa: PLC0415
 
-        pending: list[tuple[Sdf.Layer, Path]] = []
-        if self.root_layer.dirty or "root" in self._new_layers:
-            pending.append((self.root_layer, self.root_path))
-        for name, layer in self.layers.items():
-            if layer.dirty or name in self._new_layers:
-                pending.append((layer, self.layer_path(name)))
         created_dir = not layers_dir(self.root_path).exists()
         layers_dir(self.root_path).mkdir(parents=True, exist_ok=True)
         try:
@@ -140,12 +210,21 @@ class TwinStage:
                     tmp = stack.enter_context(atomic_output(path))
                     if not layer.Export(str(tmp)):
                         raise StageError(path, "OpenUSD could not write this layer")
-        except BaseException:
+        except BaseException as exc:
             if created_dir:
                 shutil.rmtree(layers_dir(self.root_path), ignore_errors=True)
+            if isinstance(exc, OSError):  # a full disk, a vanished folder: the old twin stays, say so in one line
+                raise StageError(
+                    self.root_path, f"not saved ({exc.strerror or exc}); every file of the twin is unchanged"
+                ) from exc
             raise
         self._new_layers.clear()
-        return [path for _, path in pending]
+        for layer, path in pending:
+            # Re-read what was just written (cheap: crate files load lazily) so the layer is clean and tied to the
+            # new file; other handles in this process share it and see the saved state.
+            version = _file_version(path)
+            layer.Reload(force=True)
+            self._versions[path] = _loaded_versions[layer.identifier] = version
 
     def discard(self) -> None:
         """Drop unsaved edits so the in-memory layers match the files again."""
@@ -175,6 +254,7 @@ def _new_twin(root: Path) -> TwinStage:
     world = UsdGeom.Xform.Define(stage, WORLD_PATH)
     stage.SetDefaultPrim(world.GetPrim())
     twin = TwinStage(root_path=root, stage=stage, layers=layers, _new_layers={"root", *LAYER_NAMES})
+    twin._versions = {path: None for _, path in _twin_files(root)}  # saving refuses if someone else creates it
     with twin.edit_layer("scene") as edit:
         UsdGeom.Xform.Define(edit, WORLD_PATH)
         scene = UsdPhysics.Scene.Define(edit, PHYSICS_SCENE_PATH)
@@ -183,9 +263,53 @@ def _new_twin(root: Path) -> TwinStage:
     return twin
 
 
-def open_twin(path: str | Path) -> TwinStage:
-    """Open an existing twin (read or edit); :class:`StageError` if it is missing, not USD or not a twin."""
+def _twin_files(root: Path) -> list[tuple[str, Path]]:
+    return [("root", root)] + [(name, layers_dir(root) / f"{name}{_LAYER_SUFFIX[name]}") for name in LAYER_NAMES]
+
+
+def _refresh_loaded_layers(root: Path, *, for_edit: bool) -> dict[Path, _FileVersion]:
+    """Re-read layers this process already holds open when their files changed on disk; their versions.
+
+    A layer with unsaved edits (another handle of this process changed it) is kept as is, its version being the
+    one those edits started from; an edit refuses it, since saving would publish someone else's half-done work.
+    """
+    from pxr import Sdf  # noqa: PLC0415
+
+    versions: dict[Path, _FileVersion] = {}
+    for name, path in _twin_files(root):
+        version = _file_version(path)
+        layer = Sdf.Layer.Find(str(path)) if version is not None else None
+        if layer is None:
+            versions[path] = version  # read fresh by Usd.Stage.Open below
+        elif layer.dirty:
+            if for_edit:
+                raise StageError(
+                    root,
+                    f"its {name} layer has unsaved edits in another open handle of this process; save() or "
+                    "discard() that handle before editing the twin",
+                )
+            versions[path] = _loaded_versions.get(layer.identifier)
+        else:
+            if _loaded_versions.get(layer.identifier) != version:
+                layer.Reload(force=True)
+            versions[path] = version
+    return versions
+
+
+def open_twin(path: str | Path, *, lock_timeout_s: float | None = None, _for_edit: bool = False) -> TwinStage:
+    """Open an existing twin (read or edit); :class:`StageError` if it is missing, not USD or not a twin.
+
+    Layers are read as they are on disk now, even where another handle of this process holds them open (unless
+    that handle has unsaved edits). The handle remembers which version of each file it read, so a later
+    :meth:`TwinStage.save` refuses to overwrite what another process saved in between.
+
+    Args:
+        path: the root layer file.
+        lock_timeout_s: seconds a later :meth:`TwinStage.save` waits for another edit of the twin; None:
+            ``$SPLATTWIN_LOCK_TIMEOUT`` or 300 s.
+    """
     root = Path(path)
+    versions = _refresh_loaded_layers(root.resolve(), for_edit=_for_edit) if root.is_file() else {}
     stage = open_usd_stage(root)
     data = stage.GetRootLayer().customLayerData.get("splattwin")
     if not data:
@@ -197,35 +321,57 @@ def open_twin(path: str | Path) -> TwinStage:
         if wanted not in by_id:
             raise StageError(root, f"its {name} sublayer {wanted} is missing or unreadable")
         found[name] = by_id[wanted]
-    return TwinStage(root_path=root.resolve(), stage=stage, layers=found)
+    twin = TwinStage(root_path=root.resolve(), stage=stage, layers=found, lock_timeout_s=lock_timeout_s)
+    for _, layer, file in twin._files():
+        twin._versions[file] = versions.get(file, _file_version(file))
+        if not layer.dirty:
+            _loaded_versions[layer.identifier] = twin._versions[file]
+    return twin
 
 
 @contextlib.contextmanager
-def edit_twin(path: str | Path, *, create: bool = True) -> Iterator[TwinStage]:
-    """Open (or create) a twin for editing; save atomically on success, discard every edit on error.
+def edit_twin(path: str | Path, *, create: bool = True, lock_timeout_s: float | None = None) -> Iterator[TwinStage]:
+    """Edit a twin as one transaction: lock, read fresh, let the caller author, save atomically, unlock.
+
+    The twin's edit lock (:func:`splattwin.usd.locking.twin_lock`) is held from before the layers are read until
+    after they are saved, so concurrent edits of one twin (other processes, other threads) serialise and each
+    sees the previous one's result; none is lost. Waiting for another holder logs a warning naming it. On any
+    error inside the block every in-memory edit is dropped and no file changes.
 
     Args:
         path: the root layer file (``.usda``, ``.usdc`` or ``.usd``).
         create: make a new twin when ``path`` does not exist.
+        lock_timeout_s: seconds to wait for another edit of the twin; None: ``$SPLATTWIN_LOCK_TIMEOUT`` or 300 s.
 
     Raises:
-        StageError: ``path`` exists but is not a USD twin, or does not exist and ``create`` is False.
+        StageError: ``path`` exists but is not a USD twin, or does not exist and ``create`` is False; the lock
+            stayed busy past the timeout or cannot be taken (read-only folder); another handle of this process
+            holds unsaved edits of the twin.
     """
     root = Path(path)
-    if root.exists():
-        twin = open_twin(root)
-    elif not create:
-        raise StageError(root, "no such twin stage")
-    elif root.suffix not in USD_SUFFIXES:
-        raise StageError(root, f"a twin stage must be a USD file ({', '.join(USD_SUFFIXES)}), got {root.suffix!r}")
-    elif layers_dir(root).exists():
-        raise StageError(root, f"does not exist but {layers_dir(root)} does; remove it or pick another stage path")
-    else:
-        root.parent.mkdir(parents=True, exist_ok=True)
-        twin = _new_twin(root)
-    try:
-        yield twin
-    except BaseException:
-        twin.discard()
-        raise
-    twin.save()
+    if not root.exists():
+        if not create:
+            raise StageError(root, "no such twin stage")
+        if root.suffix not in USD_SUFFIXES:
+            raise StageError(root, f"a twin stage must be a USD file ({', '.join(USD_SUFFIXES)}), got {root.suffix!r}")
+        try:
+            root.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StageError(root, f"cannot create its folder {root.parent}: {exc.strerror or exc}") from exc
+    with twin_lock(root, timeout_s=lock_timeout_s):
+        # Decided under the lock: another process may have created the twin while this one waited.
+        if root.exists():
+            twin = open_twin(root, lock_timeout_s=lock_timeout_s, _for_edit=True)
+        elif not create:
+            raise StageError(root, "no such twin stage")
+        elif layers_dir(root).exists():
+            raise StageError(root, f"does not exist but {layers_dir(root)} does; remove it or pick another stage path")
+        else:
+            twin = _new_twin(root)
+            twin.lock_timeout_s = lock_timeout_s
+        try:
+            yield twin
+            twin.save()
+        except BaseException:
+            twin.discard()  # also after a failed save: no half-applied edit stays in this process's layers
+            raise
