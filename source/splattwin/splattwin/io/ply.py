@@ -21,6 +21,7 @@ PlayCanvas "compressed" PLY (an element ``chunk`` before ``vertex``) is decoded 
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -32,9 +33,9 @@ import numpy as np
 from splattwin.errors import InputError
 from splattwin.gaussians import Gaussians, rgb_to_sh0
 from splattwin.io._atomic import atomic_output
-from splattwin.io._checks import validate_for_writing, validated_after_reading
+from splattwin.io._checks import check_declared_size, check_memory, validate_for_writing, validated_after_reading
 
-__all__ = ["read_ply", "write_ply"]
+__all__ = ["ply_declared_body_bytes", "read_ply", "write_ply"]
 
 _CHUNK_ROWS = 131072
 """Rows per chunk when streaming a binary body (and when writing)."""
@@ -120,6 +121,7 @@ def read_ply(path: str | Path) -> Gaussians:
         with open(path, "rb") as file:
             header = _parse_header(file, path)
             vertex, skipped = _find_vertex_element(header, path)
+            _check_sizes(path, header, vertex, skipped, os.fstat(file.fileno()).st_size)
             if any(element.name == "chunk" for element in header.elements) and _is_compressed(vertex):
                 gaussians = _read_compressed(path)
             else:
@@ -238,6 +240,78 @@ def _find_vertex_element(header: _Header, path: Path) -> tuple[_Element, list[_E
             return element, header.elements[:index]
     found = ", ".join(element.name for element in header.elements) or "none"
     raise InputError(path, f"no 'vertex' element in the PLY header (elements: {found})")
+
+
+_ASCII_BYTES_PER_VALUE = 2
+"""The fewest bytes one value takes in an ASCII body: one digit and one separator (space or newline)."""
+
+_OUTPUT_FLOATS = 3 + 4 + 3 + 1
+"""float32 values per Gaussian besides SH: means, quaternion, scales, opacity."""
+
+
+def minimum_body_bytes(header: _Header, elements: list[_Element]) -> int:
+    """The fewest body bytes the given elements can occupy, from their declared counts and property types.
+
+    Binary: a list property takes at least its count's byte (a uchar count of 0); ASCII: every value at least
+    :data:`_ASCII_BYTES_PER_VALUE` bytes. Used to refuse a corrupt count before anything is allocated.
+    """
+    total = 0
+    for element in elements:
+        if header.format == "ascii":
+            per_row = _ASCII_BYTES_PER_VALUE * max(len(element.properties), 1)
+        else:
+            per_row = sum(1 if prop.is_list else np.dtype(prop.dtype).itemsize for prop in element.properties)
+        total += element.count * per_row
+    return total
+
+
+def ply_declared_body_bytes(path: str | Path) -> tuple[int, int, str]:
+    """For any PLY (mesh or Gaussians): the fewest body bytes its header's element counts need, the body bytes
+    present, and the counts as text (``vertex 8, face 12``), from the header alone.
+
+    Raises:
+        InputError: the header is malformed.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as file:
+            header = _parse_header(file, path)
+            size = os.fstat(file.fileno()).st_size
+    except OSError as exc:
+        raise InputError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    counts = ", ".join(f"{element.name} {element.count}" for element in header.elements)
+    return minimum_body_bytes(header, header.elements), size - header.body_offset, counts
+
+
+def _check_sizes(path: Path, header: _Header, vertex: _Element, skipped: list[_Element], file_size: int) -> None:
+    """Refuse a vertex count the file cannot hold, or whose arrays would not fit in memory, before allocating."""
+    if header.format == "ascii":
+        before = f" after {sum(e.count for e in skipped)} rows of earlier elements" if skipped else ""
+        check_declared_size(
+            path,
+            minimum_body_bytes(header, [*skipped, vertex]),
+            file_size - header.body_offset,
+            f"the header's {vertex.count} vertices of {len(vertex.properties)} ASCII values each{before}",
+        )
+    else:
+        start = header.body_offset + minimum_body_bytes(header, skipped)
+        stride = minimum_body_bytes(header, [_Element(vertex.name, 1, vertex.properties)])
+        available = max(file_size - start, 0)
+        if available < vertex.count * stride:
+            raise InputError(
+                path,
+                f"truncated body: the header declares {vertex.count} vertices of {stride} bytes "
+                f"({vertex.count * stride} bytes from offset {start}) but only {available} bytes "
+                f"({available // max(stride, 1)} whole vertices) are present",
+            )
+    rest = sum(prop.name.startswith("f_rest_") for prop in vertex.properties)
+    floats = _OUTPUT_FLOATS + 3 + rest  # sh: the DC term plus f_rest_*
+    needed = vertex.count * floats * 4
+    if header.format == "ascii":  # np.loadtxt's float64 table and its float32 copy
+        needed += vertex.count * len(vertex.properties) * (8 + 4)
+    else:  # one reused chunk of raw rows
+        needed += min(_CHUNK_ROWS, vertex.count) * sum(np.dtype(p.dtype).itemsize for p in vertex.properties)
+    check_memory(path, needed, f"reading {vertex.count} Gaussians")
 
 
 def _is_compressed(vertex: _Element) -> bool:

@@ -22,7 +22,7 @@ import numpy as np
 from splattwin.errors import InputError
 from splattwin.gaussians import Gaussians, rgb_to_sh0, sh0_to_rgb
 from splattwin.io._atomic import atomic_output
-from splattwin.io._checks import validate_for_writing, validated_after_reading
+from splattwin.io._checks import check_memory, validate_for_writing, validated_after_reading
 
 __all__ = ["read_splat", "write_splat"]
 
@@ -55,6 +55,9 @@ def read_splat(path: str | Path) -> Gaussians:
                 f"({size // _RECORD.itemsize} whole records and {size % _RECORD.itemsize} bytes left over: "
                 "truncated, or not a .splat file)",
             )
+        count = size // _RECORD.itemsize
+        # The records, then float32 means, quats, scales, opacities, sh (14 values) and the decoding temporaries.
+        check_memory(path, size + count * (14 * 4) * 2, f"reading {count} Gaussians")
         records = np.fromfile(path, dtype=_RECORD)
     except OSError as exc:
         raise InputError(path, f"cannot be read: {exc.strerror or exc}") from exc

@@ -30,7 +30,7 @@ import numpy as np
 from splattwin.errors import InputError
 from splattwin.gaussians import Gaussians
 from splattwin.io._atomic import atomic_output
-from splattwin.io._checks import validate_for_writing, validated_after_reading
+from splattwin.io._checks import check_declared_size, check_memory, validate_for_writing, validated_after_reading
 
 __all__ = ["read_spz", "write_spz"]
 
@@ -40,12 +40,130 @@ _SH0_RANGE = (-127.5 / (0.15 * 255), 127.5 / (0.15 * 255))
 _SH_REST_RANGE = (-1.0, 127 / 128)
 
 # What gsply raises on a corrupt container: ValueError for bad headers and sizes, OSError/EOFError/zlib.error
-# from gzip on truncated or garbage streams, struct.error on short headers.
+# from gzip on truncated or garbage streams, struct.error on short headers (zstandard's ZstdError is added lazily).
 _DECODE_ERRORS = (ValueError, OSError, EOFError, zlib.error, struct.error)
+
+# Container layout (github.com/nianticlabs/spz): legacy = gzip(16-byte header + sections); v4 = 32-byte header,
+# a TOC of (compressed, uncompressed) u64 pairs, then one zstd stream per section.
+_GZIP_MAGIC = b"\x1f\x8b"
+_NGSP_MAGIC = 0x5053474E
+_LEGACY_HEADER = struct.Struct("<IIIBBBB")
+_V4_HEADER = struct.Struct("<IIIBBBBI")
+_SH_DIM = {0: 0, 1: 3, 2: 8, 3: 15}  # SH coefficients per channel beyond the DC term, by degree
+_DEFLATE_MAX_RATIO = 1032
+"""Deflate cannot expand more than 1032:1 (a 258-byte match costs at least ~2 bits), so a gzip stream of B bytes
+holds at most 1032 B: a header count needing more is corrupt, whatever the stream says."""
+_ZSTD_MAX_RATIO = 32768
+"""zstd's densest encoding is an RLE block: 128 KiB from a 4-byte block, so at most 32768:1."""
+_EXTENSION_SLACK_BYTES = 1 << 20
+"""Legacy payloads may carry extension bytes after the sections; more than this beyond the declared size is a
+decompression bomb, not an extension."""
+_DECOMPRESS_PIECE = 1 << 22
+
+
+def _bytes_per_point(version: int, sh_degree: int) -> int:
+    rotation = 4 if version >= 3 else 3
+    return 9 + 1 + 3 + 3 + rotation + 3 * _SH_DIM[sh_degree]
+
+
+def _output_bytes(count: int, sh_degree: int) -> int:
+    # gsply's float32 arrays (means, scales, quats, opacity, sh0, shN with at least one row), then our sh concat.
+    floats = 3 + 3 + 4 + 1 + 3 + 3 * max(_SH_DIM[sh_degree], 1) + 3 * (1 + _SH_DIM[sh_degree])
+    return count * floats * 4
+
+
+def _check_spz_sizes(path: Path, raw: bytes) -> None:
+    """Check the header's counts against the container and memory before gsply decompresses or allocates."""
+    if raw[:2] == _GZIP_MAGIC:
+        _check_legacy(path, raw)
+    elif len(raw) >= _V4_HEADER.size and struct.unpack_from("<I", raw)[0] == _NGSP_MAGIC:
+        _check_v4(path, raw)
+    # Anything else: gsply names the problem (unrecognised container, too small).
+
+
+def _check_header_fields(path: Path, version: int, sh_degree: int, fractional_bits: int, versions: range) -> None:
+    if version not in versions:
+        raise InputError(path, f"not a readable SPZ file: unsupported version {version}")
+    if sh_degree not in _SH_DIM:
+        raise InputError(path, f"not a readable SPZ file: SH degree {sh_degree} (expected 0..3)")
+    if not 1 <= fractional_bits <= 24:
+        raise InputError(path, f"not a readable SPZ file: fractional_bits {fractional_bits} (expected 1..24)")
+
+
+def _check_legacy(path: Path, raw: bytes) -> None:
+    """Gzip container: read the header from the stream's start, bound the payload, then stream-count the rest."""
+    stream = zlib.decompressobj(wbits=31)
+    try:
+        head = stream.decompress(raw, _LEGACY_HEADER.size)
+    except zlib.error as exc:
+        raise InputError(path, f"not a readable SPZ file: corrupt gzip stream ({exc})") from None
+    if len(head) < _LEGACY_HEADER.size:
+        return  # gsply reports the short or broken stream
+    magic, version, count, sh_degree, fractional_bits, _, _ = _LEGACY_HEADER.unpack(head)
+    if magic != _NGSP_MAGIC:
+        raise InputError(path, f"not a readable SPZ file: magic 0x{magic:08x} inside the gzip stream")
+    _check_header_fields(path, version, sh_degree, fractional_bits, range(1, 4))
+    payload = count * _bytes_per_point(version, sh_degree)
+    what = f"the header's {count} Gaussians (SPZ v{version}, SH degree {sh_degree})"
+    check_declared_size(path, payload, _DEFLATE_MAX_RATIO * len(raw), f"{what} (decompressed, at most 1032:1)")
+    check_memory(path, len(raw) + _LEGACY_HEADER.size + payload + _output_bytes(count, sh_degree), f"decoding {what}")
+    # gsply decompresses the whole stream at once: count what it would produce first, in bounded pieces.
+    allowed = payload + _EXTENSION_SLACK_BYTES
+    produced = 0
+    pending = stream.unconsumed_tail
+    try:
+        while True:
+            produced += len(stream.decompress(pending, _DECOMPRESS_PIECE))
+            pending = stream.unconsumed_tail
+            if produced > allowed:
+                raise InputError(
+                    path,
+                    f"corrupt SPZ: the gzip stream decompresses to more than the {payload} bytes {what} need "
+                    f"(stopped after {produced} bytes; a decompression bomb or a wrong header)",
+                )
+            if stream.eof:
+                rest = stream.unused_data.lstrip(b"\0")
+                if not rest:
+                    return
+                if rest[:2] != _GZIP_MAGIC:
+                    return  # trailing garbage: gsply reports it
+                stream, pending = zlib.decompressobj(wbits=31), rest  # another gzip member follows
+            elif not pending:
+                return  # truncated stream: gsply reports it
+    except zlib.error as exc:
+        raise InputError(path, f"not a readable SPZ file: corrupt gzip stream ({exc})") from None
+
+
+def _check_v4(path: Path, raw: bytes) -> None:
+    """NGSP v4: the header and TOC are plain bytes; bound every stream's declared size before zstd allocates it."""
+    magic, version, count, sh_degree, fractional_bits, _, num_streams, toc_offset = _V4_HEADER.unpack_from(raw)
+    _check_header_fields(path, version, sh_degree, fractional_bits, range(4, 5))
+    payload = count * _bytes_per_point(version, sh_degree)
+    what = f"the header's {count} Gaussians (SPZ v{version}, SH degree {sh_degree})"
+    check_declared_size(path, payload, _ZSTD_MAX_RATIO * len(raw), f"{what} (decompressed, at most 32768:1)")
+    toc_end = toc_offset + 16 * num_streams
+    if toc_offset < _V4_HEADER.size or toc_end > len(raw):
+        raise InputError(
+            path, f"not a readable SPZ file: its table of streams ({toc_offset}..{toc_end}) lies outside it"
+        )
+    for index in range(num_streams):
+        compressed, uncompressed = struct.unpack_from("<QQ", raw, toc_offset + 16 * index)
+        if compressed > len(raw) or uncompressed > _ZSTD_MAX_RATIO * compressed + 64:
+            raise InputError(
+                path,
+                f"corrupt SPZ: stream {index} declares {uncompressed} bytes from {compressed} compressed bytes "
+                f"(a file of {len(raw)} bytes; zstd expands at most 32768:1)",
+            )
+    check_memory(path, len(raw) + 2 * payload + _output_bytes(count, sh_degree), f"decoding {what}")
 
 
 def read_spz(path: str | Path) -> Gaussians:
-    """Read a Niantic SPZ file (gzip container v1-v3; v4 needs the ``zstandard`` package).
+    """Read a Niantic SPZ file (gzip container v1-v3, or the NGSP v4 container with zstd streams).
+
+    Before gsply decodes anything, the header's Gaussian count is checked against what the container can hold
+    (deflate expands at most 1032:1, zstd 32768:1), the gzip stream is counted in bounded pieces so it cannot
+    decompress to more than the header declares (plus 1 MiB of extensions), and the decoded arrays are checked
+    against the memory limit (:func:`splattwin.io._checks.memory_limit`).
 
     Args:
         path: the ``.spz`` file.
@@ -63,8 +181,14 @@ def read_spz(path: str | Path) -> Gaussians:
     if not path.is_file():
         raise InputError(path, "cannot be read: no such file" if not path.exists() else "cannot be read: not a file")
     try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    _check_spz_sizes(path, raw)
+    del raw
+    try:
         data = gsply.read_spz(path)
-    except _DECODE_ERRORS as exc:
+    except (*_DECODE_ERRORS, *_zstd_errors()) as exc:
         raise InputError(path, f"not a readable SPZ file: {str(exc).removesuffix(f': {path}')}") from None
     num_gaussians = len(data.means)
     sh_rest = np.zeros((num_gaussians, 0, 3), np.float32) if data.shN is None else data.shN
@@ -76,6 +200,14 @@ def read_spz(path: str | Path) -> Gaussians:
         sh=np.concatenate([data.sh0[:, None, :], sh_rest], axis=1),
     )
     return validated_after_reading(gaussians, path)
+
+
+def _zstd_errors() -> tuple[type[Exception], ...]:
+    try:
+        import zstandard  # noqa: PLC0415 - only v4 files use it
+    except ImportError:
+        return ()
+    return (zstandard.ZstdError,)
 
 
 def write_spz(path: str | Path, gaussians: Gaussians, *, fractional_bits: int = 12) -> None:

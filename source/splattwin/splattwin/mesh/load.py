@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import io
 import logging
+import struct
 from pathlib import Path
 
 import numpy as np
 import trimesh
 
 from splattwin.errors import InputError
+from splattwin.io._checks import check_declared_size, check_memory, format_bytes
 
 __all__ = ["SUPPORTED_MESH_SUFFIXES", "load_mesh"]
 
@@ -26,6 +28,13 @@ SUPPORTED_MESH_SUFFIXES: tuple[str, ...] = (".obj", ".ply", ".stl", ".glb", ".gl
 
 # OBJ files are text; bytes this early in a text file mean it is something else.
 _BINARY_SNIFF_BYTES = 65536
+
+_LOAD_BYTES_PER_FILE_BYTE = 16
+"""Peak memory of trimesh's parsers per byte of file, generously: an OBJ vertex line of ~30 bytes becomes 24 bytes
+of float64 plus split strings and index arrays on the way. Files needing more than the memory limit are refused."""
+
+_STL_HEADER_BYTES = 84  # 80-byte header + uint32 triangle count
+_STL_TRIANGLE_BYTES = 50
 
 
 def load_mesh(path: str | Path) -> trimesh.Trimesh:
@@ -55,11 +64,33 @@ def load_mesh(path: str | Path) -> trimesh.Trimesh:
     if not path.is_file():
         raise InputError(path, "mesh file does not exist" if not path.exists() else "is not a regular file")
 
+    _check_declared_sizes(path, suffix)
     loaded = _read_with_trimesh(path, suffix)
     vertices, faces = _triangles_of(loaded, path)
     _check_arrays(vertices, faces, path)
     logger.info("%s: loaded %d vertices, %d triangles", path, len(vertices), len(faces))
     return trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
+
+
+def _check_declared_sizes(path: Path, suffix: str) -> None:
+    """Refuse, before trimesh allocates, a header count the file cannot hold or a file too big for memory."""
+    size = path.stat().st_size
+    check_memory(path, size * _LOAD_BYTES_PER_FILE_BYTE, f"loading this {format_bytes(size)} {suffix[1:].upper()} mesh")
+    with open(path, "rb") as file:
+        head = file.read(_BINARY_SNIFF_BYTES)
+    if suffix == ".stl" and len(head) >= _STL_HEADER_BYTES and not head.lstrip().startswith(b"solid"):
+        (count,) = struct.unpack_from("<I", head, 80)
+        check_declared_size(
+            path, _STL_HEADER_BYTES + _STL_TRIANGLE_BYTES * count, size, f"the binary STL header's {count} triangles"
+        )
+    elif suffix == ".ply" and head.startswith(b"ply"):
+        from splattwin.io.ply import ply_declared_body_bytes  # noqa: PLC0415 - PLY meshes only
+
+        try:
+            minimum, available, counts = ply_declared_body_bytes(path)
+        except InputError:
+            return  # a header our strict Gaussian-PLY parser dislikes may still be one trimesh reads
+        check_declared_size(path, minimum, available, f"the PLY header's elements ({counts})")
 
 
 def _read_with_trimesh(path: Path, suffix: str) -> trimesh.parent.Geometry:
