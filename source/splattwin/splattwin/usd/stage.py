@@ -24,7 +24,9 @@ any of them since (:meth:`TwinStage.reload` re-reads them).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -47,6 +49,8 @@ __all__ = [
     "open_twin",
     "open_usd_stage",
 ]
+
+logger = logging.getLogger(__name__)
 
 LAYER_NAMES = ("trajectories", "physics", "robot", "objects", "scene")
 """Sublayers of a twin, strongest opinion first (the order of ``subLayerPaths``)."""
@@ -205,6 +209,8 @@ class TwinStage:
         created_dir = not layers_dir(self.root_path).exists()
         layers_dir(self.root_path).mkdir(parents=True, exist_ok=True)
         try:
+            # The stack renames in reverse: sublayers first, the root layer (first in `pending`) last, so a crash
+            # mid-save of a new twin leaves no root pointing at missing sublayers (tests/test_crash_safety.py).
             with contextlib.ExitStack() as stack:
                 for layer, path in pending:
                     tmp = stack.enter_context(atomic_output(path))
@@ -329,6 +335,39 @@ def open_twin(path: str | Path, *, lock_timeout_s: float | None = None, _for_edi
     return twin
 
 
+def _temporaries_of(path: Path) -> list[Path]:
+    """Leftover temporaries of :func:`splattwin.io.atomic_output` for ``path`` (``.scene.usdc.1a2b3c4d.usdc``)."""
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.[0-9a-f]{{8}}{re.escape(path.suffix)}$")
+    try:
+        return [entry for entry in path.parent.iterdir() if pattern.match(entry.name)]
+    except OSError:
+        return []
+
+
+def _is_interrupted_creation(root: Path) -> bool:
+    """True when the layers folder holds nothing but this twin's layer files and temporaries while the root layer
+    is missing: a first save killed before its last rename (the root is renamed last), never a committed twin."""
+    names = {path.name for _, path in _twin_files(root)[1:]}
+    debris = {path.name for _, path in _twin_files(root)[1:] for path in _temporaries_of(path)}
+    return all(entry.name in names | debris for entry in layers_dir(root).iterdir())
+
+
+def _remove_interrupted_writes(root: Path) -> None:
+    """Under the lock, no other save of this twin runs: remove what killed saves left (temporaries, and the layers
+    of a creation that never got its root layer)."""
+    removed = [path for _, file in _twin_files(root) for path in _temporaries_of(file)]
+    if not root.exists() and layers_dir(root).is_dir():
+        removed += [path for _, path in _twin_files(root)[1:] if path.exists()]
+    for path in removed:
+        with contextlib.suppress(OSError):
+            path.unlink()
+    if removed:
+        logger.warning("%s: removed %d file(s) left by an interrupted save", root, len(removed))
+    if not root.exists() and layers_dir(root).is_dir():
+        with contextlib.suppress(OSError):
+            layers_dir(root).rmdir()
+
+
 @contextlib.contextmanager
 def edit_twin(path: str | Path, *, create: bool = True, lock_timeout_s: float | None = None) -> Iterator[TwinStage]:
     """Edit a twin as one transaction: lock, read fresh, let the caller author, save atomically, unlock.
@@ -364,11 +403,14 @@ def edit_twin(path: str | Path, *, create: bool = True, lock_timeout_s: float | 
             twin = open_twin(root, lock_timeout_s=lock_timeout_s, _for_edit=True)
         elif not create:
             raise StageError(root, "no such twin stage")
-        elif layers_dir(root).exists():
+        elif layers_dir(root).exists() and not _is_interrupted_creation(root):
             raise StageError(root, f"does not exist but {layers_dir(root)} does; remove it or pick another stage path")
         else:
+            _remove_interrupted_writes(root)
             twin = _new_twin(root)
             twin.lock_timeout_s = lock_timeout_s
+        if root.exists():
+            _remove_interrupted_writes(root)
         try:
             yield twin
             twin.save()
