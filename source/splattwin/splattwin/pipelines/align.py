@@ -336,7 +336,8 @@ def align_twin(config: AlignConfig) -> AlignResult:
             )
             applied = to_points_frame.then(unified)
             total = unified if config.redo else previous.then(unified)
-        state = RECONSTRUCTION if total.is_identity(atol=1e-9) else ALIGNED
+        # A twin that was aligned stays aligned (and refuses a second align) even when the result is the identity.
+        state = RECONSTRUCTION if config.invert else ALIGNED
         changed = []
         for prim in targets.splats + targets.meshes + targets.bodies:
             layer = twin.layer_of(str(prim.GetPath())) or "scene"
