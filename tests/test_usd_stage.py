@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from conftest import file_bytes, random_gaussians
 from pxr import Sdf, Usd, UsdGeom, UsdPhysics
 
-from splattwin.errors import StageError
+from splattwin.errors import InputError, StageError
 from splattwin.io import write_gaussians
 from splattwin.pipelines import ImportMeshConfig, ImportSplatConfig, import_mesh, import_splat
 from splattwin.usd import LAYER_NAMES, edit_twin, open_twin
@@ -78,9 +79,21 @@ def test_clashing_prim_path_is_refused_and_nothing_changes(tmp_path: Path, splat
     assert file_bytes(tmp_path) == before
 
 
-@pytest.mark.parametrize("prim", ["World/NoSlash", "/Elsewhere/S", "/World", "/World/bad name"])
-def test_invalid_prim_paths(tmp_path: Path, splat_ply: Path, prim: str) -> None:
-    with pytest.raises(StageError, match="prim path|not a valid"):
+@pytest.mark.parametrize(
+    ("prim", "message"),
+    [
+        ("World/NoSlash", "--prim: 'World/NoSlash' must start with /"),
+        ("/Elsewhere/S", "must be below /World"),
+        ("/World", "must be below /World"),
+        ("/World/bad name", "prim name 'bad name' holds the character ' '"),
+        ("/World/Scene/Bl-ock", "prim name 'Bl-ock' holds the character '-'"),
+        ("/World/3D", "starts with a digit"),
+        ("/World//S", "empty prim name"),
+    ],
+)
+def test_invalid_prim_paths(tmp_path: Path, splat_ply: Path, prim: str, message: str) -> None:
+    # Since issue 11: an InputError naming --prim and what is wrong (was a StageError "not a valid prim path").
+    with pytest.raises(InputError, match=re.escape(message)):
         import_splat(ImportSplatConfig(source=splat_ply, stage=tmp_path / "twin.usda", prim=prim))
     assert not (tmp_path / "twin.usda").exists() and not (tmp_path / "twin_layers").exists()
 

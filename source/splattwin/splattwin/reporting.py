@@ -69,20 +69,49 @@ def print_description(description: dict[str, Any], issues: Sequence[Any] | None,
                 _vec(item["position"]),
             )
         console.print(table)
-    alignment = description["alignment"]
-    if alignment:
-        matrix = np.asarray(alignment["matrix"])
-        console.print(
-            f"frame: world <- reconstruction, scale {alignment['scale']:.6g}, steps {' -> '.join(alignment['steps'])}"
-        )
-        console.print(np.array2string(matrix, precision=5, suppress_small=True))
-    else:
-        console.print("frame: not aligned (content as imported)")
+    _print_frames(description, console)
     if issues is not None:
         if not issues:
             console.print("[green]OpenUSD validators: no findings[/green]")
         for issue in issues:
             console.print(f"[red]{issue.severity}[/red] {issue.validator}: {issue.message} {list(issue.sites)}")
+
+
+def _print_frames(description: dict[str, Any], console: Any) -> None:
+    """The twin's frame (aligned or not, table fit) and each imported prim's frame state (docs/frames.md)."""
+    alignment = description["alignment"]
+    if alignment:
+        matrix = np.asarray(alignment["matrix"])
+        composed = f", composed {alignment['composed']} time(s)" if alignment.get("composed") else ""
+        console.print(
+            f"frame: aligned (world <- reconstruction), scale {alignment['scale']:.6g}, "
+            f"steps {' -> '.join(alignment['steps'])}{composed}",
+            highlight=False,
+        )
+        fit = alignment.get("table_fit")
+        if fit:
+            rmse = f"{1000 * fit['rmse']:.2f} mm" if alignment.get("scale_applied") else f"{fit['rmse']:.4g} units"
+            console.print(
+                f"table fit: tilt {fit['tilt_deg']:.3f} deg corrected, RMSE {rmse}, {fit['inliers']:,} inliers "
+                f"({100 * fit['inlier_fraction']:.1f}%)",
+                highlight=False,
+            )
+        console.print(np.array2string(matrix, precision=5, suppress_small=True))
+    elif description.get("twin", True):
+        console.print("frame: not aligned (content in the reconstruction frame, as imported)")
+    framed = [item for kind in ("splats", "meshes", "bodies") for item in description[kind] if item.get("frame")]
+    if not framed:
+        return
+    table = _table("frame state of imported prims", ("prim", "now in", "imported into", "import-time change", "source"))
+    seen = set()
+    for item in framed:
+        if item["prim"] in seen:
+            continue
+        seen.add(item["prim"])
+        frame = item["frame"]
+        change = f"up {frame['import_up_axis']}, x{frame['import_scale']:g}" + (", metric" if frame["metric"] else "")
+        table.add_row(item["prim"], frame["state"], frame["imported_in"], change, Path(frame["source"]).name)
+    console.print(table)
 
 
 def _table(title: str, columns: Sequence[str]) -> Any:

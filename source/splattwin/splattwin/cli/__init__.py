@@ -16,6 +16,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from splattwin.errors import SplatTwinError
 
@@ -29,22 +30,36 @@ VERB_MODULES = (
     "export_splat",
     "inspect",
     "align",
+    "claim",
+    "remove",
     "demo",
 )
 """Modules of :mod:`splattwin.cli`, one per verb, in the order ``--help`` lists them."""
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one ``<prog>: error: ...`` line (and a pointer to --help), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every verb; each sub-parser's ``run`` default is its verb's runner."""
-    parser = argparse.ArgumentParser(
+    import splattwin  # noqa: PLC0415
+
+    parser = _OneLineParser(
         prog="splattwin",
         description="Build Gaussian-splat digital twins of robot workcells as USD stages (z-up, metres).",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    parser.add_argument("--version", action="version", version=f"splattwin {splattwin.__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True, parser_class=_OneLineParser)
     for name in VERB_MODULES:
         module = importlib.import_module(f"splattwin.cli.{name}")
         sub = module.add_parser(verbs)
+        # -v after the verb too; SUPPRESS keeps a -v given before the verb when it is not repeated after it.
+        sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log progress details")
         sub.set_defaults(run=module.run)
     return parser
 
@@ -52,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 validation errors found, 2 bad input)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors (one line, exit 2), --help and --version (exit 0)
+        return int(exc.code or 0)
     from rich.console import Console  # noqa: PLC0415
     from rich.logging import RichHandler  # noqa: PLC0415
 
@@ -62,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         handlers=[RichHandler(show_path=False, console=None)],
     )
     try:
-        return args.run(args, Console())
+        return args.run(args, Console(soft_wrap=True))
     except SplatTwinError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from splattwin.errors import InputError
 
-__all__ = ["number", "point", "scale_from"]
+__all__ = ["add_import_frame_flags", "number", "point", "scale_from"]
 
 
 def point(text: str) -> tuple[float, float, float]:
@@ -41,3 +41,18 @@ def scale_from(
         return (point(values[0]), point(values[1]), metres)
     except (argparse.ArgumentTypeError, ValueError) as exc:
         raise InputError("--scale-from", f"expected P1 P2 METRES as X,Y,Z X,Y,Z number: {exc}") from None
+
+
+def add_import_frame_flags(parser: argparse.ArgumentParser, *, force_help: str | None = None) -> None:
+    """The flags every import verb shares: the source's frame (docs/frames.md), --replace and --force."""
+    parser.add_argument("--up-axis", default="z", help="the source's up axis: x, y, z, -x, -y, -z (default z: as is)")
+    parser.add_argument("--scale", type=number, default=1.0, help="metres per source unit (default 1)")
+    parser.add_argument(
+        "--metric",
+        action="store_true",
+        help="the source is already z-up metres: into an aligned twin, do not apply the recorded alignment",
+    )
+    parser.add_argument("--replace", action="store_true", help="replace the prim at --prim if it exists")
+    parser.add_argument(
+        "--force", action="store_true", help=force_help or "with --replace, also remove a person's root-layer edits"
+    )

@@ -19,15 +19,26 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
         metavar=("P1", "P2", "METRES"),
         help="two points X,Y,Z (current frame) and their real distance in metres",
     )
-    p.add_argument("--table", default=None, help="'auto' (fit the table plane to all content) or a prim path")
-    p.add_argument("--table-height", type=number, default=0.0, help="table-top z before the origin shift, metres")
+    p.add_argument("--table", default=None, help="'auto' (fit the table plane to all content) or a mesh/splat prim")
+    p.add_argument("--table-height", type=number, default=None, help="table-top z before the origin shift, metres")
     p.add_argument("--origin", type=point, default=None, metavar="X,Y,Z", help="point that becomes the origin")
-    p.add_argument("--invert", action="store_true", help="undo the recorded alignment")
+    p.add_argument("--invert", action="store_true", help="undo the recorded alignment (every prim back)")
+    p.add_argument("--compose", action="store_true", help="on an aligned twin: apply on top (aligned-frame points)")
+    p.add_argument("--redo", action="store_true", help="on an aligned twin: replace the alignment (recon-frame points)")
     return p
 
 
+def table_fit_line(fit: dict[str, Any], scaled: bool) -> str:
+    """One line on the fitted table plane: tilt corrected, RMSE, inliers."""
+    rmse = f"{1000 * fit['rmse']:.2f} mm" if scaled else f"{fit['rmse']:.4g} reconstruction units"
+    return (
+        f"table plane: {fit['tiltDeg']:.3f} deg of tilt corrected, fit RMSE {rmse}, "
+        f"{fit['inliers']:,} inliers ({100 * fit['inlierFraction']:.1f}%)"
+    )
+
+
 def run(args: argparse.Namespace, console: Any) -> int:
-    from splattwin.pipelines.align import AlignConfig, align_twin  # noqa: PLC0415
+    from splattwin.pipelines.align import AlignConfig, align_twin, table_fit_summary  # noqa: PLC0415
 
     result = align_twin(
         AlignConfig(
@@ -38,11 +49,17 @@ def run(args: argparse.Namespace, console: Any) -> int:
             table_height=args.table_height,
             origin=args.origin,
             invert=args.invert,
+            compose=args.compose,
+            redo=args.redo,
         )
     )
     steps = ", ".join(step["name"] for step in result.record["steps"])
     console.print(
         f"aligned {len(result.prims)} prims ({steps}); scale {result.applied.scale:.6g}, "
-        f"composed scale {result.total.scale:.6g}"
+        f"composed scale {result.total.scale:.6g}",
+        highlight=False,
     )
+    fit = table_fit_summary(result.record)
+    if fit is not None:
+        console.print(table_fit_line(fit, args.scale_from is not None), highlight=False)
     return 0

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from splattwin.cli._args import number
+from splattwin.cli._args import add_import_frame_flags, number
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
@@ -17,13 +17,15 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     p.add_argument("--dynamic", action="store_true", help="a rigid body with mass instead of static scenery")
     p.add_argument("--material", default="wood", help="physics material (friction, density); see docs/formats.md")
     p.add_argument("--mass", type=number, default=None, help="mass in kg (default: volume x material density prior)")
-    p.add_argument("--up-axis", default="z", help="the source's up axis (default z: as is)")
-    p.add_argument("--scale", type=number, default=1.0, help="metres per source unit (default 1)")
     p.add_argument("--approximation", default=None, help="collision approximation (none, convexHull, ...)")
+    add_import_frame_flags(
+        p, force_help="also import a body beyond the size/mass limits; with --replace, drop root-layer edits"
+    )
     return p
 
 
 def run(args: argparse.Namespace, console: Any) -> int:
+    from splattwin.cli._report import print_notes, print_warnings  # noqa: PLC0415
     from splattwin.pipelines.importing import ImportMeshConfig, import_mesh  # noqa: PLC0415
 
     result = import_mesh(
@@ -37,12 +39,18 @@ def run(args: argparse.Namespace, console: Any) -> int:
             up_axis=args.up_axis,
             scale=args.scale,
             approximation=args.approximation,
+            metric=args.metric,
+            replace=args.replace,
+            force=args.force,
         )
     )
+    print_warnings(result.warnings)
     what = f"rigid body, {result.mass_kg:.4g} kg ({result.mass_kind})" if result.dynamic else "static collider"
     report = result.report
     console.print(
         f"imported {args.source} as {what} at {result.prim} [{result.layer} layer]: "
-        f"{report['faces_after']} faces, watertight={report['watertight']}, volume={report['volume_m3']}"
+        f"{report['faces_after']} faces, watertight={report['watertight']}, volume={report['volume_m3']}",
+        highlight=False,
     )
+    print_notes(result.notes, console)
     return 0

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from splattwin.cli._args import number
+from splattwin.cli._args import add_import_frame_flags
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
@@ -14,19 +14,31 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     p.add_argument("source", type=Path, help="the Gaussian file")
     p.add_argument("--stage", type=Path, required=True, help="twin root layer (created when missing)")
     p.add_argument("--prim", required=True, help="new prim path below /World, e.g. /World/Scene/Splat")
-    p.add_argument("--up-axis", default="z", help="the source's up axis: x, y, z, -x, -y, -z (default z: as is)")
-    p.add_argument("--scale", type=number, default=1.0, help="metres per source unit (default 1)")
+    add_import_frame_flags(p)
     return p
 
 
 def run(args: argparse.Namespace, console: Any) -> int:
+    from splattwin.cli._report import print_notes, print_warnings  # noqa: PLC0415
     from splattwin.pipelines.importing import ImportSplatConfig, import_splat  # noqa: PLC0415
 
     result = import_splat(
-        ImportSplatConfig(source=args.source, stage=args.stage, prim=args.prim, up_axis=args.up_axis, scale=args.scale)
+        ImportSplatConfig(
+            source=args.source,
+            stage=args.stage,
+            prim=args.prim,
+            up_axis=args.up_axis,
+            scale=args.scale,
+            metric=args.metric,
+            replace=args.replace,
+            force=args.force,
+        )
     )
+    print_warnings(result.warnings)
     console.print(
         f"imported {result.count} Gaussians (SH degree {result.sh_degree}) into {result.prim} "
-        f"[{result.layer} layer] of {args.stage}"
+        f"[{result.layer} layer] of {args.stage}",
+        highlight=False,
     )
+    print_notes(result.notes, console)
     return 0

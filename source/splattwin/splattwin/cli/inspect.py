@@ -1,4 +1,4 @@
-"""``splattwin inspect``: describe a twin (layers, splats, meshes, bodies, masses, frame transform)."""
+"""``splattwin inspect``: describe a twin (layers, splats, meshes, bodies, masses, frame state) or any USD stage."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
-    p = verbs.add_parser("inspect", help="describe a twin: layers, splats, meshes, bodies, masses, frame transform")
+    p = verbs.add_parser("inspect", help="describe a twin or any USD stage: layers, splats, meshes, bodies, frames")
     p.add_argument("stage", type=Path)
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--validate", action="store_true", help="also run OpenUSD's validators")
@@ -17,17 +17,28 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, console: Any) -> int:
-    from splattwin.reporting import print_description  # noqa: PLC0415
-    from splattwin.usd import describe_twin, open_twin, validate_stage  # noqa: PLC0415
+    from splattwin.errors import StageError  # noqa: PLC0415
 
-    twin = open_twin(args.stage)
-    description = describe_twin(twin)
-    issues = validate_stage(twin.stage) if args.validate else None
+    if not args.stage.is_file():  # answered before OpenUSD and the describers load
+        raise StageError(args.stage, "no such USD file")
+    from splattwin.reporting import print_description  # noqa: PLC0415
+    from splattwin.usd import describe_stage, describe_twin, open_usd_stage, validate_stage  # noqa: PLC0415
+    from splattwin.usd.stage import open_twin  # noqa: PLC0415
+
+    stage = open_usd_stage(args.stage)
+    if stage.GetRootLayer().customLayerData.get("splattwin"):
+        twin = open_twin(args.stage)
+        description, stage = describe_twin(twin), twin.stage
+    else:
+        description = describe_stage(stage, str(args.stage))
+    issues = validate_stage(stage) if args.validate else None
     if args.json:
         if issues is not None:
             description["validation"] = [issue.__dict__ for issue in issues]
         print(json.dumps(description, indent=2, default=str))
     else:
+        if not description["twin"]:
+            console.print("not a SplatTwin twin: described as a plain USD stage", highlight=False)
         print_description(description, issues, console=console)
     if issues and any(issue.severity == "Error" for issue in issues):
         return 1

@@ -369,6 +369,7 @@ def unify_frame(
                 "tilt_deg": float(np.degrees(np.arccos(np.clip(plane.normal[2], -1.0, 1.0)))),
                 "rmse": plane.rmse,
                 "inlier_fraction": plane.inlier_fraction,
+                "inliers": int(np.count_nonzero(plane.inliers)),
                 "threshold": plane.threshold,
                 "table_height": float(table_height),
                 "matrix": _matrix_list(step),

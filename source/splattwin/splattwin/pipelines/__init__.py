@@ -1,29 +1,40 @@
-"""Thin runners composing the core into the command line's verbs: import, align, claim, export, demo."""
+"""Thin runners composing the core into the command line's verbs: import, align, claim, remove, export, demo.
 
-from splattwin.pipelines.align import AlignConfig, AlignResult, align_twin
-from splattwin.pipelines.claim import ClaimConfig, claim_gaussians
-from splattwin.pipelines.exporting import ExportSplatConfig, export_splat
-from splattwin.pipelines.importing import (
-    ImportMeshConfig,
-    ImportMeshResult,
-    ImportSplatConfig,
-    ImportSplatResult,
-    import_mesh,
-    import_splat,
-)
+The names below are loaded on first use (PEP 562), so ``import splattwin.pipelines.importing`` (what
+``splattwin import-splat`` does) does not pull in mesh code, scipy or the other runners.
+"""
 
-__all__ = [
-    "AlignConfig",
-    "AlignResult",
-    "ClaimConfig",
-    "ExportSplatConfig",
-    "ImportMeshConfig",
-    "ImportMeshResult",
-    "ImportSplatConfig",
-    "ImportSplatResult",
-    "align_twin",
-    "claim_gaussians",
-    "export_splat",
-    "import_mesh",
-    "import_splat",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "AlignConfig": "align",
+    "AlignResult": "align",
+    "align_twin": "align",
+    "ClaimConfig": "claim",
+    "claim_gaussians": "claim",
+    "ExportSplatConfig": "exporting",
+    "export_splat": "exporting",
+    "ImportMeshConfig": "importing",
+    "ImportMeshResult": "importing",
+    "ImportSplatConfig": "importing",
+    "ImportSplatResult": "importing",
+    "import_mesh": "importing",
+    "import_splat": "importing",
+    "RemoveConfig": "removing",
+    "remove_prim": "removing",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"splattwin.pipelines.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -1,47 +1,143 @@
-"""Small pieces the pipeline runners share: prim-path checks, parent frames, source-to-world transforms."""
+"""Small pieces the pipeline runners share: prim-path checks, removal, parent frames, the frame an import lands
+in, units sanity checks."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from splattwin.errors import InputError, StageError
 from splattwin.geometry.alignment import up_axis_rotation
 from splattwin.geometry.transforms import Similarity
+from splattwin.usd.frames import (
+    ALIGNED,
+    FRAME_KEY,
+    RECONSTRUCTION,
+    alignment_record,
+    frame_record,
+    read_alignment,
+    read_frame_state,
+)
 from splattwin.usd.stage import WORLD_PATH, TwinStage
 
 if TYPE_CHECKING:
     from pxr import Usd
 
-__all__ = ["check_new_prim_path", "local_to_world", "source_to_world", "world_to_parent"]
+__all__ = [
+    "ImportFrame",
+    "check_new_prim_path",
+    "check_prim_path_syntax",
+    "import_frame",
+    "imported_prims",
+    "local_to_world",
+    "remove_prim_specs",
+    "same_source_warnings",
+    "source_to_world",
+    "units_findings",
+    "up_axis_transform",
+    "world_to_parent",
+]
 
 
 def source_to_world(*, up_axis: str, scale: float, argument: str = "--scale") -> Similarity:
     """The import-time frame change: the source's up axis onto +z, then a uniform scale (metres per unit)."""
     if not (np.isfinite(scale) and scale > 0):
         raise InputError(argument, f"must be a finite number > 0, got {scale}")
-    return up_axis_rotation(up_axis).then(Similarity(scale=scale))
+    return up_axis_transform(up_axis).then(Similarity(scale=scale))
 
 
-def check_new_prim_path(twin: TwinStage, prim_path: str) -> None:
-    """Raise :class:`StageError` unless ``prim_path`` is a valid, free path under /World."""
-    from pxr import Sdf  # noqa: PLC0415
+def up_axis_transform(up_axis: str, flag: str = "--up-axis") -> Similarity:
+    """:func:`~splattwin.geometry.alignment.up_axis_rotation`, its error naming the flag as the user typed it."""
+    try:
+        return up_axis_rotation(up_axis)
+    except InputError as exc:
+        raise InputError(flag, exc.problem) from None
 
-    if not Sdf.Path.IsValidPathString(prim_path) or not Sdf.Path(prim_path).IsAbsoluteRootOrPrimPath():
-        raise StageError(twin.root_path, f"{prim_path!r} is not a valid absolute prim path (e.g. /World/Scene/Splat)")
-    path = Sdf.Path(prim_path)
-    if not path.HasPrefix(Sdf.Path(WORLD_PATH)) or path == Sdf.Path(WORLD_PATH):
-        raise StageError(twin.root_path, f"prim path {prim_path} must be below {WORLD_PATH} (the default prim)")
+
+def check_prim_path_syntax(prim_path: str, flag: str = "--prim") -> None:
+    """Raise :class:`InputError` naming ``flag`` unless ``prim_path`` is an absolute prim path below /World.
+
+    Checked without OpenUSD so the message can say what is wrong: a missing leading ``/``, an empty name, or
+    which character of which name USD does not allow (names are letters, digits and ``_``, not starting with a
+    digit).
+    """
+    text = str(prim_path)
+    if not text.startswith("/"):
+        raise InputError(flag, f"{text!r} must start with / (an absolute prim path, e.g. /{text.lstrip('./')})")
+    names = text[1:].split("/")
+    for name in names:
+        if not name:
+            raise InputError(flag, f"{text!r} has an empty prim name (a doubled or trailing /)")
+        bad = next((c for c in name if not (c.isascii() and (c.isalnum() or c == "_"))), None)
+        if bad is not None:
+            raise InputError(
+                flag, f"{text!r}: prim name {name!r} holds the character {bad!r}; use letters, digits and _ only"
+            )
+        if name[0].isdigit():
+            raise InputError(flag, f"{text!r}: prim name {name!r} starts with a digit, which USD does not allow")
+    if names[0] != WORLD_PATH.strip("/") or len(names) < 2:
+        raise InputError(flag, f"{text!r} must be below {WORLD_PATH} (the default prim), e.g. {WORLD_PATH}/Scene/Splat")
+
+
+def check_new_prim_path(twin: TwinStage, prim_path: str, *, replace: bool = False, force: bool = False) -> None:
+    """Raise unless ``prim_path`` is a valid, free path under /World; with ``replace``, free it first.
+
+    Args:
+        twin: the open twin (inside :func:`~splattwin.usd.stage.edit_twin`).
+        prim_path: the new prim's path.
+        replace: remove an existing prim at ``prim_path`` (see :func:`remove_prim_specs`) instead of refusing.
+        force: with ``replace``, also remove a person's edits of it in the root layer.
+    """
+    check_prim_path_syntax(prim_path)
     existing = twin.stage.GetPrimAtPath(prim_path)
-    if existing:
+    if existing and replace:
+        remove_prim_specs(twin, prim_path, force=force)
+    elif existing:
         layer = twin.layer_of(prim_path) or "root"
         raise StageError(
             twin.root_path,
             f"prim {prim_path} already exists (a {existing.GetTypeName() or 'typeless'} prim in the {layer} "
-            "layer); choose another --prim or remove it first",
+            f"layer); choose another --prim, give --replace, or run splattwin remove --stage {twin.root_path.name} "
+            f"--prim {prim_path}",
         )
+
+
+def remove_prim_specs(twin: TwinStage, prim_path: str, *, force: bool = False) -> list[str]:
+    """Remove ``prim_path`` (and everything below it) from every twin layer that holds it.
+
+    The root layer holds a person's edits: it is only touched with ``force``; without it a prim that has
+    opinions there is refused, naming the layer. Returns the names of the layers edited.
+    """
+    from pxr import Sdf  # noqa: PLC0415
+
+    check_prim_path_syntax(prim_path)
+    if not twin.stage.GetPrimAtPath(prim_path):
+        raise StageError(twin.root_path, f"has no prim at {prim_path}")
+    in_root = bool(twin.root_layer.GetPrimAtPath(prim_path))
+    if in_root and not force:
+        raise StageError(
+            twin.root_path,
+            f"{prim_path} has edits in the root layer {twin.root_path.name} (a person's, not an import's); "
+            "give --force to remove them too",
+        )
+    layers = [(name, layer) for name, layer in twin.layers.items()]
+    if force:
+        layers.append(("root", twin.root_layer))
+    removed = []
+    for name, layer in layers:
+        if not layer.GetPrimAtPath(prim_path):
+            continue
+        edit = Sdf.BatchNamespaceEdit()
+        edit.Add(Sdf.NamespaceEdit.Remove(Sdf.Path(prim_path)))
+        if not layer.Apply(edit):
+            raise StageError(twin.root_path, f"OpenUSD could not remove {prim_path} from the {name} layer")
+        removed.append(name)
+    if twin.stage.GetPrimAtPath(prim_path):
+        raise StageError(twin.root_path, f"{prim_path} is still defined after removal (by a layer outside the twin)")
+    return removed
 
 
 def local_to_world(prim: Usd.Prim) -> Similarity:
@@ -66,3 +162,178 @@ def world_to_parent(twin: TwinStage, prim_path: str) -> Similarity:
 
     parent = twin.stage.GetPrimAtPath(Sdf.Path(prim_path).GetParentPath())
     return local_to_world(parent).inverse()
+
+
+def imported_prims(twin: TwinStage) -> list[Usd.Prim]:
+    """Every prim carrying a ``splattwin:frame`` record (splats, static meshes, body Xforms), in stage order."""
+    return [prim for prim in twin.stage.Traverse() if prim.GetCustomDataByKey(FRAME_KEY)]
+
+
+def same_source_warnings(twin: TwinStage, source: Path, prim_path: str) -> list[str]:
+    """Warnings for a file that is already imported under another prim (its content would be in the twin twice)."""
+    wanted = str(Path(source).resolve())
+    found = []
+    for prim in imported_prims(twin):
+        state = read_frame_state(prim)
+        if state and state.source and str(prim.GetPath()) != prim_path:
+            try:
+                same = str(Path(state.source).resolve()) == wanted
+            except OSError:
+                same = False
+            if same:
+                found.append(str(prim.GetPath()))
+    return [
+        f"{source} is already imported as {other}: its content is now in the twin twice "
+        f"(to replace it: --prim {other} --replace)"
+        for other in found
+    ]
+
+
+@dataclass
+class ImportFrame:
+    """Where an import lands: the source-to-twin transform, the frame record to store, what to tell the user.
+
+    Attributes:
+        to_twin: source file coordinates -> the twin's current world frame.
+        record: the ``splattwin:frame`` customData.
+        notes: informational lines (e.g. the recorded alignment was applied).
+        warnings: lines about likely mistakes (mixed import-time transforms).
+    """
+
+    to_twin: Similarity
+    record: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def import_frame(twin: TwinStage, *, source: Path, up_axis: str, scale: float, metric: bool) -> ImportFrame:
+    """The frame an import lands in, following the twin's frame state (docs/frames.md).
+
+    - Unaligned twin: the source goes through the import-time ``--up-axis``/``--scale`` into the reconstruction
+      frame.
+    - Aligned twin: the source is taken in reconstruction units and frame, so the recorded alignment is applied
+      after the import-time change; ``metric`` (``--metric``) says it is already z-up metres and skips it.
+      An import-time up axis or scale that the alignment already applied is refused (it would double).
+
+    Raises:
+        InputError: ``--up-axis`` or ``--scale`` doubling what the twin's alignment already did.
+    """
+    import_tf = source_to_world(up_axis=up_axis, scale=scale)
+    alignment = read_alignment(twin.stage)
+    record = alignment_record(twin.stage)
+    aligned = record is not None
+    notes: list[str] = []
+    warnings: list[str] = []
+    if aligned and not metric:
+        applied_axis = str(record.get("upAxisApplied", "z"))
+        if _axis_key(up_axis) != "z" and _axis_key(applied_axis) != "z":
+            raise InputError(
+                "--up-axis",
+                f"the twin's alignment already turned the reconstruction's {applied_axis} axis up (align --up-axis "
+                f"{applied_axis}); import without --up-axis (the source is taken in the reconstruction frame), "
+                "or add --metric if the file is already z-up metres",
+            )
+        if abs(scale - 1.0) > 1e-12 and bool(record.get("scaleApplied", False)):
+            raise InputError(
+                "--scale",
+                f"the twin's alignment already scaled reconstruction units to metres (align --scale-from, "
+                f"x{alignment.scale:.6g}); import without --scale, or add --metric if the file is already in metres",
+            )
+        to_twin = import_tf.then(alignment)
+        notes.append(
+            f"the twin is aligned: {source} was taken in reconstruction units and frame and brought into the "
+            f"aligned frame (recorded alignment, scale x{alignment.scale:.6g}); give --metric if it is already "
+            "z-up metres"
+        )
+    else:
+        to_twin = import_tf
+        if aligned:
+            notes.append(f"--metric: {source} was taken as z-up metres in the twin's aligned frame")
+        else:
+            warnings += _mixed_import_warnings(twin, up_axis, scale)
+    state = ALIGNED if aligned else RECONSTRUCTION
+    to_recon = to_twin.then(alignment.inverse()) if aligned else to_twin
+    data = frame_record(
+        source=str(source),
+        source_to_world=to_twin,
+        source_to_reconstruction=to_recon,
+        state=state,
+        imported_in=state,
+        import_up_axis=_axis_key(up_axis),
+        import_scale=scale,
+        metric=metric,
+    )
+    return ImportFrame(to_twin=to_twin, record=data, notes=notes, warnings=warnings)
+
+
+def _axis_key(up_axis: str) -> str:
+    return str(up_axis).strip().lower().removeprefix("+")
+
+
+def _mixed_import_warnings(twin: TwinStage, up_axis: str, scale: float) -> list[str]:
+    """Imports into one reconstruction frame should share their import-time change; say where they do not."""
+    for prim in imported_prims(twin):
+        state = read_frame_state(prim)
+        if state is None or state.metric or state.imported_in != RECONSTRUCTION:
+            continue
+        if state.import_up_axis != _axis_key(up_axis) or abs(state.import_scale - scale) > 1e-12:
+            return [
+                f"{prim.GetPath()} was imported with --up-axis {state.import_up_axis} --scale "
+                f"{state.import_scale:g}, this import with --up-axis {_axis_key(up_axis)} --scale {scale:g}: "
+                "they will not line up if both files share the reconstruction's frame"
+            ]
+    return []
+
+
+ROOM_SIZE_M = 20.0
+"""Objects and scenery larger than this are probably in the wrong unit (a warning)."""
+PUSHABLE_MASS_KG = 100.0
+"""A dynamic object heavier than this is more than a person can push (a warning)."""
+HARD_MASS_KG = 2000.0
+"""A dynamic body heavier than this is refused unless ``--force``."""
+HARD_BODY_SIZE_M = 20.0
+"""A dynamic body larger than this is refused unless ``--force``."""
+SMALL_BODY_SIZE_M = 0.002
+"""A dynamic body smaller than this is probably in the wrong unit (a warning)."""
+SPLAT_SIZE_M = 1000.0
+"""A splat whose robust extent is beyond this is kilometres across (a warning)."""
+
+
+def _unit_hint(size: float) -> str:
+    """The likely unit mistake behind a size in metres: millimetres from 50 m on (CAD's default), else centimetres."""
+    if size >= 50:
+        return "millimetres? try --scale 0.001"
+    return "centimetres? try --scale 0.01"
+
+
+def units_findings(
+    *, what: str, size_m: float, mass_kg: float | None = None, dynamic: bool = False, splat: bool = False
+) -> tuple[list[str], list[str]]:
+    """Sanity of sizes and masses in the twin's frame: (warnings, refusals) naming the likely mistake.
+
+    Args:
+        what: the file (or prim) the numbers belong to, for the messages.
+        size_m: largest extent, metres (twin units).
+        mass_kg: the body's mass (dynamic objects only).
+        dynamic: a rigid body (hard limits apply: refusals unless ``--force``).
+        splat: a splat (its limit is kilometres, a scene can be a building).
+    """
+    warnings: list[str] = []
+    refusals: list[str] = []
+    if splat:
+        if size_m > SPLAT_SIZE_M:
+            warnings.append(f"{what}: the splat is {size_m / 1000:.3g} km across: {_unit_hint(size_m)}")
+        return warnings, refusals
+    if size_m > ROOM_SIZE_M:
+        warnings.append(f"{what}: {size_m:.3g} m across, larger than a room: {_unit_hint(size_m)}")
+    if dynamic and 0 < size_m < SMALL_BODY_SIZE_M:
+        warnings.append(f"{what}: a body {1000 * size_m:.3g} mm across: kilometres? try --scale 1000")
+    if dynamic and mass_kg is not None and mass_kg > PUSHABLE_MASS_KG:
+        hint = _unit_hint(size_m) if size_m > 2.0 else "check --mass and --material"
+        warnings.append(f"{what}: {mass_kg:.3g} kg, heavier than a person can push: {hint}")
+    if dynamic and (size_m > HARD_BODY_SIZE_M or (mass_kg is not None and mass_kg > HARD_MASS_KG)):
+        refusals.append(
+            f"a dynamic body of {size_m:.3g} m and {mass_kg:.3g} kg is beyond the limits "
+            f"({HARD_BODY_SIZE_M:g} m, {HARD_MASS_KG:g} kg): {_unit_hint(size_m)}; give --force to import it anyway"
+        )
+    return warnings, refusals

@@ -3,7 +3,12 @@
 The transform from :func:`splattwin.geometry.alignment.unify_frame` is baked into every imported prim in the
 layer that holds it: splat means, orientations, scales and SH coefficients; static mesh points; rigid-body poses
 (their body-frame meshes and Gaussians are scaled, their mass and inertia follow the scale). The composed
-transform is recorded on ``/World`` so ``--invert`` can undo it.
+transform is recorded on ``/World`` so ``--invert`` can undo it, and every prim's frame record says it is now in
+the aligned frame (docs/frames.md).
+
+A twin is aligned once: ``align`` on an aligned twin refuses unless ``--compose`` (apply on top, points in the
+aligned frame) or ``--redo`` (replace the recorded alignment, points in the reconstruction frame). An up axis or
+scale already applied at import is refused rather than applied twice.
 """
 
 from __future__ import annotations
@@ -18,19 +23,22 @@ import numpy as np
 from splattwin.errors import InputError, StageError
 from splattwin.geometry.alignment import PlaneFit, fit_table_plane, unify_frame
 from splattwin.geometry.transforms import Similarity, matrix_to_quat_wxyz
-from splattwin.pipelines._common import local_to_world
+from splattwin.pipelines._common import check_prim_path_syntax, local_to_world, up_axis_transform
 from splattwin.usd.frames import (
+    ALIGNED,
     ALIGNMENT_KEY,
     FRAME_KEY,
+    RECONSTRUCTION,
+    alignment_record,
     matrix_to_list,
     read_alignment,
-    read_frame_record,
+    read_frame_state,
     to_custom_data,
 )
 from splattwin.usd.splats import define_gaussians_prim, read_gaussians_prim
 from splattwin.usd.stage import WORLD_PATH, TwinStage, edit_twin
 
-__all__ = ["AlignConfig", "AlignResult", "align_twin"]
+__all__ = ["AlignConfig", "AlignResult", "align_twin", "table_fit_summary"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,25 +56,43 @@ class AlignConfig:
         scale_from: (p1 [3], p2 [3], metres): two points and their real distance.
         table: ``"auto"`` (RANSAC on all splats and static meshes) or a prim path whose points hold the table;
             None: no gravity step.
-        table_height: z of the table top after the gravity step, metres, before the origin shift.
+        table_height: z of the table top after the gravity step, metres, before the origin shift; None (no
+            ``--table-height``) is 0. Only with ``table``.
         origin: the point (e.g. the robot base) that becomes the world origin.
         invert: undo the recorded alignment instead (all other options must be left unset).
+        compose: the twin is aligned already: apply this alignment on top (points in the aligned frame).
+        redo: the twin is aligned already: replace its alignment by this one (points in the reconstruction
+            frame, as for the first alignment).
     """
 
     stage: Path
     up_axis: str = "z"
     scale_from: tuple[tuple[float, float, float], tuple[float, float, float], float] | None = None
     table: str | None = None
-    table_height: float = 0.0
+    table_height: float | None = None
     origin: tuple[float, float, float] | None = None
     invert: bool = False
+    compose: bool = False
+    redo: bool = False
+
+    def _has_steps(self) -> bool:
+        return bool(self.scale_from or self.table or self.origin or str(self.up_axis).lower().lstrip("+") != "z")
 
     def validate(self) -> None:
         """Check option combinations."""
-        if self.invert and (self.scale_from or self.table or self.origin or self.up_axis != "z"):
+        up_axis_transform(self.up_axis)
+        if self.invert and (self._has_steps() or self.compose or self.redo):
             raise InputError("--invert", "undoes the recorded alignment; give it without other alignment options")
-        if not self.invert and not (self.scale_from or self.table or self.origin or self.up_axis != "z"):
+        if self.compose and self.redo:
+            raise InputError("--compose", "and --redo exclude each other: compose on top, or redo from the originals")
+        if not self.invert and not self._has_steps():
             raise InputError("align", "nothing to do: give --up-axis, --scale-from, --table and/or --origin")
+        if self.table_height is not None and self.table is None:
+            raise InputError("--table-height", "only applies with --table (the height the fitted table top goes to)")
+        if self.table_height is not None and not np.isfinite(self.table_height):
+            raise InputError("--table-height", f"must be a finite height in metres, got {self.table_height}")
+        if self.table not in (None, "auto"):
+            check_prim_path_syntax(self.table, "--table")
 
 
 @dataclass
@@ -150,9 +176,15 @@ def _in_local_frame(prim: Any, transform: Similarity) -> Similarity:
     return frame.then(transform).then(frame.inverse())
 
 
-def _rewrite_frame_record(prim: Any, transform: Similarity) -> None:
-    source, to_world = read_frame_record(prim)
-    prim.SetCustomDataByKey(FRAME_KEY, {"source": source, "sourceToWorld": matrix_to_list(to_world.then(transform))})
+def _rewrite_frame_record(prim: Any, transform: Similarity, previous: Similarity, state: str) -> None:
+    """After moving ``prim`` by ``transform``: its source-to-world transform and frame state follow."""
+    current = read_frame_state(prim, twin_alignment=previous)
+    record = dict(prim.GetCustomDataByKey(FRAME_KEY))
+    record["sourceToWorld"] = matrix_to_list(current.source_to_world.then(transform))
+    record["sourceToReconstruction"] = matrix_to_list(current.source_to_reconstruction)
+    record["state"] = state
+    record.setdefault("importedIn", current.imported_in)
+    prim.SetCustomDataByKey(FRAME_KEY, record)
 
 
 def _move_splat(twin: TwinStage, prim: Any, transform: Similarity) -> None:
@@ -213,34 +245,99 @@ def _move_body(twin: TwinStage, prim: Any, transform: Similarity) -> None:
     mass_api.GetDiagonalInertiaAttr().Set(Gf.Vec3f(*inertia.tolist()))
 
 
+def _check_not_doubled(twin: TwinStage, config: AlignConfig, previous: Similarity) -> None:
+    """Refuse an up axis or scale that an import already applied to the reconstruction frame."""
+    wants_axis = str(config.up_axis).lower().lstrip("+") != "z"
+    for prim in _imported(twin):
+        state = read_frame_state(prim, twin_alignment=previous)
+        if state is None or state.metric:
+            continue
+        if wants_axis and state.import_up_axis != "z":
+            raise InputError(
+                "--up-axis",
+                f"{prim.GetPath()} was imported with --up-axis {state.import_up_axis}, so the reconstruction frame "
+                f"is z-up already; align without --up-axis, or re-import it without (--replace)",
+            )
+        if config.scale_from is not None and abs(state.import_scale - 1.0) > 1e-12:
+            raise InputError(
+                "--scale-from",
+                f"{prim.GetPath()} was imported with --scale {state.import_scale:g}, so its units are set already; "
+                "align without --scale-from, or re-import it without --scale (--replace)",
+            )
+
+
+def _imported(twin: TwinStage) -> list[Any]:
+    return [prim for prim in twin.stage.Traverse() if prim.GetCustomDataByKey(FRAME_KEY)]
+
+
+def _table_prim(twin: TwinStage, config: AlignConfig) -> Any:
+    from pxr import UsdGeom, UsdVol  # noqa: PLC0415
+
+    prim = twin.stage.GetPrimAtPath(config.table)
+    if not prim:
+        raise InputError("--table", f"no prim at {config.table} in {config.stage}")
+    if not (prim.IsA(UsdGeom.Mesh) or prim.IsA(UsdVol.ParticleField3DGaussianSplat)):
+        raise InputError(
+            "--table",
+            f"{config.table} is a {prim.GetTypeName() or 'typeless'} prim; give a mesh or a splat prim (or auto)",
+        )
+    return prim
+
+
 def align_twin(config: AlignConfig) -> AlignResult:
-    """Compute the frame unification from the twin's content and bake it into every imported prim."""
+    """Compute the frame unification from the twin's content and bake it into every imported prim.
+
+    Raises:
+        StageError: ``align`` on an aligned twin without ``compose``/``redo``; ``invert`` on an unaligned one.
+        InputError: bad options, an up axis or scale that an import already applied, a wrong ``--table`` prim.
+    """
     config.validate()
     with edit_twin(config.stage, create=False) as twin:
         targets = _collect(twin)
         previous = read_alignment(twin.stage)
+        existing = alignment_record(twin.stage)
+        if config.invert and existing is None:
+            raise StageError(twin.root_path, "is not aligned: there is no alignment to invert")
+        if not config.invert and existing is not None and not (config.compose or config.redo):
+            steps = existing.get("steps", {})
+            names = " -> ".join(str(steps[k].get("name", k)) for k in sorted(steps)) or "recorded"
+            raise StageError(
+                twin.root_path,
+                f"is already aligned ({names}, scale x{previous.scale:.6g}); give --compose to apply this on top "
+                "(points in the aligned frame) or --redo to replace it (points in the reconstruction frame)",
+            )
+        if (config.compose or config.redo) and existing is None:
+            flag = "--compose" if config.compose else "--redo"
+            raise InputError(flag, f"{config.stage} is not aligned yet; run align without {flag}")
+        previous_record = existing or {}
         if config.invert:
             applied = previous.inverse()
+            total = Similarity()
             record: dict[str, Any] = {"steps": [{"name": "invert", "matrix": matrix_to_list(applied)}]}
         else:
+            # The user's points are in the reconstruction frame for a first alignment and for --redo.
+            to_points_frame = previous.inverse() if config.redo else Similarity()
+            if existing is None or config.redo:
+                _check_not_doubled(twin, config, previous)
             table: str | PlaneFit | None = None
             points = None
             if config.table == "auto":
-                table, points = "auto", _scene_points(targets, None)
+                table, points = "auto", to_points_frame.apply_points(_scene_points(targets, None))
             elif config.table is not None:
-                prim = twin.stage.GetPrimAtPath(config.table)
-                if not prim:
-                    raise InputError("--table", f"no prim at {config.table} in {config.stage}")
-                table = fit_table_plane(_scene_points(targets, prim), up_hint=_up_hint(config.up_axis))
-            applied, record = unify_frame(
+                table_points = to_points_frame.apply_points(_scene_points(targets, _table_prim(twin, config)))
+                table = fit_table_plane(table_points, up_hint=_up_hint(config.up_axis))
+            unified, record = unify_frame(
                 points,
                 up_axis=config.up_axis,
                 scale_from=config.scale_from,
                 table=table,
-                table_height=config.table_height,
+                table_height=config.table_height or 0.0,
                 origin=config.origin,
             )
-        total = previous.then(applied)
+            applied = to_points_frame.then(unified)
+            total = unified if config.redo else previous.then(unified)
+        # A twin that was aligned stays aligned (and refuses a second align) even when the result is the identity.
+        state = RECONSTRUCTION if config.invert else ALIGNED
         changed = []
         for prim in targets.splats + targets.meshes + targets.bodies:
             layer = twin.layer_of(str(prim.GetPath())) or "scene"
@@ -251,21 +348,54 @@ def align_twin(config: AlignConfig) -> AlignResult:
                     _move_splat(twin, prim, applied)
                 else:
                     _move_mesh_points(prim, _in_local_frame(prim, applied))
-                _rewrite_frame_record(prim, applied)
+                _rewrite_frame_record(prim, applied, previous, state)
             changed.append(str(prim.GetPath()))
         with twin.edit_layer("scene"):
             world = twin.stage.GetPrimAtPath(WORLD_PATH)
-            data = {
-                "worldFromReconstruction": matrix_to_list(total),
-                "lastApplied": matrix_to_list(applied),
-                "steps": to_custom_data(record["steps"]),
-            }
-            if total.is_identity(atol=1e-9):
+            if state == RECONSTRUCTION:
                 world.ClearCustomDataByKey(ALIGNMENT_KEY)
             else:
-                world.SetCustomDataByKey(ALIGNMENT_KEY, data)
+                world.SetCustomDataByKey(
+                    ALIGNMENT_KEY, _alignment_data(config, record, applied, total, previous_record)
+                )
     logger.info("aligned %d prims of %s (scale %.6g)", len(changed), config.stage, applied.scale)
     return AlignResult(applied=applied, total=total, record=record, prims=changed)
+
+
+def _alignment_data(
+    config: AlignConfig, record: dict[str, Any], applied: Similarity, total: Similarity, previous: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``splattwin:alignment`` record: the composition, the latest steps, which kinds of step were applied."""
+    keep = {} if config.redo else previous
+    axis = str(config.up_axis).lower().lstrip("+")
+    data = {
+        "worldFromReconstruction": matrix_to_list(total),
+        "lastApplied": matrix_to_list(applied),
+        "steps": to_custom_data(record["steps"]),
+        "upAxisApplied": axis if axis != "z" else str(keep.get("upAxisApplied", "z")),
+        "scaleApplied": bool(config.scale_from is not None or keep.get("scaleApplied", False)),
+        "composed": int(keep.get("composed", 0)) + (1 if config.compose else 0),
+    }
+    table = table_fit_summary(record)
+    if table is not None:
+        data["tableFit"] = table
+    elif "tableFit" in keep:
+        data["tableFit"] = keep["tableFit"]
+    return data
+
+
+def table_fit_summary(record: dict[str, Any]) -> dict[str, Any] | None:
+    """Tilt (degrees), RMSE (twin units, metres once scaled), inliers of the table step of an align record."""
+    step = next((s for s in record.get("steps", []) if s.get("name") == "table"), None)
+    if step is None:
+        return None
+    return {
+        "tiltDeg": float(step["tilt_deg"]),
+        "rmse": float(step["rmse"]),
+        "inlierFraction": float(step["inlier_fraction"]),
+        "inliers": int(step.get("inliers", 0)),
+        "method": str(step.get("method", "")),
+    }
 
 
 def _up_hint(up_axis: str) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Hand a rigid object the Gaussians of a scene splat that lie on it, so they move with the body.
 
 A reconstruction yields one splat for the whole workcell; the object's own Gaussians must live in the body frame
-(a child prim of the body) for the USD hierarchy to carry them when the object moves.
+(a child prim of the body) for the USD hierarchy to carry them when the object moves. Which Gaussians are the
+object's is decided by the collision mesh itself (inside it, or within a margin of its surface), not by its
+convex hull, so a mug's opening or the space under an arch keeps its scene Gaussians.
 """
 
 from __future__ import annotations
@@ -12,11 +14,73 @@ from pathlib import Path
 import numpy as np
 
 from splattwin.errors import InputError
-from splattwin.pipelines._common import check_new_prim_path, local_to_world
+from splattwin.pipelines._common import check_new_prim_path, check_prim_path_syntax, local_to_world
 from splattwin.usd.splats import define_gaussians_prim, read_gaussians_prim
 from splattwin.usd.stage import edit_twin
 
-__all__ = ["ClaimConfig", "claim_gaussians", "points_in_convex_hull"]
+__all__ = ["ClaimConfig", "claim_gaussians", "points_in_convex_hull", "points_in_mesh", "winding_numbers"]
+
+_PAIRS_PER_CHUNK = 2_000_000
+"""Point x triangle pairs evaluated at once (bounds the temporary arrays to some 100 MB)."""
+
+
+def winding_numbers(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Generalised winding numbers [N] of points [N, 3] with respect to a triangle mesh (same frame and units).
+
+    The sum of the solid angles the oriented triangles subtend (Van Oosterom and Strackee's formula) over 4 pi:
+    1 inside a closed outward-wound mesh, 0 outside, and a graceful in-between for meshes with small holes
+    (Jacobson et al. 2013). Our own numpy code because trimesh's ``contains`` needs rtree/embree, which the
+    project does not install.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    triangles = np.asarray(vertices, dtype=np.float64)[np.asarray(faces)]  # [F, 3, 3]
+    total = np.zeros(len(pts))
+    chunk = max(1, _PAIRS_PER_CHUNK // max(1, len(triangles)))
+    for start in range(0, len(pts), chunk):
+        rel = triangles[None, :, :, :] - pts[start : start + chunk, None, None, :]  # [n, F, 3, 3]
+        a, b, c = rel[:, :, 0], rel[:, :, 1], rel[:, :, 2]
+        la, lb, lc = (np.linalg.norm(v, axis=-1) for v in (a, b, c))
+        det = np.einsum("nfi,nfi->nf", a, np.cross(b, c))
+        denominator = (
+            la * lb * lc
+            + np.einsum("nfi,nfi->nf", a, b) * lc
+            + np.einsum("nfi,nfi->nf", b, c) * la
+            + np.einsum("nfi,nfi->nf", c, a) * lb
+        )
+        total[start : start + chunk] = 2.0 * np.arctan2(det, denominator).sum(axis=1)
+    return total / (4.0 * np.pi)
+
+
+def points_in_mesh(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, *, margin: float = 0.0) -> np.ndarray:
+    """Mask [N] of points [N, 3] inside the closed mesh (vertices [V, 3], faces [F, 3]) or within ``margin`` of it.
+
+    Points outside the mesh's bounding box grown by ``margin`` are rejected first; the rest are inside when
+    their winding number is above 1/2, or within ``margin`` of the closest point on any triangle.
+    """
+    import trimesh  # noqa: PLC0415
+
+    pts = np.asarray(points, dtype=np.float64)
+    verts = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    low, high = verts.min(axis=0) - margin, verts.max(axis=0) + margin
+    candidates = np.flatnonzero(((pts >= low) & (pts <= high)).all(axis=1))
+    mask = np.zeros(len(pts), dtype=bool)
+    if len(candidates) == 0 or len(faces) == 0:
+        return mask
+    inside = winding_numbers(pts[candidates], verts, faces) > 0.5
+    mask[candidates[inside]] = True
+    if margin > 0:
+        rest = candidates[~inside]
+        triangles = verts[faces]
+        chunk = max(1, _PAIRS_PER_CHUNK // (10 * len(faces)))
+        for start in range(0, len(rest), chunk):
+            block = rest[start : start + chunk]
+            closest = trimesh.triangles.closest_point(
+                np.repeat(triangles[None], len(block), axis=0).reshape(-1, 3, 3), np.repeat(pts[block], len(faces), 0)
+            ).reshape(len(block), len(faces), 3)
+            distance = np.linalg.norm(closest - pts[block, None, :], axis=-1).min(axis=1)
+            mask[block[distance <= margin]] = True
+    return mask
 
 
 def points_in_convex_hull(points: np.ndarray, hull_vertices: np.ndarray, *, margin: float = 0.0) -> np.ndarray:
@@ -38,7 +102,7 @@ class ClaimConfig:
     stage: the twin's root layer.
     splat: the scene's ParticleField prim to take Gaussians from.
     body: the rigid body (with a ``collision`` mesh child) that receives them as ``<body>/Gaussians``.
-    margin: metres outside the collision hull still counted as the object's surface.
+    margin: metres outside the collision mesh still counted as the object's surface.
     """
 
     stage: Path
@@ -50,15 +114,19 @@ class ClaimConfig:
         """Check the options."""
         if not (np.isfinite(self.margin) and self.margin >= 0):
             raise InputError("--margin", f"must be a finite distance >= 0 in metres, got {self.margin}")
+        check_prim_path_syntax(self.splat, "--splat")
+        check_prim_path_syntax(self.body, "--body")
 
 
 def claim_gaussians(config: ClaimConfig) -> int:
-    """Move the Gaussians inside the body's collision hull (+ margin) into ``<body>/Gaussians``; returns the count."""
-    from pxr import UsdGeom, UsdPhysics  # noqa: PLC0415
+    """Move the Gaussians inside the body's collision mesh (+ margin) into ``<body>/Gaussians``; returns the count."""
+    from pxr import UsdGeom, UsdPhysics, UsdVol  # noqa: PLC0415
 
     config.validate()
     with edit_twin(config.stage, create=False) as twin:
         splat = twin.stage.GetPrimAtPath(config.splat)
+        if not splat or not splat.IsA(UsdVol.ParticleField3DGaussianSplat):
+            raise InputError("--splat", f"{config.splat} is not a Gaussian splat prim in {config.stage}")
         body = twin.stage.GetPrimAtPath(config.body)
         if not body or not body.HasAPI(UsdPhysics.RigidBodyAPI):
             raise InputError(config.body, f"is not a rigid body in {config.stage}")
@@ -69,8 +137,14 @@ def claim_gaussians(config: ClaimConfig) -> int:
         check_new_prim_path(twin, target)
         gaussians = read_gaussians_prim(splat)
         splat_to_body = local_to_world(splat).then(local_to_world(body).inverse())
-        hull = np.asarray(UsdGeom.Mesh(collision).GetPointsAttr().Get(), dtype=np.float64)
-        inside = points_in_convex_hull(splat_to_body.apply_points(gaussians.means), hull, margin=config.margin)
+        mesh = UsdGeom.Mesh(collision)
+        vertices = np.asarray(mesh.GetPointsAttr().Get(), dtype=np.float64)
+        counts = np.asarray(mesh.GetFaceVertexCountsAttr().Get())
+        if len(counts) == 0 or not (counts == 3).all():
+            raise InputError(config.body, "its collision mesh is not a triangle mesh (as import-mesh writes it)")
+        faces = np.asarray(mesh.GetFaceVertexIndicesAttr().Get()).reshape(-1, 3)
+        # The margin is metres in the world; the body frame has the world's scale (bodies sit below unscaled Xforms).
+        inside = points_in_mesh(splat_to_body.apply_points(gaussians.means), vertices, faces, margin=config.margin)
         count = int(inside.sum())
         if count == 0:
             return 0

@@ -24,7 +24,7 @@ from splattwin.pipelines.align import AlignConfig, align_twin
 from splattwin.pipelines.claim import ClaimConfig, claim_gaussians
 from splattwin.pipelines.importing import ImportMeshConfig, ImportSplatConfig, import_mesh, import_splat
 
-__all__ = ["DemoConfig", "load_demo_config", "run_demo", "run_demo_from_cli"]
+__all__ = ["DemoConfig", "check_out_folder", "check_overrides", "load_demo_config", "run_demo", "run_demo_from_cli"]
 
 _REPO_ROOT = Path(__file__).resolve().parents[4]
 
@@ -63,28 +63,72 @@ class DemoConfig:
             raise InputError("claim_margin_m", f"must be >= 0, got {self.claim_margin_m}")
 
 
+def check_overrides(overrides: Sequence[str]) -> None:
+    """One-line errors for hydra overrides: not ``key=value``, or a key :class:`DemoConfig` does not have
+    (suggesting the nearest one)."""
+    import difflib  # noqa: PLC0415
+    from dataclasses import fields  # noqa: PLC0415
+
+    keys = [f.name for f in fields(DemoConfig)]
+    for override in overrides:
+        key, sep, _ = str(override).partition("=")
+        key = key.lstrip("+~")
+        if not sep or not key:
+            raise InputError(f"demo override {override!r}", "expected key=value, e.g. claim_margin_m=0.01")
+        if key not in keys:
+            near = difflib.get_close_matches(key, keys, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise InputError(f"demo override {override!r}", f"unknown key {key!r}; {hint}keys: {', '.join(keys)}")
+        if key == "out":
+            raise InputError(f"demo override {override!r}", "give the output folder with --out, not as an override")
+
+
 def load_demo_config(out: Path, overrides: Sequence[str] = ()) -> DemoConfig:
-    """``DemoConfig`` defaults, overridden by ``config/demo.yaml`` (hydra) and then by ``overrides``."""
+    """``DemoConfig`` defaults, overridden by ``config/demo.yaml`` (hydra) and then by ``overrides``.
+
+    Raises:
+        InputError: an override that is not ``key=value``, names an unknown key (the nearest is suggested) or
+            has a value of the wrong type; one line each.
+    """
     from hydra import compose, initialize_config_dir  # noqa: PLC0415
     from omegaconf import OmegaConf  # noqa: PLC0415
 
+    check_overrides(overrides)
     config_dir = _REPO_ROOT / "config"
     base = OmegaConf.structured(DemoConfig(out=out))
-    if (config_dir / "demo.yaml").is_file():
-        with initialize_config_dir(config_dir=str(config_dir), version_base=None):
-            loaded = compose(config_name="demo", overrides=list(overrides))
-    elif overrides:
-        loaded = OmegaConf.from_dotlist(list(overrides))
-    else:
-        loaded = OmegaConf.create({})
     try:
+        if (config_dir / "demo.yaml").is_file():
+            with initialize_config_dir(config_dir=str(config_dir), version_base=None):
+                loaded = compose(config_name="demo", overrides=list(overrides))
+        elif overrides:
+            loaded = OmegaConf.from_dotlist(list(overrides))
+        else:
+            loaded = OmegaConf.create({})
         merged = OmegaConf.merge(base, loaded, {"out": str(out)})
-    except Exception as exc:  # omegaconf raises several types for bad keys and values
-        raise InputError("demo overrides", str(exc).splitlines()[0]) from None
+    except Exception as exc:  # hydra and omegaconf raise many types for bad keys and values
+        raise InputError("demo overrides", _one_line(exc)) from None
     config = OmegaConf.to_object(merged)
     config.out = Path(config.out)
     config.assets = Path(config.assets)
     return config
+
+
+def _one_line(exc: Exception) -> str:
+    """The first line of an omegaconf/hydra error, which names the key, the value and the expected type."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    key = getattr(exc, "full_key", None)
+    return f"{key}: {text}" if key else text
+
+
+def check_out_folder(config: DemoConfig, *, overwrite: bool) -> None:
+    """Refuse an ``out`` folder that holds a twin already (the demo would replace it) unless ``overwrite``."""
+    stage = config.out / config.stage_name
+    layers = stage.with_name(f"{stage.stem}_layers")
+    if (stage.exists() or layers.exists()) and not overwrite:
+        raise InputError(
+            config.out, f"already holds a twin ({stage.name}); give --force to replace it, or another --out"
+        )
 
 
 @dataclass(frozen=True)
@@ -120,8 +164,15 @@ def _capture(config: DemoConfig) -> _Capture:
         raise InputError(path, f"is missing or has a malformed entry ({exc!r})") from None
 
 
-def run_demo(config: DemoConfig, *, console: Any | None = None) -> Path:
-    """Build the twin and write the report; returns the report's path."""
+def run_demo(config: DemoConfig, *, console: Any | None = None, overwrite: bool = True) -> Path:
+    """Build the twin and write the report; returns the report's path.
+
+    Args:
+        config: the demo's options.
+        console: rich console for progress.
+        overwrite: replace a twin already in ``config.out`` (False: refuse, as ``splattwin demo`` without
+            ``--force`` does).
+    """
     from rich.progress import Progress  # noqa: PLC0415
 
     from splattwin.io import read_gaussians  # noqa: PLC0415
@@ -130,6 +181,7 @@ def run_demo(config: DemoConfig, *, console: Any | None = None) -> Path:
     from splattwin.usd import describe_twin, open_twin, read_gaussians_prim, validate_stage  # noqa: PLC0415
 
     config.validate()
+    check_out_folder(config, overwrite=overwrite)
     capture = _capture(config)
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
@@ -277,6 +329,11 @@ def _markdown(report: dict[str, Any], capture: _Capture) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_demo_from_cli(out: Path, overrides: Sequence[str], *, console: Any | None = None) -> Path:
-    """Entry of ``splattwin demo``: load the configuration, run, return the report path."""
-    return run_demo(load_demo_config(out, overrides), console=console)
+def run_demo_from_cli(out: Path, overrides: Sequence[str], *, console: Any | None = None, force: bool = False) -> Path:
+    """Entry of ``splattwin demo``: load the configuration, run, return the report path.
+
+    A folder holding a twin is refused unless ``force`` (``--force``), before anything is written.
+    """
+    config = load_demo_config(out, overrides)
+    check_out_folder(config, overwrite=force)
+    return run_demo(config, console=console, overwrite=force)

@@ -21,12 +21,14 @@ class ExportSplatConfig:
     prim: the ParticleField3DGaussianSplat prim to export.
     out: destination file; its suffix picks the format.
     frame: ``world`` (the prim's transform applied, z-up metres) or ``local`` (the arrays as stored).
+    overwrite: replace an existing ``out`` (refused without).
     """
 
     stage: Path
     prim: str
     out: Path
     frame: str = "world"
+    overwrite: bool = False
 
     def validate(self) -> None:
         """Check the options."""
@@ -36,11 +38,17 @@ class ExportSplatConfig:
 
 def export_splat(config: ExportSplatConfig) -> int:
     """Write the prim's Gaussians to ``config.out``; returns how many were written."""
+    from pxr import UsdVol  # noqa: PLC0415
+
     config.validate()
+    if config.out.exists() and not config.overwrite:
+        raise InputError(config.out, "exists; give --force to overwrite it")
     twin = open_twin(config.stage)
     prim = twin.stage.GetPrimAtPath(config.prim)
     if not prim:
         raise InputError(config.stage, f"has no prim at {config.prim}")
+    if not prim.IsA(UsdVol.ParticleField3DGaussianSplat):
+        raise InputError(config.prim, f"is a {prim.GetTypeName() or 'typeless'} prim, not a Gaussian splat prim")
     gaussians = read_gaussians_prim(prim)
     if config.frame == "world":
         to_world = local_to_world(prim)

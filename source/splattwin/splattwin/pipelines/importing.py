@@ -1,33 +1,38 @@
 """Import runners: Gaussian splats and meshes from files into a twin's own layers.
 
 Each runner validates everything before the stage is touched, authors into one sublayer inside
-:func:`~splattwin.usd.stage.edit_twin` (which saves atomically or discards), and records the source-to-world
-frame change on the new prim.
+:func:`~splattwin.usd.stage.edit_twin` (which saves atomically or discards), and records the frame the prim
+landed in (:mod:`splattwin.usd.frames`). An import into an aligned twin is brought into the aligned frame
+(docs/frames.md). Mesh code (trimesh, scipy) is imported inside :func:`import_mesh` only, so ``import-splat``
+never pays for it.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from splattwin.errors import InputError
-from splattwin.geometry.transforms import Similarity, matrix_to_quat_wxyz
-from splattwin.io import read_gaussians
-from splattwin.mesh import MeshCleaningConfig, clean_mesh, get_material, load_mesh, mass_prior, validate_mesh
-from splattwin.pipelines._common import check_new_prim_path, source_to_world, world_to_parent
-from splattwin.usd.bodies import (
-    CollisionApproximation,
-    define_physics_material,
-    define_rigid_object,
-    define_static_collider,
+from splattwin.geometry.transforms import matrix_to_quat_wxyz
+from splattwin.pipelines._common import (
+    check_new_prim_path,
+    check_prim_path_syntax,
+    import_frame,
+    same_source_warnings,
+    source_to_world,
+    units_findings,
+    world_to_parent,
 )
-from splattwin.usd.frames import FRAME_KEY, matrix_to_list, to_custom_data
-from splattwin.usd.splats import define_gaussians_prim
+from splattwin.usd.bodies import CollisionApproximation
+from splattwin.usd.frames import FRAME_KEY, to_custom_data
 from splattwin.usd.stage import TwinStage, edit_twin
+
+if TYPE_CHECKING:
+    from splattwin.mesh import MeshCleaningConfig
 
 __all__ = [
     "ImportMeshConfig",
@@ -40,9 +45,18 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SCENE_CLEANING = MeshCleaningConfig(min_component_fraction=1e-4, min_component_extent_fraction=1e-3)
+SCENE_CLEANING_OPTIONS = {"min_component_fraction": 1e-4, "min_component_extent_fraction": 1e-3}
 """Cleaning of static scenery: only pieces under 0.01% of the largest one's faces or 0.1% of the scene's size
 are floaters, so table legs and small fixtures stay."""
+
+
+def __getattr__(name: str) -> Any:
+    # SCENE_CLEANING is a MeshCleaningConfig, built on first use so importing this module loads no mesh code.
+    if name == "SCENE_CLEANING":
+        from splattwin.mesh import MeshCleaningConfig  # noqa: PLC0415
+
+        return MeshCleaningConfig(**SCENE_CLEANING_OPTIONS)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(kw_only=True)
@@ -55,6 +69,11 @@ class ImportSplatConfig:
         prim: absolute path of the new particle-field prim, below /World.
         up_axis: the source's up axis (x, y, z, -x, -y, -z); turned onto world +z.
         scale: metres per source unit, applied after the axis change.
+        metric: the source is already z-up metres in the twin's aligned frame: an aligned twin's recorded
+            alignment is not applied (without it, an import into an aligned twin is taken in reconstruction
+            units and brought into the aligned frame).
+        replace: replace an existing prim at ``prim`` instead of refusing.
+        force: with ``replace``, also remove a person's root-layer edits of that prim.
     """
 
     source: Path
@@ -62,10 +81,14 @@ class ImportSplatConfig:
     prim: str = "/World/Scene/Splat"
     up_axis: str = "z"
     scale: float = 1.0
+    metric: bool = False
+    replace: bool = False
+    force: bool = False
 
     def validate(self) -> None:
         """Check the options that need no file access."""
         source_to_world(up_axis=self.up_axis, scale=self.scale)
+        check_prim_path_syntax(self.prim)
 
 
 @dataclass
@@ -76,10 +99,8 @@ class ImportSplatResult:
     layer: str
     count: int
     sh_degree: int
-
-
-def _frame_data(source: Path, transform: Similarity) -> dict[str, Any]:
-    return {"source": str(source), "sourceToWorld": matrix_to_list(transform)}
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _define_missing_ancestors(twin: TwinStage, prim_path: str) -> None:
@@ -103,22 +124,37 @@ def _layer_for(twin: TwinStage, prim_path: str, default: str) -> str:
 
 def import_splat(config: ImportSplatConfig) -> ImportSplatResult:
     """Read a Gaussian file, move it into the world (then the parent prim's) frame and author it."""
+    from splattwin.io import read_gaussians  # noqa: PLC0415
+    from splattwin.usd.splats import define_gaussians_prim  # noqa: PLC0415
+
     config.validate()
-    to_world = source_to_world(up_axis=config.up_axis, scale=config.scale)
     gaussians = read_gaussians(config.source)
     with edit_twin(config.stage) as twin:
-        check_new_prim_path(twin, config.prim)
-        to_parent = to_world.then(world_to_parent(twin, config.prim))
+        check_new_prim_path(twin, config.prim, replace=config.replace, force=config.force)
+        frame = import_frame(
+            twin, source=config.source, up_axis=config.up_axis, scale=config.scale, metric=config.metric
+        )
+        warnings = frame.warnings + same_source_warnings(twin, config.source, config.prim)
+        if len(gaussians):
+            world_means = frame.to_twin.apply_points(gaussians.means.astype(np.float64))
+            low, high = np.percentile(world_means, [1, 99], axis=0)
+            warnings += units_findings(what=str(config.source), size_m=float((high - low).max()), splat=True)[0]
+        to_parent = frame.to_twin.then(world_to_parent(twin, config.prim))
         if not to_parent.is_identity():
             gaussians = to_parent.apply_gaussians(gaussians)
         layer = _layer_for(twin, config.prim, "scene")
         with twin.edit_layer(layer):
             _define_missing_ancestors(twin, config.prim)
-            define_gaussians_prim(
-                twin.stage, config.prim, gaussians, custom_data={FRAME_KEY: _frame_data(config.source, to_world)}
-            )
+            define_gaussians_prim(twin.stage, config.prim, gaussians, custom_data={FRAME_KEY: frame.record})
     logger.info("imported %d Gaussians from %s into %s (%s layer)", len(gaussians), config.source, config.prim, layer)
-    return ImportSplatResult(prim=config.prim, layer=layer, count=len(gaussians), sh_degree=gaussians.sh_degree)
+    return ImportSplatResult(
+        prim=config.prim,
+        layer=layer,
+        count=len(gaussians),
+        sh_degree=gaussians.sh_degree,
+        notes=frame.notes,
+        warnings=warnings,
+    )
 
 
 @dataclass(kw_only=True)
@@ -134,6 +170,10 @@ class ImportMeshConfig:
         mass: mass in kg; None takes a prior from the cleaned mesh's volume x the material's density.
         up_axis: the source's up axis, turned onto world +z.
         scale: metres per source unit.
+        metric: the source is already z-up metres (see :class:`ImportSplatConfig`).
+        replace: replace an existing prim at ``prim`` instead of refusing.
+        force: import a dynamic body beyond the units hard limits (size, mass); with ``replace``, also remove a
+            person's root-layer edits of the replaced prim.
         approximation: collision approximation; None picks ``none`` (the triangles) for static scenery and
             ``convexHull`` for dynamic objects.
         cleaning: mesh-cleaning options; None picks :data:`SCENE_CLEANING` for static scenery (a whole-scene
@@ -150,10 +190,16 @@ class ImportMeshConfig:
     scale: float = 1.0
     approximation: str | None = None
     cleaning: MeshCleaningConfig | None = None
+    metric: bool = False
+    replace: bool = False
+    force: bool = False
 
     def validate(self) -> None:
         """Check the options that need no file access."""
+        from splattwin.mesh.materials import get_material  # noqa: PLC0415
+
         source_to_world(up_axis=self.up_axis, scale=self.scale)
+        check_prim_path_syntax(self.prim)
         get_material(self.material)
         if self.mass is not None and not (np.isfinite(self.mass) and self.mass > 0):
             raise InputError("--mass", f"must be a finite mass in kg > 0, got {self.mass}")
@@ -171,9 +217,11 @@ class ImportMeshConfig:
 
     def resolved_cleaning(self) -> MeshCleaningConfig:
         """The cleaning options in force."""
+        from splattwin.mesh import MeshCleaningConfig  # noqa: PLC0415
+
         if self.cleaning is not None:
             return self.cleaning
-        return MeshCleaningConfig() if self.dynamic else SCENE_CLEANING
+        return MeshCleaningConfig() if self.dynamic else MeshCleaningConfig(**SCENE_CLEANING_OPTIONS)
 
 
 @dataclass
@@ -186,23 +234,44 @@ class ImportMeshResult:
     report: dict[str, Any]
     mass_kg: float | None = None
     mass_kind: str | None = None
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
-    """Load, transform, clean and validate a mesh, then author it as a collider or a rigid body."""
+    """Load, transform into the twin's frame, clean and validate a mesh, then author a collider or a rigid body."""
+    from splattwin.mesh import clean_mesh, get_material, load_mesh, validate_mesh  # noqa: PLC0415
+    from splattwin.usd.bodies import (  # noqa: PLC0415
+        define_physics_material,
+        define_rigid_object,
+        define_static_collider,
+    )
+
     config.validate()
-    to_world = source_to_world(up_axis=config.up_axis, scale=config.scale)
     material = get_material(config.material)
     mesh = load_mesh(config.source)
-    mesh.apply_transform(to_world.matrix())
-    cleaned, report = clean_mesh(mesh, config=config.resolved_cleaning(), source=config.source)
-    validate_mesh(cleaned, source=config.source, require_watertight=config.dynamic)
-    report_data = to_custom_data(report.to_dict())
-    frame = {FRAME_KEY: _frame_data(config.source, to_world), "splattwin:meshCleaning": report_data}
     layer = "objects" if config.dynamic else "scene"
     with edit_twin(config.stage) as twin:
-        check_new_prim_path(twin, config.prim)
+        check_new_prim_path(twin, config.prim, replace=config.replace, force=config.force)
+        placed = import_frame(
+            twin, source=config.source, up_axis=config.up_axis, scale=config.scale, metric=config.metric
+        )
+        warnings = placed.warnings + same_source_warnings(twin, config.source, config.prim)
+        mesh.apply_transform(placed.to_twin.matrix())
+        cleaned, report = clean_mesh(mesh, config=config.resolved_cleaning(), source=config.source)
+        validate_mesh(cleaned, source=config.source, require_watertight=config.dynamic)
+        frame = {FRAME_KEY: placed.record, "splattwin:meshCleaning": to_custom_data(report.to_dict())}
+        size_m = float(np.max(cleaned.extents))
         to_parent = world_to_parent(twin, config.prim)
+        mass_kg, provenance = (None, None)
+        if config.dynamic:
+            mass_kg, provenance = _mass_and_provenance(config, cleaned.volume, material.name)
+        found, refusals = units_findings(
+            what=str(config.source), size_m=size_m, mass_kg=mass_kg, dynamic=config.dynamic
+        )
+        warnings += found
+        if refusals and not config.force:
+            raise InputError(config.source, refusals[0])
         with twin.edit_layer(layer):
             _define_missing_ancestors(twin, config.prim)
             shade = define_physics_material(twin.stage, material)
@@ -216,8 +285,14 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
                     approximation=CollisionApproximation(config.approximation or "none"),
                     custom_data=frame,
                 )
-                return ImportMeshResult(prim=config.prim, layer=layer, dynamic=False, report=report.to_dict())
-            mass_kg, provenance = _mass_and_provenance(config, cleaned.volume, material.name)
+                return ImportMeshResult(
+                    prim=config.prim,
+                    layer=layer,
+                    dynamic=False,
+                    report=report.to_dict(),
+                    notes=placed.notes,
+                    warnings=warnings,
+                )
             if abs(to_parent.scale - 1.0) > 1e-9:
                 raise InputError(config.prim, "a dynamic body cannot sit below a scaled Xform; unscale its parents")
             centre = np.asarray(cleaned.center_mass, dtype=np.float64)
@@ -244,10 +319,14 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
         report=report.to_dict(),
         mass_kg=mass_kg,
         mass_kind=provenance["kind"],
+        notes=placed.notes,
+        warnings=warnings,
     )
 
 
 def _mass_and_provenance(config: ImportMeshConfig, volume_m3: float, material: str) -> tuple[float, dict[str, Any]]:
+    from splattwin.mesh import mass_prior  # noqa: PLC0415
+
     if config.mass is not None:
         return float(config.mass), {"kind": "user", "method": "given at import", "source": str(config.source)}
     prior = mass_prior(volume_m3, material)

@@ -8,7 +8,7 @@ from splattwin.usd.bodies import (
     define_static_collider,
 )
 from splattwin.usd.frames import read_alignment, read_frame_record
-from splattwin.usd.inspect import describe_twin
+from splattwin.usd.inspect import describe_stage, describe_twin
 from splattwin.usd.splats import (
     define_gaussians_prim,
     gaussians_extent,
@@ -29,6 +29,7 @@ __all__ = [
     "define_physics_material",
     "define_rigid_object",
     "define_static_collider",
+    "describe_stage",
     "describe_twin",
     "edit_twin",
     "gaussians_extent",

@@ -6,13 +6,23 @@ be inverted:
 
 - every imported prim carries ``splattwin:frame`` = {``source``: file, ``sourceToWorld``: 16 floats, a 4x4
   column-vector matrix [[sR, t], [0, 1]] in row-major order};
+  the same record says which frame the prim's data is in now (``state``: ``reconstruction`` or ``aligned``),
+  which frame the twin was in when it was imported (``importedIn``), the import-time ``importUpAxis`` and
+  ``importScale``, whether the source was declared metric (``metric``), and ``sourceToReconstruction`` (the
+  source file to the twin's reconstruction frame; alignment never changes it, so ``--redo`` and ``--invert``
+  have an original to go back to);
 - ``/World`` carries ``splattwin:alignment`` = {``worldFromReconstruction``: the composed alignment (same
   encoding), ``steps``: one entry per step of the latest ``align`` (USD dictionaries cannot hold lists of
-  dictionaries, so steps are keyed ``00_up_axis``, ``01_scale``...)}.
+  dictionaries, so steps are keyed ``00_up_axis``, ``01_scale``...), ``upAxisApplied`` (the up axis an
+  alignment turned onto z, ``z`` for none), ``scaleApplied`` (whether an alignment set the metric scale),
+  ``tableFit`` (tilt, RMSE, inliers of the table plane, when one was fitted)}.
+
+See docs/frames.md for the state diagram.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,8 +33,14 @@ if TYPE_CHECKING:
     from pxr import Usd
 
 __all__ = [
+    "ALIGNED",
     "ALIGNMENT_KEY",
     "FRAME_KEY",
+    "RECONSTRUCTION",
+    "FrameState",
+    "alignment_record",
+    "frame_record",
+    "read_frame_state",
     "matrix_to_list",
     "read_alignment",
     "read_frame_record",
@@ -34,6 +50,10 @@ __all__ = [
 
 FRAME_KEY = "splattwin:frame"
 ALIGNMENT_KEY = "splattwin:alignment"
+RECONSTRUCTION = "reconstruction"
+"""Frame state: the data is in the twin's reconstruction frame (as imported, before any ``align``)."""
+ALIGNED = "aligned"
+"""Frame state: the data is in the twin's aligned world frame (z up, metres, origin at the robot base)."""
 
 
 def matrix_to_list(transform: Similarity) -> list[float]:
@@ -80,3 +100,89 @@ def read_alignment(stage: Usd.Stage) -> Similarity:
     if not record:
         return Similarity()
     return similarity_from_list(record["worldFromReconstruction"])
+
+
+@dataclass(frozen=True)
+class FrameState:
+    """What the frame record of one imported prim says (see the module docstring).
+
+    Attributes:
+        source: the file the prim was imported from.
+        source_to_world: source file coordinates -> the twin's current world frame.
+        source_to_reconstruction: source file coordinates -> the twin's reconstruction frame.
+        state: :data:`RECONSTRUCTION` or :data:`ALIGNED`, the frame the prim's data is in now.
+        imported_in: the frame the twin was in when the prim was imported.
+        import_up_axis: the ``--up-axis`` of the import (``z``: none).
+        import_scale: the ``--scale`` of the import (1: none).
+        metric: the source was declared z-up metres (``--metric``): the recorded alignment was not applied.
+    """
+
+    source: str
+    source_to_world: Similarity
+    source_to_reconstruction: Similarity
+    state: str
+    imported_in: str
+    import_up_axis: str
+    import_scale: float
+    metric: bool
+
+
+def frame_record(
+    *,
+    source: str,
+    source_to_world: Similarity,
+    source_to_reconstruction: Similarity,
+    state: str,
+    imported_in: str,
+    import_up_axis: str,
+    import_scale: float,
+    metric: bool,
+) -> dict[str, Any]:
+    """The ``splattwin:frame`` customData dictionary of an imported prim."""
+    return {
+        "source": str(source),
+        "sourceToWorld": matrix_to_list(source_to_world),
+        "sourceToReconstruction": matrix_to_list(source_to_reconstruction),
+        "state": state,
+        "importedIn": imported_in,
+        "importUpAxis": str(import_up_axis),
+        "importScale": float(import_scale),
+        "metric": bool(metric),
+    }
+
+
+def read_frame_state(prim: Usd.Prim, *, twin_alignment: Similarity | None = None) -> FrameState | None:
+    """The frame record of ``prim`` as a :class:`FrameState`; None if the prim has none.
+
+    Records written before frame states existed hold only ``source`` and ``sourceToWorld``: their state is
+    taken from the twin (aligned when ``twin_alignment`` is not the identity) and their reconstruction-frame
+    transform from undoing that alignment.
+    """
+    record = prim.GetCustomDataByKey(FRAME_KEY)
+    if not record:
+        return None
+    to_world = similarity_from_list(record["sourceToWorld"])
+    alignment = twin_alignment if twin_alignment is not None else Similarity()
+    default_state = RECONSTRUCTION if alignment.is_identity(atol=1e-12) else ALIGNED
+    state = str(record.get("state", default_state))
+    if "sourceToReconstruction" in record:
+        to_recon = similarity_from_list(record["sourceToReconstruction"])
+    else:
+        to_recon = to_world.then(alignment.inverse()) if state == ALIGNED else to_world
+    return FrameState(
+        source=str(record.get("source", "")),
+        source_to_world=to_world,
+        source_to_reconstruction=to_recon,
+        state=state,
+        imported_in=str(record.get("importedIn", state)),
+        import_up_axis=str(record.get("importUpAxis", "z")),
+        import_scale=float(record.get("importScale", 1.0)),
+        metric=bool(record.get("metric", False)),
+    )
+
+
+def alignment_record(stage: Usd.Stage) -> dict[str, Any] | None:
+    """The ``splattwin:alignment`` dictionary on ``/World`` (None when the twin is not aligned)."""
+    world = stage.GetDefaultPrim() or stage.GetPrimAtPath("/World")
+    record = world.GetCustomDataByKey(ALIGNMENT_KEY) if world else None
+    return dict(record) if record else None

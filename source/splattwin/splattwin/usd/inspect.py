@@ -1,15 +1,20 @@
-"""Describe a twin: its layers and what each holds, splats, meshes, bodies with mass provenance, frames."""
+"""Describe a twin: its layers and what each holds, splats, meshes, bodies with mass provenance, frames.
+
+Any other USD stage is described too (:func:`describe_stage`): its metadata, splats, meshes and bodies, with
+the stage's own layer stack in place of the twin's named layers.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from splattwin.usd.frames import ALIGNMENT_KEY, FRAME_KEY, similarity_from_list
+from splattwin.usd.frames import ALIGNMENT_KEY, read_alignment, read_frame_state, similarity_from_list
 from splattwin.usd.stage import LAYER_NAMES, TwinStage
 
-__all__ = ["describe_twin"]
+__all__ = ["describe_stage", "describe_twin"]
 
 
 def _prim_specs(layer: Any) -> list[str]:
@@ -28,19 +33,26 @@ def _strongest_layer(twin: TwinStage, attr: Any) -> str | None:
     return None
 
 
-def _frame(prim: Any) -> dict[str, Any] | None:
-    record = prim.GetCustomDataByKey(FRAME_KEY)
-    if not record:
+def _frame(prim: Any, alignment: Any = None) -> dict[str, Any] | None:
+    """The prim's frame state (docs/frames.md): where its data is, where it was imported, how."""
+    state = read_frame_state(prim, twin_alignment=alignment)
+    if state is None:
         return None
-    transform = similarity_from_list(record["sourceToWorld"])
-    return {"source": record.get("source", ""), "scale": transform.scale, "matrix": transform.matrix().tolist()}
+    transform = state.source_to_world
+    return {
+        "source": state.source,
+        "state": state.state,
+        "imported_in": state.imported_in,
+        "import_up_axis": state.import_up_axis,
+        "import_scale": state.import_scale,
+        "metric": state.metric,
+        "scale": transform.scale,
+        "matrix": transform.matrix().tolist(),
+    }
 
 
 def describe_twin(twin: TwinStage) -> dict[str, Any]:
     """A JSON-friendly description of the twin (what ``splattwin inspect`` prints)."""
-    from pxr import Usd, UsdGeom, UsdPhysics, UsdShade, UsdVol  # noqa: PLC0415
-
-    stage = twin.stage
     layers = []
     for name in LAYER_NAMES:
         path = twin.layer_path(name)
@@ -53,6 +65,41 @@ def describe_twin(twin: TwinStage) -> dict[str, Any]:
                 "prim_specs": len(specs),
             }
         )
+    return _describe(twin.stage, str(twin.root_path), layers, twin)
+
+
+def describe_stage(stage: Any, path: str) -> dict[str, Any]:
+    """A JSON-friendly description of any USD stage (not a twin): the same keys as :func:`describe_twin`.
+
+    ``layers`` lists the stage's own layer stack (root first) by file; ``twin`` is False.
+    """
+    layers = []
+    for layer in stage.GetLayerStack(includeSessionLayers=False):
+        file = layer.realPath or layer.identifier
+        layers.append(
+            {
+                "name": layer.GetDisplayName(),
+                "file": file,
+                "bytes": Path(file).stat().st_size if file and Path(file).is_file() else 0,
+                "prim_specs": len(_prim_specs(layer)),
+            }
+        )
+    return _describe(stage, path, layers, None)
+
+
+def _layer_name(twin: TwinStage | None, stage: Any, path: str) -> str:
+    if twin is not None:
+        return twin.layer_of(path) or "root"
+    for layer in stage.GetLayerStack(includeSessionLayers=False):
+        if layer.GetPrimAtPath(path):
+            return layer.GetDisplayName()
+    return "?"
+
+
+def _describe(stage: Any, root: str, layers: list[dict[str, Any]], twin: TwinStage | None) -> dict[str, Any]:
+    from pxr import Usd, UsdGeom, UsdPhysics, UsdShade, UsdVol  # noqa: PLC0415
+
+    alignment_transform = read_alignment(stage)
     splats, meshes, bodies = [], [], []
     for prim in stage.Traverse():
         path = str(prim.GetPath())
@@ -63,11 +110,11 @@ def describe_twin(twin: TwinStage) -> dict[str, Any]:
             splats.append(
                 {
                     "prim": path,
-                    "layer": twin.layer_of(path) or "root",
+                    "layer": _layer_name(twin, stage, path),
                     "count": len(positions) if positions is not None else 0,
-                    "sh_degree": int(field.GetRadianceSphericalHarmonicsDegreeAttr().Get()),
+                    "sh_degree": int(field.GetRadianceSphericalHarmonicsDegreeAttr().Get() or 0),
                     "extent": np.asarray(extent).tolist() if extent is not None else None,
-                    "frame": _frame(prim),
+                    "frame": _frame(prim, alignment_transform),
                 }
             )
         elif prim.IsA(UsdGeom.Mesh):
@@ -79,13 +126,13 @@ def describe_twin(twin: TwinStage) -> dict[str, Any]:
             meshes.append(
                 {
                     "prim": path,
-                    "layer": twin.layer_of(path) or "root",
+                    "layer": _layer_name(twin, stage, path),
                     "points": len(points) if points is not None else 0,
                     "faces": len(counts) if counts is not None else 0,
                     "collider": prim.HasAPI(UsdPhysics.CollisionAPI),
                     "approximation": str(approximation) if approximation else None,
                     "material": str(material.GetPath()) if material else None,
-                    "frame": _frame(prim),
+                    "frame": _frame(prim, alignment_transform),
                 }
             )
         if prim.HasAPI(UsdPhysics.RigidBodyAPI):
@@ -95,12 +142,12 @@ def describe_twin(twin: TwinStage) -> dict[str, Any]:
             bodies.append(
                 {
                     "prim": path,
-                    "layer": twin.layer_of(path) or "root",
+                    "layer": _layer_name(twin, stage, path),
                     "mass_kg": float(mass_attr.Get()) if mass_attr and mass_attr.HasAuthoredValue() else None,
-                    "mass_layer": _strongest_layer(twin, mass_attr) if mass_attr else None,
+                    "mass_layer": _strongest_layer(twin, mass_attr) if mass_attr and twin else None,
                     "mass_provenance": dict(provenance) if provenance else None,
                     "position": list(pose.ExtractTranslation()),
-                    "frame": _frame(prim),
+                    "frame": _frame(prim, alignment_transform),
                 }
             )
     world = stage.GetPrimAtPath("/World")
@@ -109,13 +156,28 @@ def describe_twin(twin: TwinStage) -> dict[str, Any]:
     if alignment:
         transform = similarity_from_list(alignment["worldFromReconstruction"])
         steps = alignment.get("steps", {})
+        table = alignment.get("tableFit")
         frame = {
             "scale": transform.scale,
             "matrix": transform.matrix().tolist(),
             "steps": [steps[k].get("name", k) for k in sorted(steps)],
+            "up_axis_applied": str(alignment.get("upAxisApplied", "")),
+            "scale_applied": bool(alignment.get("scaleApplied", False)),
+            "composed": int(alignment.get("composed", 0)),
+            "table_fit": (
+                {
+                    "tilt_deg": float(table["tiltDeg"]),
+                    "rmse": float(table["rmse"]),
+                    "inliers": int(table.get("inliers", 0)),
+                    "inlier_fraction": float(table.get("inlierFraction", 0.0)),
+                }
+                if table
+                else None
+            ),
         }
     return {
-        "stage": str(twin.root_path),
+        "stage": root,
+        "twin": twin is not None,
         "up_axis": UsdGeom.GetStageUpAxis(stage),
         "meters_per_unit": UsdGeom.GetStageMetersPerUnit(stage),
         "kilograms_per_unit": UsdPhysics.GetStageKilogramsPerUnit(stage),
