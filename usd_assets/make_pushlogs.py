@@ -219,7 +219,7 @@ def _mjcf(shape: Shape, setup: PushSetup) -> str:
     return f"""
 <mujoco>
   <option timestep="0.0005" gravity="0 0 -9.81" integrator="implicitfast" cone="elliptic"/>
-  <default><geom contype="1" conaffinity="3" friction="{mu} 0.005 0.0001" condim="4"/></default>
+  <default><geom contype="1" conaffinity="3" friction="{mu} 0.005 0.0001" condim="3"/></default>
   <worldbody>
     <geom name="table" type="plane" size="2 2 0.01" pos="0 0 {setup.table_height}" priority="1"
           friction="{mu} 0.005 0.0001" contype="1" conaffinity="1"/>
@@ -379,8 +379,8 @@ def shape_setups(shape: Shape) -> list[PushSetup]:
     rng = np.random.default_rng(SEED + sum(map(ord, shape.name)))
     yaw = float(rng.uniform(0, 90))
     return [
-        PushSetup(yaw_deg=yaw, direction_deg=0.0, lateral_offset=0.01),
-        PushSetup(yaw_deg=yaw, direction_deg=90.0, lateral_offset=-0.008),
+        PushSetup(yaw_deg=yaw, direction_deg=45.0, lateral_offset=0.004),
+        PushSetup(yaw_deg=yaw, direction_deg=135.0, lateral_offset=-0.003),
     ]
 
 
