@@ -49,9 +49,11 @@ __all__ = [
 SEED = 6
 DEMO_BLOCK_MASS_KG = 0.21
 DEMO_BLOCK_SIZE = (0.10, 0.06, 0.05)
-# The twin's world frame: origin at the robot base on the table top (the demo aligns it so), z up, table at z = 0.
-DEMO_BLOCK_CENTRE_XY = (0.45, 0.12)
-DEMO_BLOCK_YAW_DEG = 30.0
+# Where the demo twin has the block after ``splattwin demo`` aligned it (origin at the robot base, table top at
+# z = 0, x axis turned 35 deg from capture.json's truth frame: alignment knows up, scale and origin, not heading):
+# centre (0.2998, 0.3564) m, long axis at 65 deg (``read_collision_mesh`` + the prim's world transform).
+DEMO_BLOCK_CENTRE_XY = (0.2998, 0.3564)
+DEMO_BLOCK_YAW_DEG = 65.0
 
 
 @dataclass(frozen=True)
@@ -362,8 +364,8 @@ def make_shape_log(
 
 
 DEMO_PUSHES = (
-    PushSetup(position_xy=DEMO_BLOCK_CENTRE_XY, yaw_deg=DEMO_BLOCK_YAW_DEG, direction_deg=30.0, lateral_offset=0.012),
-    PushSetup(position_xy=DEMO_BLOCK_CENTRE_XY, yaw_deg=DEMO_BLOCK_YAW_DEG, direction_deg=120.0, lateral_offset=-0.01),
+    PushSetup(position_xy=DEMO_BLOCK_CENTRE_XY, yaw_deg=DEMO_BLOCK_YAW_DEG, direction_deg=65.0, lateral_offset=0.008),
+    PushSetup(position_xy=DEMO_BLOCK_CENTRE_XY, yaw_deg=DEMO_BLOCK_YAW_DEG, direction_deg=155.0, lateral_offset=-0.006),
 )
 """The demo block's pushes: along its long axis and along its short axis, from where it lies in the twin."""
 

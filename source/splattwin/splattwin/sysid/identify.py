@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from splattwin.errors import InputError
-from splattwin.physics.simulate import PARAMETER_NAMES, PushBatch, PushBody, PushSimConfig
+from splattwin.physics.simulate import PARAMETER_NAMES, PushBatch, PushBody, PushSimConfig, SimulatedPush
 
 if TYPE_CHECKING:
     from splattwin.io.pushlog import PushLog
@@ -84,7 +84,7 @@ class MassIdentificationConfig:
     mass_bounds: tuple[float, float] = (0.005, 50.0)
     max_evaluations: int = 16
     tolerance: float = 2e-3
-    nuisance_iterations: int = 12
+    nuisance_iterations: int = 6
     min_motion_m: float = 0.003
     min_turn_deg: float = 2.0
     contact_margin_m: float = 0.002
@@ -158,6 +158,8 @@ class MassIdentification:
     history: list[dict[str, float]] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    simulated: list[SimulatedPush] = field(default_factory=list, repr=False)
+    observed: list[PushLog] = field(default_factory=list, repr=False)
 
     @property
     def relative_uncertainty(self) -> float | None:
@@ -314,7 +316,10 @@ def _search_log_mass(
         g_a_new = np.where(active & ~same_as_a & (side == -1), g_a_new / 2, g_a_new)
         side = np.where(active, np.where(same_as_a, 1, -1), side)
         g_a, g_b = g_a_new, g_b_new
+        settled = np.abs(trial - best) < config.tolerance / 4  # the secant stopped moving: converged
         best = np.where(active, trial, best)
+        if settled.all():
+            break
     out = params.copy()
     out[:, 0] = best
     return out
@@ -431,6 +436,7 @@ def identify_masses(
             results[i] = _not_identifiable(obj, config, f"not identifiable: {exc}", started)
         return results  # type: ignore[return-value]
     seconds = time.perf_counter() - started
+    simulated = batch.simulate(params)
     counts = np.bincount(objective.param_index, weights=batch.residual_counts, minlength=len(fit_objects))
     for k, (i, obj, reasons) in enumerate(fit_objects):
         variance = 2 * loss[k] / max(counts[k] - len(columns), 1)
@@ -479,6 +485,8 @@ def identify_masses(
             history=history,
             logs=[str(log.folder) for log in obj.logs],
             warnings=warnings,
+            simulated=[sim for sim, b in zip(simulated, body_index, strict=True) if b == k],
+            observed=[t.log for t, b in zip(batch.trajectories, body_index, strict=True) if b == k],
         )
         logger.info("identified %s: %.4g kg (prior %.4g kg)", obj.name, mass, priors[k])
     return results  # type: ignore[return-value]
