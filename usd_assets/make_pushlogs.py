@@ -244,7 +244,7 @@ def _target_distance(t: np.ndarray, setup: PushSetup) -> tuple[np.ndarray, np.nd
     """Distance along the push [m] and its rate [m/s]: smooth 0.1 s ramps, cruise at ``speed``, then hold."""
     ramp = 0.1
     v = setup.speed * np.clip(np.minimum(t / ramp, (setup.push_time - t) / ramp), 0.0, 1.0)
-    v = setup.speed * 0.5 * (1 - np.cos(np.pi * v / setup.speed))  # smooth corners of the trapezoid
+    v = setup.speed * 0.5 * (1 - np.cos(np.pi * v / max(setup.speed, 1e-12)))  # smooth corners of the trapezoid
     dt = np.diff(t, prepend=t[0])
     return np.cumsum(v * dt), v
 
