@@ -6,8 +6,10 @@ measured it). The optimiser (see docs/identification.md):
 
 1. bracket the sign change of ``dL/d ln m`` by doubling steps from the prior (the loss can be nearly flat far
    from the optimum, so a plain secant may walk off), then refine by Illinois regula falsi inside the bracket;
-2. if nuisance parameters are fitted (fingertip-object contact stiffness, table friction), a bounded L-BFGS-B
-   on all of them jointly from there, with the gradient from ``wp.Tape``;
+2. the fingertip-object contact stiffness (a nuisance: compliance differs between the world, another simulator
+   and this model) is profiled out: the search runs at each stiffness of a small grid and each object keeps
+   the one with the lowest loss; the table friction, when fitted, joins log-mass in a bounded L-BFGS-B with the
+   gradient from ``wp.Tape``;
 3. Laplace uncertainty: the Hessian of the loss at the optimum by central differences of the tape gradient,
    scaled by the residual variance ``2 L / (N - p)``.
 
@@ -57,15 +59,16 @@ class MassIdentificationConfig:
     """Settings of the identification.
 
     Attributes:
-        fit_contact_stiffness: fit the fingertip-object contact stiffness as a nuisance parameter.
+        fit_contact_stiffness: fit the fingertip-object contact stiffness as a nuisance parameter (profiled
+            over ``stiffness_grid``).
         fit_friction: fit the table friction too (else the log's ``table.friction`` is used).
-        contact_stiffness: starting (or fixed) fingertip-object contact stiffness [N/m].
-        stiffness_bounds: bounds of the contact stiffness [N/m].
+        contact_stiffness: fingertip-object contact stiffness [N/m] when it is not fitted.
+        stiffness_grid: contact stiffnesses [N/m] the mass is profiled over when it is fitted.
         friction_bounds: bounds of the table friction coefficient.
         mass_bounds: bounds of the mass [kg].
         max_evaluations: most gradient evaluations of the log-mass search.
         tolerance: stop when the log-mass bracket is narrower than this (relative mass change).
-        nuisance_iterations: most L-BFGS-B iterations of the joint fit.
+        nuisance_iterations: most L-BFGS-B iterations of the joint fit with the friction.
         min_motion_m: an object whose centre moves less than this (and turns less than ``min_turn_deg``) is
             not identifiable.
         min_turn_deg: see ``min_motion_m``.
@@ -79,10 +82,10 @@ class MassIdentificationConfig:
     fit_contact_stiffness: bool = True
     fit_friction: bool = False
     contact_stiffness: float = 3000.0
-    stiffness_bounds: tuple[float, float] = (500.0, 10000.0)
+    stiffness_grid: tuple[float, ...] = (1000.0, 3000.0, 10000.0)
     friction_bounds: tuple[float, float] = (0.05, 1.5)
     mass_bounds: tuple[float, float] = (0.005, 50.0)
-    max_evaluations: int = 16
+    max_evaluations: int = 10
     tolerance: float = 2e-3
     nuisance_iterations: int = 6
     min_motion_m: float = 0.003
@@ -97,8 +100,8 @@ class MassIdentificationConfig:
         low, high = self.mass_bounds
         if not (0 < low < high):
             raise InputError("mass_bounds", f"must be 0 < low < high [kg], got {self.mass_bounds}")
-        if not (0 < self.stiffness_bounds[0] <= self.contact_stiffness <= self.stiffness_bounds[1]):
-            raise InputError("contact_stiffness", f"{self.contact_stiffness} N/m is outside {self.stiffness_bounds}")
+        if not all(k > 0 for k in (self.contact_stiffness, *self.stiffness_grid)) or not self.stiffness_grid:
+            raise InputError("contact_stiffness", "contact stiffnesses must be > 0 N/m")
         if self.max_evaluations < 3:
             raise InputError("max_evaluations", f"must be >= 3, got {self.max_evaluations}")
         self.sim.validate()
@@ -248,16 +251,21 @@ class _Objective:
         self.progress = progress
         self.param_index = np.array([t.param_index for t in batch.trajectories])
         self.history: list[tuple[np.ndarray, np.ndarray]] = []
+        self.failed = np.zeros(batch.object_count, bool)
 
     def __call__(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Loss [K] and gradient [K, 3]; an object whose simulation diverged is flagged in ``failed`` and gets an
+        infinite loss and a zero gradient, so the other objects of the batch carry on."""
         loss_b, gradient = self.batch.loss_and_gradient(params)
         loss_k = np.bincount(self.param_index, weights=loss_b, minlength=len(params))
         self.evaluations += 1
+        bad = ~np.isfinite(loss_k) | ~np.isfinite(gradient).all(axis=1)
+        self.failed |= bad
+        loss_k = np.where(bad, np.inf, loss_k)
+        gradient = np.where(bad[:, None], 0.0, gradient)
         self.history.append((params[:, 0].copy(), loss_k.copy()))
         if self.progress is not None:
             self.progress(self.evaluations)
-        if not (np.isfinite(loss_k).all() and np.isfinite(gradient).all()):
-            raise FloatingPointError("the push simulation diverged (NaN loss or gradient)")
         return loss_k, gradient
 
 
@@ -337,9 +345,8 @@ def _fit_nuisance(
     def function(flat: np.ndarray) -> tuple[float, np.ndarray]:
         full = params.copy()
         full[:, columns] = flat.reshape(shape[0], len(columns))
-        try:
-            loss, gradient = objective(full)
-        except FloatingPointError:  # an unstable corner of the box: make the line search step back
+        loss, gradient = objective(full)
+        if not np.isfinite(loss).all():  # an unstable corner of the box: make the line search step back
             return 1e6, np.zeros(flat.shape)
         return float(loss.sum()) * scale, gradient[:, columns].reshape(-1) * scale
 
@@ -419,19 +426,34 @@ def identify_masses(
     friction = [np.mean([log.table_friction for log in obj.logs]) for _, obj, _ in fit_objects]
     params[:, 2] = friction
     try:
-        params = _search_log_mass(objective, params, config.mass_bounds, config)
-        columns, bounds = [0], [(math.log(config.mass_bounds[0]), math.log(config.mass_bounds[1]))]
         if config.fit_contact_stiffness:
-            columns.append(1)
-            bounds.append((math.log(config.stiffness_bounds[0]), math.log(config.stiffness_bounds[1])))
+            # Profile out the nuisance: a log-mass search at each stiffness of a small grid, each object keeping
+            # the stiffness with the lowest loss (robust where a joint quasi-Newton step wandered, see docs).
+            best, best_loss = params.copy(), np.full(len(fit_objects), np.inf)
+            failed = np.ones(len(fit_objects), bool)
+            for stiffness in config.stiffness_grid:
+                objective.failed[:] = False
+                trial = params.copy()
+                trial[:, 1] = math.log(stiffness)
+                trial = _search_log_mass(objective, trial, config.mass_bounds, config)
+                trial_loss, _ = objective(trial)
+                trial_loss = np.where(objective.failed, np.inf, trial_loss)
+                failed &= objective.failed
+                better = trial_loss < best_loss
+                best[better], best_loss = trial[better], np.where(better, trial_loss, best_loss)
+            params = best
+            objective.failed[:] = failed
+        else:
+            params = _search_log_mass(objective, params, config.mass_bounds, config)
+        diverged = objective.failed.copy()
+        columns = [0]
         if config.fit_friction:
             columns.append(2)
-            bounds.append(config.friction_bounds)
-        if len(columns) > 1:
+            bounds = [(math.log(config.mass_bounds[0]), math.log(config.mass_bounds[1])), config.friction_bounds]
             params = _fit_nuisance(objective, params, columns, bounds, config.nuisance_iterations)
         loss, _ = objective(params)
         hessian = _laplace(objective, params, columns, config.hessian_step)
-    except FloatingPointError as exc:
+    except FloatingPointError as exc:  # scipy's line search can still hit an unstable corner
         for i, obj, _ in fit_objects:
             results[i] = _not_identifiable(obj, config, f"not identifiable: {exc}", started)
         return results  # type: ignore[return-value]
@@ -454,11 +476,15 @@ def identify_masses(
                 f"check table.height and the pose units"
             )
         identifiable, reason = True, ""
-        if not math.isfinite(sigma_log) or sigma_log > config.max_relative_uncertainty:
+        if diverged[k]:
             identifiable = False
+            reason = "not identifiable: the push simulation diverged for every contact stiffness tried"
+        elif not math.isfinite(sigma_log) or sigma_log > config.max_relative_uncertainty:
+            identifiable = False
+            spread = "no curvature" if not math.isfinite(sigma_log) else f"1-sigma {100 * sigma_log:.0f}% of the mass"
             reason = (
-                f"not identifiable: the loss is flat in mass (1-sigma {100 * sigma_log:.0f}% of the mass): "
-                f"the pushes do not excite it"
+                f"not identifiable: the loss shows no clear minimum in mass ({spread}): the pushes do not excite "
+                f"the mass, or the model cannot reproduce them"
             )
         at_bound = (
             params[k, 0] <= math.log(config.mass_bounds[0]) + 1e-3
