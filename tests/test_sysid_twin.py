@@ -41,7 +41,7 @@ def pushed_box(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Pat
     return stage, logs
 
 
-def test_identifies_and_writes_the_physics_layer(pushed_box, tmp_path: Path) -> None:
+def test_identifies_and_writes_the_physics_layer(pushed_box, tmp_path: Path, capsys, monkeypatch) -> None:
     stage, logs = pushed_box
     original = open_twin(stage)
     prior, prior_sigma, source, _ = read_mass(original.stage, BLOCK)
@@ -72,6 +72,10 @@ def test_identifies_and_writes_the_physics_layer(pushed_box, tmp_path: Path) -> 
     assert data["iterations"] > 0 and data["seconds"] > 0
     for image in data["images"]:
         assert (report.parent / image).stat().st_size > 1000
+    monkeypatch.setenv("COLUMNS", "300")
+    capsys.readouterr()
+    assert main(["inspect", str(stage)]) == 0
+    assert f"{mass:.4g} ± {sigma:.2g} (identified, 1σ)" in capsys.readouterr().out
     vertices, faces = read_collision_mesh(twin.stage, BLOCK)
     assert faces.shape[1] == 3 and np.ptp(vertices, axis=0) == pytest.approx([0.10, 0.06, 0.05], abs=1e-6)
 
