@@ -35,7 +35,10 @@ def box_push(tmp_path_factory: pytest.TempPathFactory) -> tuple[PushBatch, objec
     [(0, (0.25, 3000.0, 0.4), 0.01), (1, (0.3, 800.0, 0.4), 0.02), (2, (0.3, 3000.0, 0.35), 0.005)],
     ids=["log-mass", "log-contact-stiffness", "table-friction"],
 )
-def test_gradient_matches_central_differences(box_push, column: int, point, step: float) -> None:
+def test_gradient_matches_central_differences(box_push, column: int, point, step: float, monkeypatch) -> None:
+    import warp as wp
+
+    monkeypatch.setattr(wp.config, "verify_autograd_array_access", True)  # flags arrays overwritten after a read
     batch, _ = box_push
     params = np.array([[math.log(point[0]), math.log(point[1]), point[2]]])
     _, gradient = batch.loss_and_gradient(params)

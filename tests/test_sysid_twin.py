@@ -115,6 +115,19 @@ def test_bad_log_exits_2_and_leaves_everything_untouched(pushed_box, tmp_path: P
     assert code == 2 and "no prim at /World/Nope" in capsys.readouterr().err
 
 
+def test_unavailable_device_is_a_clear_error(pushed_box, tmp_path: Path, capsys) -> None:
+    import warp as wp
+
+    stage, logs = pushed_box
+    if wp.is_cuda_available():
+        pytest.skip("this machine has CUDA")
+    before = file_bytes(stage.parent / "twin_layers")
+    args = ["--stage", str(stage), "--object", BLOCK, "--log", str(logs[0]), "--report", str(tmp_path / "r.json")]
+    assert main(["identify-mass", *args, "--device", "cuda"]) == 2
+    assert "--device: Warp device 'cuda' is not available" in capsys.readouterr().err
+    assert file_bytes(stage.parent / "twin_layers") == before
+
+
 def test_not_identifiable_exits_1_and_leaves_the_stage(pushed_box, tmp_path: Path) -> None:
     stage, _ = pushed_box
     gen = generator()

@@ -214,6 +214,7 @@ class PushBatch:
     residual_counts: np.ndarray
     table_offsets: np.ndarray
     origins: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    point_width: int = 0
     _arrays: dict = field(default_factory=dict)
     _meshes: list = field(default_factory=list)
 
@@ -246,6 +247,11 @@ class PushBatch:
         config = config or PushSimConfig()
         config.validate()
         wp.init()
+        try:
+            if not wp.get_device(config.device).is_cpu and not wp.is_cuda_available():
+                raise RuntimeError("CUDA is not available")
+        except (RuntimeError, ValueError) as exc:
+            raise InputError("--device", f"Warp device {config.device!r} is not available here ({exc})") from None
         body_index = body_index or [0] * len(logs)
         param_index = param_index or list(body_index)
         trajectories = [_Trajectory(log, bi, pi) for log, bi, pi in zip(logs, body_index, param_index, strict=True)]
@@ -265,12 +271,15 @@ class PushBatch:
         import warp as wp  # noqa: PLC0415
 
         cfg, device = self.config, self.config.device
-        n_b, n_s, n_p = len(self.trajectories), self.steps, self.config.contact_points
+        n_b, n_s = len(self.trajectories), self.steps
+        wanted = self.config.contact_points
+        body_points = [sample_contact_points(body, wanted, cfg.seed, cfg.surface_fraction) for body in self.bodies]
+        # A box has 8 hull vertices: the launch only spans the points some body really has.
+        n_p = self.point_width = max(len(p) for p in body_points)
         points = np.zeros((n_b, n_p, 3))
         point_count = np.zeros(n_b, np.int32)
         support = np.ones(n_b)
         table_height = np.zeros(n_b)
-        body_points = [sample_contact_points(body, n_p, cfg.seed, cfg.surface_fraction) for body in self.bodies]
         sim_t = np.arange(n_s + 1) * cfg.dt
         targets = np.zeros((n_s + 1, n_b, 3))
         target_v = np.zeros((n_s + 1, n_b, 3))
@@ -403,7 +412,7 @@ class PushBatch:
         from splattwin.physics import kernels  # noqa: PLC0415
 
         a, cfg = self._arrays, self.config
-        n_b, n_p = len(self.trajectories), cfg.contact_points
+        n_b, n_p = len(self.trajectories), self.point_width
         state = [a[n] for n in ("body_x", "body_q", "body_v", "body_w")]
         find = (
             kernels.find_closest_faces,
