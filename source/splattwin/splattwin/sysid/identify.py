@@ -469,6 +469,12 @@ def identify_masses(
         except np.linalg.LinAlgError:
             sigma_log = math.inf
         warnings = [f"log skipped: {r}" for r in reasons]
+        if all(log.pusher_position is None for log in obj.logs):
+            warnings.append(
+                "no log has the measured fingertip (pusher_position): the mass is read from the object's offset "
+                "behind the target alone, which contact compliance confounds (-2 % to +24 % measured, "
+                "docs/identification.md)"
+            )
         offsets = batch.table_offsets[np.array(body_index) == k]
         if np.abs(offsets).max() > 0.005:
             warnings.append(
