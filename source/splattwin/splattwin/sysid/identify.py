@@ -11,7 +11,8 @@ measured it). The optimiser (see docs/identification.md):
    the one with the lowest loss; the table friction, when fitted, joins log-mass in a bounded L-BFGS-B with the
    gradient from ``wp.Tape``;
 3. Laplace uncertainty: the Hessian of the loss at the optimum by central differences of the tape gradient,
-   scaled by the residual variance ``2 L / (N - p)``.
+   scaled by the residual variance ``2 L / (N - p)`` and by ``(1 + rho) / (1 - rho)`` for residuals correlated in
+   time (lag-1 autocorrelation ``rho``: smooth model error, not white noise).
 
 Every object of a batch is fitted at once: one Warp launch simulates all their pushes, and each object's
 parameters only see its own loss (the sum is separable), so the gradients of all objects come from one
@@ -133,7 +134,9 @@ class MassIdentification:
         identifiable: False when the data cannot tell the mass (see ``reason``); ``mass`` is then None.
         reason: why not identifiable ("" when it is).
         mass: identified mass [kg] or None.
-        uncertainty: 1-sigma Laplace uncertainty of the mass [kg] or None.
+        uncertainty: 1-sigma Laplace uncertainty of the mass [kg], corrected for the time correlation of the
+            residuals (conservative), or None.
+        uncertainty_white: the same assuming independent residuals (too small when model error dominates).
         mass_prior: the starting mass [kg].
         contact_stiffness: fingertip-object contact stiffness [N/m] used or fitted.
         friction: table friction used or fitted.
@@ -152,6 +155,7 @@ class MassIdentification:
     mass: float | None
     uncertainty: float | None
     mass_prior: float
+    uncertainty_white: float | None = None
     contact_stiffness: float
     friction: float
     loss: float
@@ -180,6 +184,7 @@ class MassIdentification:
             "mass_kg": self.mass,
             "uncertainty_kg": self.uncertainty,
             "relative_uncertainty": self.relative_uncertainty,
+            "uncertainty_white_noise_kg": self.uncertainty_white,
             "mass_prior_kg": self.mass_prior,
             "contact_stiffness_n_m": self.contact_stiffness,
             "table_friction": self.friction,
@@ -463,11 +468,18 @@ def identify_masses(
     for k, (i, obj, reasons) in enumerate(fit_objects):
         variance = 2 * loss[k] / max(counts[k] - len(columns), 1)
         mass = float(math.exp(params[k, 0]))
+        mine = [b for b, index in enumerate(body_index) if index == k]
+        correlation = _residual_correlation(
+            [simulated[b] for b in mine], [batch.trajectories[b].log for b in mine], config.sim
+        )
+        # Residuals are dominated by smooth model error, not white noise: count independent samples only.
+        inflation = (1 + correlation) / max(1 - correlation, 1e-6)
         try:
             covariance = variance * np.linalg.inv(hessian[k])
-            sigma_log = math.sqrt(covariance[0, 0]) if covariance[0, 0] > 0 else math.inf
+            white = math.sqrt(covariance[0, 0]) if covariance[0, 0] > 0 else math.inf
         except np.linalg.LinAlgError:
-            sigma_log = math.inf
+            white = math.inf
+        sigma_log = white * math.sqrt(min(inflation, counts[k]))
         warnings = [f"log skipped: {r}" for r in reasons]
         if all(log.pusher_position is None for log in obj.logs):
             warnings.append(
@@ -507,6 +519,7 @@ def identify_masses(
             reason=reason,
             mass=mass if identifiable else None,
             uncertainty=mass * sigma_log if identifiable else None,
+            uncertainty_white=mass * white if identifiable else None,
             mass_prior=float(priors[k]),
             contact_stiffness=float(math.exp(params[k, 1])),
             friction=float(params[k, 2]),
@@ -522,6 +535,28 @@ def identify_masses(
         )
         logger.info("identified %s: %.4g kg (prior %.4g kg)", obj.name, mass, priors[k])
     return results  # type: ignore[return-value]
+
+
+def _residual_correlation(simulated: list[SimulatedPush], logs: list[PushLog], sim: PushSimConfig) -> float:
+    """Lag-1 autocorrelation of the weighted residuals (object position, orientation x l, fingertip x w), pooled
+    over the trajectories: ``(1 + rho) / (1 - rho)`` samples carry the information of one independent sample."""
+    from splattwin.geometry.transforms import quat_multiply_wxyz  # noqa: PLC0415
+
+    products, squares = 0.0, 0.0
+    for run, log in zip(simulated, logs, strict=True):
+        steps = np.rint((log.t - log.t[0]) / sim.dt).astype(int)
+        keep = steps < len(run.object_pose)
+        sim_pose, obs_pose = run.object_pose[steps[keep]], log.object_pose[keep]
+        parts = [sim_pose[:, :3] - obs_pose[:, :3]]
+        inverse = obs_pose[:, 3:] * np.array([1.0, -1.0, -1.0, -1.0])
+        delta = quat_multiply_wxyz(sim_pose[:, 3:], inverse)
+        parts.append(2 * np.sign(delta[:, :1] + 1e-30) * delta[:, 1:] * sim.length_scale)
+        if log.pusher_position is not None:
+            parts.append((run.pusher_position[steps[keep]] - log.pusher_position[keep]) * sim.pusher_weight)
+        residual = np.concatenate(parts, axis=1)
+        products += float((residual[1:] * residual[:-1]).sum())
+        squares += float((residual * residual).sum())
+    return float(np.clip(products / squares, 0.0, 1.0)) if squares > 0 else 0.0
 
 
 def _not_identifiable(
