@@ -40,6 +40,8 @@ class IdentifyConfig:
         fit_friction: fit the table friction as well.
         device: Warp device (``cpu`` or ``cuda``).
         write_stage: author the result into the twin (False: report only).
+        plots: write the PNG plots next to the report.
+        extra: more entries for the JSON report (the demo adds ``true_mass_kg``, also drawn in the plots).
     """
 
     stage: Path
