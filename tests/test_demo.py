@@ -76,8 +76,14 @@ def test_demo_object_pose_mass_and_gaussians(demo: Path) -> None:
     assert pose[2, 3] == pytest.approx(block_truth[2], abs=2e-3)
     assert np.linalg.norm(pose[:2, 3]) == pytest.approx(np.linalg.norm(block_truth[:2]), abs=2e-3)
     mass = UsdPhysics.MassAPI(body).GetMassAttr()
-    assert mass.Get() == pytest.approx(0.10 * 0.06 * 0.05 * 600.0, rel=2e-3)  # wood prior, metric volume
-    assert mass.GetCustomDataByKey("splattwin:provenance")["kind"] == "prior"
+    prior = twin.layers["objects"].GetAttributeAtPath("/World/Objects/Block.physics:mass")
+    assert prior.default == pytest.approx(0.10 * 0.06 * 0.05 * 600.0, rel=2e-3)  # wood prior, metric volume
+    # the demo's identification step overrides it in the physics layer with the mass identified from pushes
+    assert mass.Get() == pytest.approx(capture["truth"]["block_mass_kg"], rel=0.02)
+    assert mass.GetCustomDataByKey("splattwin:provenance")["kind"] == "identified"
+    report = json.loads((demo / "report.json").read_text())["identification"]
+    assert report["prior_kg"] == pytest.approx(prior.default, rel=1e-6) and report["written_to_stage"]
+    assert abs(report["error_percent"]) < 2.0
     claimed = read_gaussians_prim(twin.stage.GetPrimAtPath("/World/Objects/Block/Gaussians"))
     assert claimed.colors[:, 0].mean() > claimed.colors[:, 2].mean() + 0.2  # the red block, not the table
 

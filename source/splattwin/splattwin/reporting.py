@@ -58,7 +58,9 @@ def print_description(description: dict[str, Any], issues: Sequence[Any] | None,
         for item in description["bodies"]:
             provenance = item["mass_provenance"] or {}
             mass = "-" if item["mass_kg"] is None else f"{item['mass_kg']:.4g}"
-            if provenance.get("relativeUncertainty"):
+            if provenance.get("kind") == "identified" and provenance.get("uncertaintyKg") not in (None, ""):
+                mass += f" ± {float(provenance['uncertaintyKg']):.2g} (identified, 1σ)"
+            elif provenance.get("relativeUncertainty"):
                 mass += f" ± {100 * provenance['relativeUncertainty']:.0f}%"
             table.add_row(
                 item["prim"],

@@ -32,6 +32,7 @@ VERB_MODULES = (
     "align",
     "claim",
     "remove",
+    "identify_mass",
     "demo",
 )
 """Modules of :mod:`splattwin.cli`, one per verb, in the order ``--help`` lists them."""

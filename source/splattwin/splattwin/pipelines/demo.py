@@ -43,6 +43,8 @@ class DemoConfig:
         table: ``auto`` (fit the table plane) or a prim path holding the table.
         claim_margin_m: metres outside the object's collision hull still counted as its Gaussians.
         previews: write preview images.
+        identify: identify the object's mass from the push logs in ``assets/pushes`` (section "Mass
+            identification" of the report).
     """
 
     out: Path = Path("out/demo")
@@ -54,6 +56,7 @@ class DemoConfig:
     table: str = "auto"
     claim_margin_m: float = 0.005
     previews: bool = True
+    identify: bool = True
 
     def validate(self) -> None:
         """Check the options that need no file access."""
@@ -282,10 +285,75 @@ def run_demo(config: DemoConfig, *, console: Any | None = None, overwrite: bool 
         "description": description,
         "images": [str(p.name) for p in images],
     }
+    if config.identify:
+        report["identification"] = _identify_step(config, stage, console=console)
     (out / "report.json").write_text(json.dumps(report, indent=2, default=_json_default))
     report_path = out / "report.md"
-    report_path.write_text(_markdown(report, capture))
+    markdown = _markdown(report, capture)
+    if "identification" in report:
+        markdown += _identification_markdown(report["identification"])
+    report_path.write_text(markdown)
     return report_path
+
+
+def _identify_step(config: DemoConfig, stage: Path, *, console: Any | None = None) -> dict[str, Any]:
+    """Identify the block's mass from the MuJoCo-made push logs shipped in ``assets/pushes`` and write it into the
+    twin's physics layer; returns the report section (prior -> identified -> true)."""
+    from rich.progress import Progress  # noqa: PLC0415
+
+    from splattwin.pipelines.identify import IdentifyConfig, identify_object_mass  # noqa: PLC0415
+
+    logs = sorted(p for p in (config.assets / "pushes").glob("push_*") if p.is_dir())
+    if not logs:
+        raise InputError(config.assets / "pushes", "no push logs (push_*/) for the identification step")
+    true_mass = float(json.loads((logs[0] / "meta.json").read_text()).get("truth", {}).get("mass", float("nan")))
+    started = time.perf_counter()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("identifying the block's mass", total=None)
+        result = identify_object_mass(
+            IdentifyConfig(
+                stage=stage,
+                object=config.object_prim,
+                logs=logs,
+                report=config.out / "identification.json",
+                extra={"true_mass_kg": true_mass},
+            ),
+            progress=lambda n: progress.update(task, completed=n),
+        )
+    found = result.identification
+    return {
+        "prior_kg": found.mass_prior,
+        "identified_kg": found.mass,
+        "uncertainty_kg": found.uncertainty,
+        "true_kg": true_mass,
+        "error_percent": None if found.mass is None else 100 * (found.mass / true_mass - 1),
+        "identifiable": found.identifiable,
+        "reason": found.reason,
+        "written_to_stage": result.written,
+        "evaluations": found.evaluations,
+        "seconds": time.perf_counter() - started,
+        "logs": [str(p.relative_to(config.assets)) for p in logs],
+        "images": [p.name for p in result.images],
+    }
+
+
+def _identification_markdown(section: dict[str, Any]) -> str:
+    lines = ["", "## Mass identification", ""]
+    if not section["identifiable"]:
+        lines.append(f"- Not identifiable: {section['reason']}")
+        return "\n".join(lines) + "\n"
+    sigma = section["uncertainty_kg"]
+    lines += [
+        f"- Block mass: prior {section['prior_kg']:.4g} kg -> identified **{section['identified_kg']:.4g} kg** "
+        f"(± {sigma:.2g} kg, 1 sigma) -> true {section['true_kg']:.4g} kg "
+        f"(error {section['error_percent']:+.2f}%).",
+        f"- From {len(section['logs'])} push logs made by MuJoCo ({', '.join(section['logs'])}); "
+        f"{section['evaluations']} forward+backward Warp simulations, {section['seconds']:.1f} s.",
+        f"- Written to the twin's physics layer: {section['written_to_stage']}.",
+        "",
+    ]
+    lines += [f"![{name}]({name})" for name in section["images"]]
+    return "\n".join(lines) + "\n"
 
 
 def _json_default(value: Any) -> Any:
