@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
     what = f"rigid body, {result.mass_kg:.4g} kg ({result.mass_kind})" if result.dynamic else "static collider"
     report = result.report
     console.print(
-        f"imported {args.source} as {what} at {result.prim} [{result.layer} layer]: "
+        f"imported {args.source} as {what} at {result.prim} ({result.layer} layer): "
         f"{report['faces_after']} faces, watertight={report['watertight']}, volume={report['volume_m3']}",
         highlight=False,
     )

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
     print_warnings(result.warnings)
     console.print(
         f"imported {result.count} Gaussians (SH degree {result.sh_degree}) into {result.prim} "
-        f"[{result.layer} layer] of {args.stage}",
+        f"({result.layer} layer) of {args.stage}",
         highlight=False,
     )
     print_notes(result.notes, console)
