@@ -53,6 +53,7 @@ def add_import_frame_flags(parser: argparse.ArgumentParser, *, force_help: str |
         help="the source is already z-up metres: into an aligned twin, do not apply the recorded alignment",
     )
     parser.add_argument("--replace", action="store_true", help="replace the prim at --prim if it exists")
+    parser.add_argument("--from-prim", default=None, help="USD source: the prim to import (default: the only one)")
     parser.add_argument(
         "--force", action="store_true", help=force_help or "with --replace, also remove a person's root-layer edits"
     )

@@ -10,7 +10,9 @@ from splattwin.cli._args import add_import_frame_flags, number
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
-    p = verbs.add_parser("import-mesh", help="import a mesh (obj, ply, glb, stl) as static scenery or a rigid body")
+    p = verbs.add_parser(
+        "import-mesh", help="import a mesh (obj, ply, glb, stl, or a USD mesh) as static scenery or a rigid body"
+    )
     p.add_argument("source", type=Path, help="the mesh file")
     p.add_argument("--stage", type=Path, required=True, help="twin root layer (created when missing)")
     p.add_argument("--prim", required=True, help="new prim path below /World")
@@ -42,6 +44,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
             metric=args.metric,
             replace=args.replace,
             force=args.force,
+            from_prim=args.from_prim,
         )
     )
     print_warnings(result.warnings)

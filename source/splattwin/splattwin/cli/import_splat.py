@@ -10,8 +10,10 @@ from splattwin.cli._args import add_import_frame_flags
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
-    p = verbs.add_parser("import-splat", help="import a 3DGS .ply, .spz or .splat file as a Gaussian prim")
-    p.add_argument("source", type=Path, help="the Gaussian file")
+    p = verbs.add_parser(
+        "import-splat", help="import Gaussians (.ply, .spz, .splat, or a USD ParticleField) as a Gaussian prim"
+    )
+    p.add_argument("source", type=Path, help="the Gaussian file (.ply, .spz, .splat, .usd, .usda, .usdc)")
     p.add_argument("--stage", type=Path, required=True, help="twin root layer (created when missing)")
     p.add_argument("--prim", required=True, help="new prim path below /World, e.g. /World/Scene/Splat")
     add_import_frame_flags(p)
@@ -32,6 +34,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
             metric=args.metric,
             replace=args.replace,
             force=args.force,
+            from_prim=args.from_prim,
         )
     )
     print_warnings(result.warnings)
