@@ -63,6 +63,7 @@ CASES = [
     ("import-mesh {box} --stage {plain} --prim /World/B --scale 0", "--scale: must be a finite number > 0"),
     ("import-mesh {box} --stage {plain} --prim /World/B --scale nan", "--scale: must be a finite number > 0"),
     ("import-mesh {box} --stage {plain} --prim /World/Objects/Box", "already exists"),
+    ("import-mesh {box} --stage {plain} --prim /World/Scene --replace", "would also remove 2 other import(s)"),
     ("import-mesh {box} --stage {plain} --prim /World/B --mass 2", "--mass: only applies to a --dynamic"),
     ("import-splat {splat} --stage {aligned} --prim /World/S2 --up-axis y --scale 2", "--scale: the twin's alignment"),
     ("align --stage {plain} --table /World/Objects/Box", "--table: /World/Objects/Box is a Xform prim; give a mesh"),

@@ -30,6 +30,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
     from splattwin.cli._report import print_notes, print_warnings  # noqa: PLC0415
     from splattwin.pipelines.importing import ImportMeshConfig, import_mesh  # noqa: PLC0415
 
+    existed = args.stage.exists()
     result = import_mesh(
         ImportMeshConfig(
             source=args.source,
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace, console: Any) -> int:
     report = result.report
     console.print(
         f"imported {args.source} as {what} at {result.prim} ({result.layer} layer): "
-        f"{report['faces_after']} faces, watertight={report['watertight']}, volume={report['volume_m3']}",
+        f"{report['faces_after']} faces, watertight={report['watertight']}, volume={report['volume_m3']}; "
+        f"{args.stage} ({'existing twin, extended' if existed else 'new twin'})",
         highlight=False,
     )
     print_notes(result.notes, console)

@@ -24,6 +24,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
     from splattwin.cli._report import print_notes, print_warnings  # noqa: PLC0415
     from splattwin.pipelines.importing import ImportSplatConfig, import_splat  # noqa: PLC0415
 
+    existed = args.stage.exists()
     result = import_splat(
         ImportSplatConfig(
             source=args.source,
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
     print_warnings(result.warnings)
     console.print(
         f"imported {result.count} Gaussians (SH degree {result.sh_degree}) into {result.prim} "
-        f"({result.layer} layer) of {args.stage}",
+        f"({result.layer} layer) of {args.stage} ({'existing twin, extended' if existed else 'new twin'})",
         highlight=False,
     )
     print_notes(result.notes, console)

@@ -94,6 +94,18 @@ def check_new_prim_path(twin: TwinStage, prim_path: str, *, replace: bool = Fals
     check_prim_path_syntax(prim_path)
     existing = twin.stage.GetPrimAtPath(prim_path)
     if existing and replace:
+        from pxr import Usd  # noqa: PLC0415
+
+        # Replacing a parent would silently take other imports with it (e.g. --replace --prim /World/Scene).
+        others = [
+            str(p.GetPath()) for p in Usd.PrimRange(existing) if p != existing and p.GetCustomDataByKey(FRAME_KEY)
+        ]
+        if others:
+            raise StageError(
+                twin.root_path,
+                f"--replace {prim_path} would also remove {len(others)} other import(s) below it ({others[0]}...); "
+                "remove them with splattwin remove first, or pick the prim itself",
+            )
         remove_prim_specs(twin, prim_path, force=force)
     elif existing:
         layer = twin.layer_of(prim_path) or "root"
