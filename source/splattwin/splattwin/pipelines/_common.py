@@ -309,6 +309,8 @@ SMALL_BODY_SIZE_M = 0.002
 """A dynamic body smaller than this is probably in the wrong unit (a warning)."""
 SPLAT_SIZE_M = 1000.0
 """A splat whose robust extent is beyond this is kilometres across (a warning)."""
+FAR_AWAY_M = 100.0
+"""A mesh whose centre is farther than this from the twin's origin is probably in the wrong unit (a warning)."""
 
 
 def _unit_hint(size: float) -> str:
@@ -319,7 +321,13 @@ def _unit_hint(size: float) -> str:
 
 
 def units_findings(
-    *, what: str, size_m: float, mass_kg: float | None = None, dynamic: bool = False, splat: bool = False
+    *,
+    what: str,
+    size_m: float,
+    mass_kg: float | None = None,
+    dynamic: bool = False,
+    splat: bool = False,
+    distance_m: float = 0.0,
 ) -> tuple[list[str], list[str]]:
     """Sanity of sizes and masses in the twin's frame: (warnings, refusals) naming the likely mistake.
 
@@ -329,6 +337,7 @@ def units_findings(
         mass_kg: the body's mass (dynamic objects only).
         dynamic: a rigid body (hard limits apply: refusals unless ``--force``).
         splat: a splat (its limit is kilometres, a scene can be a building).
+        distance_m: distance of the object's centre from the twin's origin, metres.
     """
     warnings: list[str] = []
     refusals: list[str] = []
@@ -338,6 +347,8 @@ def units_findings(
         return warnings, refusals
     if size_m > ROOM_SIZE_M:
         warnings.append(f"{what}: {size_m:.3g} m across, larger than a room: {_unit_hint(size_m)}")
+    if distance_m > FAR_AWAY_M:
+        warnings.append(f"{what}: its centre is {distance_m:.3g} m from the origin: {_unit_hint(distance_m)}")
     if dynamic and 0 < size_m < SMALL_BODY_SIZE_M:
         warnings.append(f"{what}: a body {1000 * size_m:.3g} mm across: kilometres? try --scale 1000")
     if dynamic and mass_kg is not None and mass_kg > PUSHABLE_MASS_KG:

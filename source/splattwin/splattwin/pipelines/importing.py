@@ -292,7 +292,11 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
         if config.dynamic:
             mass_kg, provenance = _mass_and_provenance(config, cleaned.volume, material.name)
         found, refusals = units_findings(
-            what=str(config.source), size_m=size_m, mass_kg=mass_kg, dynamic=config.dynamic
+            what=str(config.source),
+            size_m=size_m,
+            mass_kg=mass_kg,
+            dynamic=config.dynamic,
+            distance_m=float(np.linalg.norm(cleaned.bounds.mean(axis=0))),
         )
         warnings += found
         if refusals and not config.force:
