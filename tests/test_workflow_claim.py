@@ -11,6 +11,7 @@ import trimesh
 from conftest import random_gaussians
 
 from splattwin.cli import main
+from splattwin.geometry.inside import winding_numbers_and_distances
 from splattwin.io import write_gaussians
 from splattwin.pipelines import ImportMeshConfig, ImportSplatConfig, import_mesh, import_splat
 from splattwin.pipelines.claim import points_in_mesh, winding_numbers
@@ -35,6 +36,22 @@ def test_winding_numbers_of_a_cube_are_one_inside_zero_outside() -> None:
     outside = np.array([[0.6, 0, 0], [3, 2, 1], [0, 0, -0.51]])
     values = winding_numbers(np.vstack([inside, outside]), cube.vertices, cube.faces)
     np.testing.assert_allclose(values, [1, 1, 0, 0, 0], atol=1e-9)
+
+
+def test_distances_match_trimesh_closest_points_on_a_triangle_soup() -> None:
+    """Every Voronoi region of a triangle (vertices, edges, face), degenerate triangles included, against trimesh."""
+    rng = np.random.default_rng(8)
+    vertices = rng.normal(size=(30, 3))
+    faces = rng.integers(0, 30, (25, 3))
+    faces[0] = [3, 3, 7]  # a degenerate (segment) triangle
+    points = rng.normal(scale=1.5, size=(200, 3))
+    _, distances = winding_numbers_and_distances(points, vertices, faces)
+    triangles = vertices[faces]
+    closest = trimesh.triangles.closest_point(
+        np.repeat(triangles[None], len(points), 0).reshape(-1, 3, 3), np.repeat(points, len(faces), 0)
+    ).reshape(len(points), len(faces), 3)
+    expected = np.linalg.norm(closest - points[:, None], axis=-1).min(axis=1)
+    np.testing.assert_allclose(distances, expected, atol=1e-12)
 
 
 def test_points_in_a_concave_mesh_and_its_margin() -> None:
