@@ -262,6 +262,11 @@ def import_frame(twin: TwinStage, *, source: Path, up_axis: str, scale: float, m
         if aligned:
             notes.append(f"--metric: {source} was taken as z-up metres in the twin's aligned frame")
         else:
+            if metric:
+                notes.append(
+                    "--metric changes nothing on an unaligned twin: there is no recorded alignment to skip, and a "
+                    "later align moves this prim with the rest"
+                )
             warnings += _mixed_import_warnings(twin, up_axis, scale)
     state = ALIGNED if aligned else RECONSTRUCTION
     to_recon = to_twin.then(alignment.inverse()) if aligned else to_twin
