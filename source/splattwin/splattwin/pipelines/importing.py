@@ -91,6 +91,9 @@ class ImportSplatConfig:
 
     def validate(self) -> None:
         """Check the options that need no file access."""
+        from splattwin.io import GAUSSIAN_SUFFIXES  # noqa: PLC0415
+
+        _check_suffix(self.source, GAUSSIAN_SUFFIXES, "Gaussian")
         source_to_world(up_axis=self.up_axis, scale=self.scale)
         check_prim_path_syntax(self.prim)
         _check_from_prim(self.source, self.from_prim)
@@ -106,6 +109,14 @@ class ImportSplatResult:
     sh_degree: int
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+def _check_suffix(source: Path, suffixes: tuple[str, ...], what: str) -> None:
+    """One line naming every suffix an import verb reads, USD included (the readers know only their own)."""
+    suffix = Path(source).suffix.lower()
+    if suffix not in suffixes and not is_usd_file(source):
+        known = ", ".join((*suffixes, ".usd", ".usda", ".usdc"))
+        raise InputError(source, f"unsupported {what} file suffix {suffix or '(none)'!r}; supported: {known}")
 
 
 def _check_from_prim(source: Path, from_prim: str | None) -> None:
@@ -214,12 +225,17 @@ class ImportMeshConfig:
 
     def validate(self) -> None:
         """Check the options that need no file access."""
+        from splattwin.mesh.load import SUPPORTED_MESH_SUFFIXES  # noqa: PLC0415
         from splattwin.mesh.materials import get_material  # noqa: PLC0415
 
+        _check_suffix(self.source, SUPPORTED_MESH_SUFFIXES, "mesh")
         source_to_world(up_axis=self.up_axis, scale=self.scale)
         check_prim_path_syntax(self.prim)
         _check_from_prim(self.source, self.from_prim)
-        get_material(self.material)
+        try:
+            get_material(self.material)
+        except InputError as exc:
+            raise InputError("--material", exc.problem) from None
         if self.mass is not None and not (np.isfinite(self.mass) and self.mass > 0):
             raise InputError("--mass", f"must be a finite mass in kg > 0, got {self.mass}")
         if self.mass is not None and not self.dynamic:
