@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from splattwin.cli._args import add_import_frame_flags, number
+from splattwin.cli._args import add_import_frame_flags, import_frame_options, number
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
@@ -39,13 +39,8 @@ def run(args: argparse.Namespace, console: Any) -> int:
             dynamic=args.dynamic,
             material=args.material,
             mass=args.mass,
-            up_axis=args.up_axis,
-            scale=args.scale,
             approximation=args.approximation,
-            metric=args.metric,
-            replace=args.replace,
-            force=args.force,
-            from_prim=args.from_prim,
+            **import_frame_options(args),
         )
     )
     print_warnings(result.warnings)

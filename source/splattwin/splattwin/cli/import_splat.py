@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from splattwin.cli._args import add_import_frame_flags
+from splattwin.cli._args import add_import_frame_flags, import_frame_options
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
@@ -26,17 +26,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
 
     existed = args.stage.exists()
     result = import_splat(
-        ImportSplatConfig(
-            source=args.source,
-            stage=args.stage,
-            prim=args.prim,
-            up_axis=args.up_axis,
-            scale=args.scale,
-            metric=args.metric,
-            replace=args.replace,
-            force=args.force,
-            from_prim=args.from_prim,
-        )
+        ImportSplatConfig(source=args.source, stage=args.stage, prim=args.prim, **import_frame_options(args))
     )
     print_warnings(result.warnings)
     console.print(
