@@ -24,9 +24,9 @@ from splattwin.pipelines._common import (
     import_frame,
     same_source_warnings,
     source_to_world,
-    units_findings,
     world_to_parent,
 )
+from splattwin.pipelines._units import units_findings
 from splattwin.usd.bodies import CollisionApproximation
 from splattwin.usd.foreign import is_usd_file, read_foreign_gaussians, read_foreign_mesh
 from splattwin.usd.frames import FRAME_KEY, to_custom_data
