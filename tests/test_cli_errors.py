@@ -66,6 +66,7 @@ CASES = [
     ("import-mesh {box} --stage {plain} --prim /World/Scene --replace", "would also remove 2 other import(s)"),
     ("import-mesh {box} --stage {plain} --prim /World/B --mass 2", "--mass: only applies to a --dynamic"),
     ("import-mesh {box} --stage {plain} --prim /World/B --material unobtanium", "--material: unknown material"),
+    ("import-mesh {box} --stage {plain} --prim /World/B --dynamic --mass 5000", "5e+03 kg is beyond the limits"),
     ("import-mesh {splat} --stage {plain} --prim /World/B --from-prim /x", "--from-prim: only applies to a USD"),
     ("import-splat {box} --stage {plain} --prim /World/B", "unsupported Gaussian file suffix '.obj'; supported: .ply"),
     ("import-mesh {root}/x.json --stage {plain} --prim /World/B", "unsupported mesh file suffix '.json'"),

@@ -13,6 +13,7 @@ import pytest
 from splattwin.cli import VERB_MODULES, main
 from splattwin.io import GAUSSIAN_SUFFIXES
 from splattwin.mesh import MATERIALS, SUPPORTED_MESH_SUFFIXES
+from splattwin.pipelines._units import HARD_BODY_SIZE_M, HARD_MASS_KG
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -67,6 +68,10 @@ def test_material_table_in_the_formats_page_is_the_codes() -> None:
             material.dynamic_friction,
             material.restitution,
         )
+
+
+def test_readme_states_the_units_limits_of_the_code() -> None:
+    assert f"beyond {HARD_BODY_SIZE_M:g} m or {HARD_MASS_KG:g} kg is refused" in (REPO / "README.md").read_text()
 
 
 def test_formats_page_names_every_suffix_that_is_read() -> None:
