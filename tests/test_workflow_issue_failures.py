@@ -84,13 +84,13 @@ def test_1_import_after_align_lands_in_the_aligned_frame_and_invert_takes_it_bac
     stage = _twin(tmp_path, files)
     _align(stage)
     block2 = import_mesh(ImportMeshConfig(source=files["box"], stage=stage, prim="/World/Objects/Block2", dynamic=True))
-    assert any("aligned frame" in note for note in block2.notes)
-    assert any("already imported as /World/Objects/Box" in w for w in block2.warnings)
     volume_world = float(np.prod(BOX_SIZE))
     for prim in ("/World/Objects/Box", "/World/Objects/Block2"):
         position, mass = _body(stage, prim)
         np.testing.assert_allclose(position, BOX_CENTRE, atol=1e-5)
         assert mass == pytest.approx(WOOD * volume_world, rel=1e-4)
+    assert any("aligned frame" in note for note in block2.notes)  # and it says so
+    assert any("already imported as /World/Objects/Box" in w for w in block2.warnings)
     align_twin(AlignConfig(stage=stage, invert=True))
     for prim in ("/World/Objects/Box", "/World/Objects/Block2"):
         position, mass = _body(stage, prim)
