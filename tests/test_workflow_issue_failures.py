@@ -84,13 +84,13 @@ def test_1_import_after_align_lands_in_the_aligned_frame_and_invert_takes_it_bac
     stage = _twin(tmp_path, files)
     _align(stage)
     block2 = import_mesh(ImportMeshConfig(source=files["box"], stage=stage, prim="/World/Objects/Block2", dynamic=True))
-    assert any("aligned frame" in note for note in block2.notes)
-    assert any("already imported as /World/Objects/Box" in w for w in block2.warnings)
     volume_world = float(np.prod(BOX_SIZE))
     for prim in ("/World/Objects/Box", "/World/Objects/Block2"):
         position, mass = _body(stage, prim)
         np.testing.assert_allclose(position, BOX_CENTRE, atol=1e-5)
         assert mass == pytest.approx(WOOD * volume_world, rel=1e-4)
+    assert any("aligned frame" in note for note in block2.notes)  # and it says so
+    assert any("already imported as /World/Objects/Box" in w for w in block2.warnings)
     align_twin(AlignConfig(stage=stage, invert=True))
     for prim in ("/World/Objects/Box", "/World/Objects/Block2"):
         position, mass = _body(stage, prim)
@@ -168,11 +168,13 @@ def test_4_demo_refuses_a_folder_holding_a_twin(tmp_path, files, capsys) -> None
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "already holds a twin" in err and "--force" in err
     assert file_bytes(out) == before
+    assert main(["demo", "--out", str(out), "--force"]) == 0  # with consent the demo rebuilds the twin
+    assert (out / "report.md").is_file() and file_bytes(out) != before
 
 
 def test_5_millimetre_mesh_and_kilometre_splat_get_named_warnings(tmp_path, files) -> None:
     box_mm = trimesh.creation.box(extents=tuple(1000 * np.array(BOX_SIZE)))
-    box_mm.apply_translation((300.0, 200.0, 25.0))
+    box_mm.apply_translation((300.0, 200.0, 800.0))  # 0.8 m up, in millimetres
     box_mm.export(tmp_path / "block_mm.obj")
     stage = tmp_path / "twin.usda"
     with pytest.raises(InputError, match=r"beyond the limits.*millimetres\? try --scale 0\.001.*--force"):
@@ -183,6 +185,7 @@ def test_5_millimetre_mesh_and_kilometre_splat_get_named_warnings(tmp_path, file
     )
     assert any("larger than a room: millimetres? try --scale 0.001" in w for w in forced.warnings)
     assert any("heavier than a person can push" in w for w in forced.warnings)
+    assert any("m from the origin: millimetres? try --scale 0.001" in w for w in forced.warnings)
     # The same file at the right scale (into a twin of its own): no warning, the hand-computed mass.
     right = import_mesh(
         ImportMeshConfig(

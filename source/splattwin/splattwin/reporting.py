@@ -104,7 +104,9 @@ def _print_frames(description: dict[str, Any], console: Any) -> None:
     framed = [item for kind in ("splats", "meshes", "bodies") for item in description[kind] if item.get("frame")]
     if not framed:
         return
-    table = _table("frame state of imported prims", ("prim", "now in", "imported into", "import-time change", "source"))
+    table = _table("frame state of imported prims", ("prim", "now in", "imported into", "import-time", "source"))
+    table.caption = "recon: the reconstruction frame; aligned: the twin's world (docs/frames.md)"
+    short = {"reconstruction": "recon"}
     seen = set()
     for item in framed:
         if item["prim"] in seen:
@@ -112,7 +114,13 @@ def _print_frames(description: dict[str, Any], console: Any) -> None:
         seen.add(item["prim"])
         frame = item["frame"]
         change = f"up {frame['import_up_axis']}, x{frame['import_scale']:g}" + (", metric" if frame["metric"] else "")
-        table.add_row(item["prim"], frame["state"], frame["imported_in"], change, Path(frame["source"]).name)
+        table.add_row(
+            item["prim"],
+            short.get(frame["state"], frame["state"]),
+            short.get(frame["imported_in"], frame["imported_in"]),
+            change,
+            Path(frame["source"]).name,
+        )
     console.print(table)
 
 
@@ -120,8 +128,9 @@ def _table(title: str, columns: Sequence[str]) -> Any:
     from rich.table import Table  # noqa: PLC0415
 
     table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
+    for index, column in enumerate(columns):
+        # The first column holds prim paths: folded, never cut with an ellipsis.
+        table.add_column(column, overflow="fold" if index == 0 else "ellipsis")
     return table
 
 

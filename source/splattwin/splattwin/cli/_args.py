@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from splattwin.errors import InputError
 
-__all__ = ["add_import_frame_flags", "number", "point", "scale_from"]
+__all__ = ["add_import_frame_flags", "import_frame_options", "number", "point", "scale_from"]
 
 
 def point(text: str) -> tuple[float, float, float]:
@@ -53,6 +53,19 @@ def add_import_frame_flags(parser: argparse.ArgumentParser, *, force_help: str |
         help="the source is already z-up metres: into an aligned twin, do not apply the recorded alignment",
     )
     parser.add_argument("--replace", action="store_true", help="replace the prim at --prim if it exists")
+    parser.add_argument("--from-prim", default=None, help="USD source: the prim to import (default: the only one)")
     parser.add_argument(
         "--force", action="store_true", help=force_help or "with --replace, also remove a person's root-layer edits"
     )
+
+
+def import_frame_options(args: argparse.Namespace) -> dict[str, object]:
+    """The import configs' keyword arguments for the flags of :func:`add_import_frame_flags`."""
+    return {
+        "up_axis": args.up_axis,
+        "scale": args.scale,
+        "metric": args.metric,
+        "replace": args.replace,
+        "force": args.force,
+        "from_prim": args.from_prim,
+    }

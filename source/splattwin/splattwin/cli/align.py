@@ -54,11 +54,19 @@ def run(args: argparse.Namespace, console: Any) -> int:
         )
     )
     steps = ", ".join(step["name"] for step in result.record["steps"])
-    console.print(
-        f"aligned {len(result.prims)} prims ({steps}); scale {result.applied.scale:.6g}, "
-        f"composed scale {result.total.scale:.6g}",
-        highlight=False,
-    )
+    if args.invert:
+        console.print(
+            f"inverted the alignment: {len(result.prims)} prims back in the reconstruction frame "
+            f"(scale x{result.applied.scale:.6g})",
+            highlight=False,
+        )
+    else:
+        how = " on top of the recorded one (--compose)" if args.compose else " in place of the recorded one (--redo)"
+        console.print(
+            f"aligned {len(result.prims)} prims ({steps}){how if args.compose or args.redo else ''}; "
+            f"scale {result.applied.scale:.6g}, composed scale {result.total.scale:.6g}",
+            highlight=False,
+        )
     fit = table_fit_summary(result.record)
     if fit is not None:
         console.print(table_fit_line(fit, args.scale_from is not None), highlight=False)

@@ -6,11 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from splattwin.cli._args import add_import_frame_flags, number
+from splattwin.cli._args import add_import_frame_flags, import_frame_options, number
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
-    p = verbs.add_parser("import-mesh", help="import a mesh (obj, ply, glb, stl) as static scenery or a rigid body")
+    p = verbs.add_parser(
+        "import-mesh", help="import a mesh (obj, ply, glb, stl, or a USD mesh) as static scenery or a rigid body"
+    )
     p.add_argument("source", type=Path, help="the mesh file")
     p.add_argument("--stage", type=Path, required=True, help="twin root layer (created when missing)")
     p.add_argument("--prim", required=True, help="new prim path below /World")
@@ -28,6 +30,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
     from splattwin.cli._report import print_notes, print_warnings  # noqa: PLC0415
     from splattwin.pipelines.importing import ImportMeshConfig, import_mesh  # noqa: PLC0415
 
+    existed = args.stage.exists()
     result = import_mesh(
         ImportMeshConfig(
             source=args.source,
@@ -36,20 +39,17 @@ def run(args: argparse.Namespace, console: Any) -> int:
             dynamic=args.dynamic,
             material=args.material,
             mass=args.mass,
-            up_axis=args.up_axis,
-            scale=args.scale,
             approximation=args.approximation,
-            metric=args.metric,
-            replace=args.replace,
-            force=args.force,
+            **import_frame_options(args),
         )
     )
     print_warnings(result.warnings)
     what = f"rigid body, {result.mass_kg:.4g} kg ({result.mass_kind})" if result.dynamic else "static collider"
     report = result.report
     console.print(
-        f"imported {args.source} as {what} at {result.prim} [{result.layer} layer]: "
-        f"{report['faces_after']} faces, watertight={report['watertight']}, volume={report['volume_m3']}",
+        f"imported {args.source} as {what} at {result.prim} ({result.layer} layer): "
+        f"{report['faces_after']} faces, watertight={report['watertight']}, volume={report['volume_m3']}; "
+        f"{args.stage} ({'existing twin, extended' if existed else 'new twin'})",
         highlight=False,
     )
     print_notes(result.notes, console)

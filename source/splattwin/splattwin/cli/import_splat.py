@@ -6,12 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from splattwin.cli._args import add_import_frame_flags
+from splattwin.cli._args import add_import_frame_flags, import_frame_options
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
-    p = verbs.add_parser("import-splat", help="import a 3DGS .ply, .spz or .splat file as a Gaussian prim")
-    p.add_argument("source", type=Path, help="the Gaussian file")
+    p = verbs.add_parser(
+        "import-splat", help="import Gaussians (.ply, .spz, .splat, or a USD ParticleField) as a Gaussian prim"
+    )
+    p.add_argument("source", type=Path, help="the Gaussian file (.ply, .spz, .splat, .usd, .usda, .usdc)")
     p.add_argument("--stage", type=Path, required=True, help="twin root layer (created when missing)")
     p.add_argument("--prim", required=True, help="new prim path below /World, e.g. /World/Scene/Splat")
     add_import_frame_flags(p)
@@ -22,22 +24,14 @@ def run(args: argparse.Namespace, console: Any) -> int:
     from splattwin.cli._report import print_notes, print_warnings  # noqa: PLC0415
     from splattwin.pipelines.importing import ImportSplatConfig, import_splat  # noqa: PLC0415
 
+    existed = args.stage.exists()
     result = import_splat(
-        ImportSplatConfig(
-            source=args.source,
-            stage=args.stage,
-            prim=args.prim,
-            up_axis=args.up_axis,
-            scale=args.scale,
-            metric=args.metric,
-            replace=args.replace,
-            force=args.force,
-        )
+        ImportSplatConfig(source=args.source, stage=args.stage, prim=args.prim, **import_frame_options(args))
     )
     print_warnings(result.warnings)
     console.print(
         f"imported {result.count} Gaussians (SH degree {result.sh_degree}) into {result.prim} "
-        f"[{result.layer} layer] of {args.stage}",
+        f"({result.layer} layer) of {args.stage} ({'existing twin, extended' if existed else 'new twin'})",
         highlight=False,
     )
     print_notes(result.notes, console)

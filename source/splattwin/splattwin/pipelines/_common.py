@@ -1,5 +1,5 @@
 """Small pieces the pipeline runners share: prim-path checks, removal, parent frames, the frame an import lands
-in, units sanity checks."""
+in (docs/frames.md)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,6 @@ __all__ = [
     "remove_prim_specs",
     "same_source_warnings",
     "source_to_world",
-    "units_findings",
     "up_axis_transform",
     "world_to_parent",
 ]
@@ -94,6 +93,18 @@ def check_new_prim_path(twin: TwinStage, prim_path: str, *, replace: bool = Fals
     check_prim_path_syntax(prim_path)
     existing = twin.stage.GetPrimAtPath(prim_path)
     if existing and replace:
+        from pxr import Usd  # noqa: PLC0415
+
+        # Replacing a parent would silently take other imports with it (e.g. --replace --prim /World/Scene).
+        others = [
+            str(p.GetPath()) for p in Usd.PrimRange(existing) if p != existing and p.GetCustomDataByKey(FRAME_KEY)
+        ]
+        if others:
+            raise StageError(
+                twin.root_path,
+                f"--replace {prim_path} would also remove {len(others)} other import(s) below it ({others[0]}...); "
+                "remove them with splattwin remove first, or pick the prim itself",
+            )
         remove_prim_specs(twin, prim_path, force=force)
     elif existing:
         layer = twin.layer_of(prim_path) or "root"
@@ -250,6 +261,11 @@ def import_frame(twin: TwinStage, *, source: Path, up_axis: str, scale: float, m
         if aligned:
             notes.append(f"--metric: {source} was taken as z-up metres in the twin's aligned frame")
         else:
+            if metric:
+                notes.append(
+                    "--metric changes nothing on an unaligned twin: there is no recorded alignment to skip, and a "
+                    "later align moves this prim with the rest"
+                )
             warnings += _mixed_import_warnings(twin, up_axis, scale)
     state = ALIGNED if aligned else RECONSTRUCTION
     to_recon = to_twin.then(alignment.inverse()) if aligned else to_twin
@@ -283,57 +299,3 @@ def _mixed_import_warnings(twin: TwinStage, up_axis: str, scale: float) -> list[
                 "they will not line up if both files share the reconstruction's frame"
             ]
     return []
-
-
-ROOM_SIZE_M = 20.0
-"""Objects and scenery larger than this are probably in the wrong unit (a warning)."""
-PUSHABLE_MASS_KG = 100.0
-"""A dynamic object heavier than this is more than a person can push (a warning)."""
-HARD_MASS_KG = 2000.0
-"""A dynamic body heavier than this is refused unless ``--force``."""
-HARD_BODY_SIZE_M = 20.0
-"""A dynamic body larger than this is refused unless ``--force``."""
-SMALL_BODY_SIZE_M = 0.002
-"""A dynamic body smaller than this is probably in the wrong unit (a warning)."""
-SPLAT_SIZE_M = 1000.0
-"""A splat whose robust extent is beyond this is kilometres across (a warning)."""
-
-
-def _unit_hint(size: float) -> str:
-    """The likely unit mistake behind a size in metres: millimetres from 50 m on (CAD's default), else centimetres."""
-    if size >= 50:
-        return "millimetres? try --scale 0.001"
-    return "centimetres? try --scale 0.01"
-
-
-def units_findings(
-    *, what: str, size_m: float, mass_kg: float | None = None, dynamic: bool = False, splat: bool = False
-) -> tuple[list[str], list[str]]:
-    """Sanity of sizes and masses in the twin's frame: (warnings, refusals) naming the likely mistake.
-
-    Args:
-        what: the file (or prim) the numbers belong to, for the messages.
-        size_m: largest extent, metres (twin units).
-        mass_kg: the body's mass (dynamic objects only).
-        dynamic: a rigid body (hard limits apply: refusals unless ``--force``).
-        splat: a splat (its limit is kilometres, a scene can be a building).
-    """
-    warnings: list[str] = []
-    refusals: list[str] = []
-    if splat:
-        if size_m > SPLAT_SIZE_M:
-            warnings.append(f"{what}: the splat is {size_m / 1000:.3g} km across: {_unit_hint(size_m)}")
-        return warnings, refusals
-    if size_m > ROOM_SIZE_M:
-        warnings.append(f"{what}: {size_m:.3g} m across, larger than a room: {_unit_hint(size_m)}")
-    if dynamic and 0 < size_m < SMALL_BODY_SIZE_M:
-        warnings.append(f"{what}: a body {1000 * size_m:.3g} mm across: kilometres? try --scale 1000")
-    if dynamic and mass_kg is not None and mass_kg > PUSHABLE_MASS_KG:
-        hint = _unit_hint(size_m) if size_m > 2.0 else "check --mass and --material"
-        warnings.append(f"{what}: {mass_kg:.3g} kg, heavier than a person can push: {hint}")
-    if dynamic and (size_m > HARD_BODY_SIZE_M or (mass_kg is not None and mass_kg > HARD_MASS_KG)):
-        refusals.append(
-            f"a dynamic body of {size_m:.3g} m and {mass_kg:.3g} kg is beyond the limits "
-            f"({HARD_BODY_SIZE_M:g} m, {HARD_MASS_KG:g} kg): {_unit_hint(size_m)}; give --force to import it anyway"
-        )
-    return warnings, refusals

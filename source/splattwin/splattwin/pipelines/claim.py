@@ -14,73 +14,18 @@ from pathlib import Path
 import numpy as np
 
 from splattwin.errors import InputError
+from splattwin.geometry.inside import points_in_mesh, winding_numbers_and_distances
 from splattwin.pipelines._common import check_new_prim_path, check_prim_path_syntax, local_to_world
 from splattwin.usd.splats import define_gaussians_prim, read_gaussians_prim
 from splattwin.usd.stage import edit_twin
 
 __all__ = ["ClaimConfig", "claim_gaussians", "points_in_convex_hull", "points_in_mesh", "winding_numbers"]
 
-_PAIRS_PER_CHUNK = 2_000_000
-"""Point x triangle pairs evaluated at once (bounds the temporary arrays to some 100 MB)."""
-
 
 def winding_numbers(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Generalised winding numbers [N] of points [N, 3] with respect to a triangle mesh (same frame and units).
-
-    The sum of the solid angles the oriented triangles subtend (Van Oosterom and Strackee's formula) over 4 pi:
-    1 inside a closed outward-wound mesh, 0 outside, and a graceful in-between for meshes with small holes
-    (Jacobson et al. 2013). Our own numpy code because trimesh's ``contains`` needs rtree/embree, which the
-    project does not install.
-    """
-    pts = np.asarray(points, dtype=np.float64)
-    triangles = np.asarray(vertices, dtype=np.float64)[np.asarray(faces)]  # [F, 3, 3]
-    total = np.zeros(len(pts))
-    chunk = max(1, _PAIRS_PER_CHUNK // max(1, len(triangles)))
-    for start in range(0, len(pts), chunk):
-        rel = triangles[None, :, :, :] - pts[start : start + chunk, None, None, :]  # [n, F, 3, 3]
-        a, b, c = rel[:, :, 0], rel[:, :, 1], rel[:, :, 2]
-        la, lb, lc = (np.linalg.norm(v, axis=-1) for v in (a, b, c))
-        det = np.einsum("nfi,nfi->nf", a, np.cross(b, c))
-        denominator = (
-            la * lb * lc
-            + np.einsum("nfi,nfi->nf", a, b) * lc
-            + np.einsum("nfi,nfi->nf", b, c) * la
-            + np.einsum("nfi,nfi->nf", c, a) * lb
-        )
-        total[start : start + chunk] = 2.0 * np.arctan2(det, denominator).sum(axis=1)
-    return total / (4.0 * np.pi)
-
-
-def points_in_mesh(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, *, margin: float = 0.0) -> np.ndarray:
-    """Mask [N] of points [N, 3] inside the closed mesh (vertices [V, 3], faces [F, 3]) or within ``margin`` of it.
-
-    Points outside the mesh's bounding box grown by ``margin`` are rejected first; the rest are inside when
-    their winding number is above 1/2, or within ``margin`` of the closest point on any triangle.
-    """
-    import trimesh  # noqa: PLC0415
-
-    pts = np.asarray(points, dtype=np.float64)
-    verts = np.asarray(vertices, dtype=np.float64)
-    faces = np.asarray(faces, dtype=np.int64)
-    low, high = verts.min(axis=0) - margin, verts.max(axis=0) + margin
-    candidates = np.flatnonzero(((pts >= low) & (pts <= high)).all(axis=1))
-    mask = np.zeros(len(pts), dtype=bool)
-    if len(candidates) == 0 or len(faces) == 0:
-        return mask
-    inside = winding_numbers(pts[candidates], verts, faces) > 0.5
-    mask[candidates[inside]] = True
-    if margin > 0:
-        rest = candidates[~inside]
-        triangles = verts[faces]
-        chunk = max(1, _PAIRS_PER_CHUNK // (10 * len(faces)))
-        for start in range(0, len(rest), chunk):
-            block = rest[start : start + chunk]
-            closest = trimesh.triangles.closest_point(
-                np.repeat(triangles[None], len(block), axis=0).reshape(-1, 3, 3), np.repeat(pts[block], len(faces), 0)
-            ).reshape(len(block), len(faces), 3)
-            distance = np.linalg.norm(closest - pts[block, None, :], axis=-1).min(axis=1)
-            mask[block[distance <= margin]] = True
-    return mask
+    """Generalised winding numbers [N] of points [N, 3] for a triangle mesh (see
+    :func:`splattwin.geometry.inside.winding_numbers_and_distances`)."""
+    return winding_numbers_and_distances(points, vertices, faces, with_distance=False)[0]
 
 
 def points_in_convex_hull(points: np.ndarray, hull_vertices: np.ndarray, *, margin: float = 0.0) -> np.ndarray:

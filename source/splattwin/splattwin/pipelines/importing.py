@@ -24,10 +24,11 @@ from splattwin.pipelines._common import (
     import_frame,
     same_source_warnings,
     source_to_world,
-    units_findings,
     world_to_parent,
 )
+from splattwin.pipelines._units import units_findings
 from splattwin.usd.bodies import CollisionApproximation
+from splattwin.usd.foreign import is_usd_file, read_foreign_gaussians, read_foreign_mesh
 from splattwin.usd.frames import FRAME_KEY, to_custom_data
 from splattwin.usd.stage import TwinStage, edit_twin
 
@@ -74,6 +75,8 @@ class ImportSplatConfig:
             units and brought into the aligned frame).
         replace: replace an existing prim at ``prim`` instead of refusing.
         force: with ``replace``, also remove a person's root-layer edits of that prim.
+        from_prim: for a USD source, the ParticleField3DGaussianSplat prim to import (default: the only one).
+            A USD source's ``upAxis``, ``metersPerUnit`` and the prim's transform are honoured.
     """
 
     source: Path
@@ -84,11 +87,16 @@ class ImportSplatConfig:
     metric: bool = False
     replace: bool = False
     force: bool = False
+    from_prim: str | None = None
 
     def validate(self) -> None:
         """Check the options that need no file access."""
+        from splattwin.io import GAUSSIAN_SUFFIXES  # noqa: PLC0415
+
+        _check_suffix(self.source, GAUSSIAN_SUFFIXES, "Gaussian")
         source_to_world(up_axis=self.up_axis, scale=self.scale)
         check_prim_path_syntax(self.prim)
+        _check_from_prim(self.source, self.from_prim)
 
 
 @dataclass
@@ -101,6 +109,21 @@ class ImportSplatResult:
     sh_degree: int
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+def _check_suffix(source: Path, suffixes: tuple[str, ...], what: str) -> None:
+    """One line naming every suffix an import verb reads, USD included (the readers know only their own)."""
+    suffix = Path(source).suffix.lower()
+    if suffix not in suffixes and not is_usd_file(source):
+        known = ", ".join((*suffixes, ".usd", ".usda", ".usdc"))
+        raise InputError(source, f"unsupported {what} file suffix {suffix or '(none)'!r}; supported: {known}")
+
+
+def _check_from_prim(source: Path, from_prim: str | None) -> None:
+    if from_prim is not None and not is_usd_file(source):
+        raise InputError("--from-prim", f"only applies to a USD source (.usd, .usda, .usdc), not {Path(source).name}")
+    if from_prim is not None and not str(from_prim).startswith("/"):
+        raise InputError("--from-prim", f"{from_prim!r} must start with / (an absolute prim path, e.g. /nv)")
 
 
 def _define_missing_ancestors(twin: TwinStage, prim_path: str) -> None:
@@ -128,13 +151,16 @@ def import_splat(config: ImportSplatConfig) -> ImportSplatResult:
     from splattwin.usd.splats import define_gaussians_prim  # noqa: PLC0415
 
     config.validate()
-    gaussians = read_gaussians(config.source)
+    source = config.source
+    if is_usd_file(config.source):
+        gaussians, prim_path = read_foreign_gaussians(config.source, config.from_prim)
+        source = f"{config.source}#{prim_path}"
+    else:
+        gaussians = read_gaussians(config.source)
     with edit_twin(config.stage) as twin:
         check_new_prim_path(twin, config.prim, replace=config.replace, force=config.force)
-        frame = import_frame(
-            twin, source=config.source, up_axis=config.up_axis, scale=config.scale, metric=config.metric
-        )
-        warnings = frame.warnings + same_source_warnings(twin, config.source, config.prim)
+        frame = import_frame(twin, source=source, up_axis=config.up_axis, scale=config.scale, metric=config.metric)
+        warnings = frame.warnings + same_source_warnings(twin, source, config.prim)
         if len(gaussians):
             world_means = frame.to_twin.apply_points(gaussians.means.astype(np.float64))
             low, high = np.percentile(world_means, [1, 99], axis=0)
@@ -174,6 +200,8 @@ class ImportMeshConfig:
         replace: replace an existing prim at ``prim`` instead of refusing.
         force: import a dynamic body beyond the units hard limits (size, mass); with ``replace``, also remove a
             person's root-layer edits of the replaced prim.
+        from_prim: for a USD source, the ``UsdGeom.Mesh`` prim to import (default: the only one); the file's
+            ``upAxis``, ``metersPerUnit`` and the prim's transform are honoured.
         approximation: collision approximation; None picks ``none`` (the triangles) for static scenery and
             ``convexHull`` for dynamic objects.
         cleaning: mesh-cleaning options; None picks :data:`SCENE_CLEANING` for static scenery (a whole-scene
@@ -193,14 +221,21 @@ class ImportMeshConfig:
     metric: bool = False
     replace: bool = False
     force: bool = False
+    from_prim: str | None = None
 
     def validate(self) -> None:
         """Check the options that need no file access."""
+        from splattwin.mesh.load import SUPPORTED_MESH_SUFFIXES  # noqa: PLC0415
         from splattwin.mesh.materials import get_material  # noqa: PLC0415
 
+        _check_suffix(self.source, SUPPORTED_MESH_SUFFIXES, "mesh")
         source_to_world(up_axis=self.up_axis, scale=self.scale)
         check_prim_path_syntax(self.prim)
-        get_material(self.material)
+        _check_from_prim(self.source, self.from_prim)
+        try:
+            get_material(self.material)
+        except InputError as exc:
+            raise InputError("--material", exc.problem) from None
         if self.mass is not None and not (np.isfinite(self.mass) and self.mass > 0):
             raise InputError("--mass", f"must be a finite mass in kg > 0, got {self.mass}")
         if self.mass is not None and not self.dynamic:
@@ -249,14 +284,20 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
 
     config.validate()
     material = get_material(config.material)
-    mesh = load_mesh(config.source)
+    source = config.source
+    if is_usd_file(config.source):
+        import trimesh  # noqa: PLC0415
+
+        foreign = read_foreign_mesh(config.source, config.from_prim)
+        mesh = trimesh.Trimesh(vertices=foreign.vertices, faces=foreign.faces, process=False)
+        source = f"{config.source}#{foreign.prim}"
+    else:
+        mesh = load_mesh(config.source)
     layer = "objects" if config.dynamic else "scene"
     with edit_twin(config.stage) as twin:
         check_new_prim_path(twin, config.prim, replace=config.replace, force=config.force)
-        placed = import_frame(
-            twin, source=config.source, up_axis=config.up_axis, scale=config.scale, metric=config.metric
-        )
-        warnings = placed.warnings + same_source_warnings(twin, config.source, config.prim)
+        placed = import_frame(twin, source=source, up_axis=config.up_axis, scale=config.scale, metric=config.metric)
+        warnings = placed.warnings + same_source_warnings(twin, source, config.prim)
         mesh.apply_transform(placed.to_twin.matrix())
         cleaned, report = clean_mesh(mesh, config=config.resolved_cleaning(), source=config.source)
         validate_mesh(cleaned, source=config.source, require_watertight=config.dynamic)
@@ -267,7 +308,11 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
         if config.dynamic:
             mass_kg, provenance = _mass_and_provenance(config, cleaned.volume, material.name)
         found, refusals = units_findings(
-            what=str(config.source), size_m=size_m, mass_kg=mass_kg, dynamic=config.dynamic
+            what=str(config.source),
+            size_m=size_m,
+            mass_kg=mass_kg,
+            dynamic=config.dynamic,
+            distance_m=float(np.linalg.norm(cleaned.bounds.mean(axis=0))),
         )
         warnings += found
         if refusals and not config.force:
