@@ -7,7 +7,9 @@ property types, NaN/Inf, garbage, damage inside the SPZ gzip stream and the GLB 
 ``splattwin.cli.main(["import-splat" | "import-mesh", FILE, "--stage", TWIN, "--prim", NEW])`` in this process:
 
 - a traceback (any exception escaping ``main``) or an exit code other than 0 and 2 is a *crasher*: the file is
-  kept under ``tests/regressions/`` (``--save-crashers``) so tests/test_regressions.py replays it forever;
+  kept under ``tests/regressions/`` (``--save-crashers``) so tests/test_regressions.py replays it forever; a
+  RuntimeWarning from splattwin's code (noise before the one error line; an error under the test suite's filter)
+  is counted and kept the same way;
 - exit 2 must leave every file of the twin byte-identical (compared by hash); exit 0 must add the prim and leave a
   twin that opens;
 - ``--subprocess-sample`` mutants per reader also run as ``python -m splattwin ...`` child processes: exit codes and
@@ -88,10 +90,16 @@ def fuzz_in_process(reader: Reader, count: int, seed: int, work: Path, crashers:
             with (
                 contextlib.redirect_stderr(stderr),
                 contextlib.redirect_stdout(io.StringIO()),
-                warnings.catch_warnings(),
+                warnings.catch_warnings(record=True) as caught,
             ):
-                warnings.simplefilter("ignore")
+                warnings.simplefilter("always")
                 code = main(_command(reader, source, twin, prim))
+            # A RuntimeWarning (overflow, invalid value) from our code is noise on stderr before the one error line.
+            noisy = [w for w in caught if issubclass(w.category, RuntimeWarning) and "splattwin" in w.filename]
+            if noisy:
+                counts["runtime warning"] += 1
+                if crashers is not None:
+                    _save_crasher(crashers, reader, data, label, f"{noisy[0].category.__name__}: {noisy[0].message}")
         except BaseException as exc:  # a crasher: anything escaping the CLI's error handling
             counts["traceback"] += 1
             if crashers is not None:
