@@ -363,3 +363,24 @@ def test_full_disk_during_save_keeps_the_old_twin(small_twin: Path, monkeypatch,
     assert err.count("\n") == 1
     assert file_bytes(small_twin.parent) == before
     assert not open_twin(small_twin).stage.GetPrimAtPath("/World/B")
+
+
+def test_retry_after_a_failed_creation_in_the_same_process(tmp_path: Path, monkeypatch) -> None:
+    """A notebook's first import fails on a full disk; the retry in the same process creates the twin."""
+    import errno
+
+    twin = tmp_path / "new" / "twin.usda"
+    write_gaussians(tmp_path / "s.ply", random_gaussians(30, degree=0))
+    args = ["import-splat", str(tmp_path / "s.ply"), "--stage", str(twin), "--prim", "/World/S"]
+
+    def full_disk(descriptor: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    assert main(args) == 2
+    monkeypatch.undo()
+    assert not twin.exists() and not (tmp_path / "new" / "twin_layers").exists()
+    assert main(args) == 0
+    stage = Usd.Stage.Open(str(twin))
+    assert len(stage.GetPrimAtPath("/World/S").GetAttribute("positions").Get()) == 30
+    assert stage.GetPrimAtPath("/World/PhysicsScene")

@@ -325,7 +325,7 @@ def _read_compressed(path: Path) -> Gaussians:
     if data is None:
         raise InputError(path, "cannot decode this PlayCanvas compressed PLY (truncated or malformed chunk data)")
     sh_rest = np.zeros((len(data.means), 0, 3), np.float32) if data.shN is None else data.shN
-    with np.errstate(over="ignore", under="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         return Gaussians(
             means=data.means,
             quats_wxyz=data.quats,
@@ -493,8 +493,9 @@ def _fill(gaussians: Gaussians, first: int, table: np.ndarray, columns: _ColumnM
     else:
         sh[:, 0, :] = rgb_to_sh0(table[:, columns.colors] / columns.color_divisor)
         np.take(table, columns.sh[1:], axis=1, out=sh[:, 1:, :], mode="clip")
-    # exp(-inf) = 0 and exp(large) = inf are reported by validation, not as floating-point warnings.
-    with np.errstate(over="ignore", under="ignore"):
+    # exp(-inf) = 0, exp(large) = inf and NaN (a signalling NaN raises "invalid") are reported by validation,
+    # not as floating-point warnings.
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         np.exp(scales, out=scales)
         np.negative(opacities, out=opacities)
         np.exp(opacities, out=opacities)

@@ -244,13 +244,22 @@ def _new_twin(root: Path) -> TwinStage:
 
     import splattwin  # noqa: PLC0415
 
+    def new_layer(extension: str, path: Path) -> Sdf.Layer:
+        # A creation that failed in this process (a full disk, an error in the edit) leaves its never-saved layers
+        # in OpenUSD's registry under the same names; reuse them emptied, or Sdf.Layer.New refuses the name.
+        existing = Sdf.Layer.Find(str(path))
+        if existing is not None:
+            existing.Clear()
+            return existing
+        return Sdf.Layer.New(Sdf.FileFormat.FindByExtension(extension), str(path))
+
     root = root.resolve()
-    root_layer = Sdf.Layer.New(Sdf.FileFormat.FindByExtension(root.suffix.lstrip(".") or "usda"), str(root))
+    root_layer = new_layer(root.suffix.lstrip(".") or "usda", root)
     _set_stage_metadata(root_layer)
     layers = {}
     for name in LAYER_NAMES:
         path = layers_dir(root) / f"{name}{_LAYER_SUFFIX[name]}"
-        layer = Sdf.Layer.New(Sdf.FileFormat.FindByExtension(_LAYER_SUFFIX[name].lstrip(".")), str(path))
+        layer = new_layer(_LAYER_SUFFIX[name].lstrip("."), path)
         _set_stage_metadata(layer)
         layer.comment = f"SplatTwin {name} layer of {root.name}"
         layers[name] = layer
