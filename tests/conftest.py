@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from splattwin.gaussians import Gaussians
+
+# Property-based tests replay the same examples on every run (CI must not fail on a new random draw); the long,
+# randomised search is bench/fuzz_readers.py. HYPOTHESIS_PROFILE=explore draws new examples locally.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def random_gaussians(n: int = 200, degree: int = 3, seed: int = 0) -> Gaussians:
