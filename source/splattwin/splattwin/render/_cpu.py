@@ -8,7 +8,9 @@ order as gsplat's radix sort of (tile, depth) keys without sorting the pair list
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +66,8 @@ def build_tile_lists(
     tiles_h = math.ceil(height / tile_size)
     radii = np.ascontiguousarray(radii, dtype=np.float64)
     means2d = np.ascontiguousarray(means2d, dtype=np.float64)
-    counts = kernels.count_tiles(means2d, radii, tile_size, tiles_w, tiles_h)
+    with _keep_torch_threads():
+        counts = kernels.count_tiles(means2d, radii, tile_size, tiles_w, tiles_h)
     per_tile = _pairs_per_tile(means2d, radii, counts, tile_size, tiles_w, tiles_h)
     tile_offsets = np.zeros(per_tile.size + 1, dtype=np.int64)
     np.cumsum(per_tile, out=tile_offsets[1:])
@@ -92,6 +95,19 @@ def _pairs_per_tile(
     np.add.at(diff, (cams, y1, x0), -1)
     np.add.at(diff, (cams, y1, x1), 1)
     return diff.cumsum(axis=1).cumsum(axis=2)[:, :tiles_h, :tiles_w].reshape(-1)
+
+
+@contextlib.contextmanager
+def _keep_torch_threads() -> Iterator[None]:
+    """Numba's OpenMP layer shares libgomp with torch and resets its thread count on launch; restore it."""
+    import torch  # noqa: PLC0415
+
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
@@ -125,20 +141,21 @@ def _make_function() -> Any:
             out_alphas = np.empty((num_cameras, height, width), dtype=dtype)
             last_counts = np.empty((num_cameras, height, width), dtype=np.int32)
             max_ids = np.empty((num_cameras, height, width), dtype=np.int32)
-            kernels.rasterize_forward(
-                *arrays,
-                tiles.tile_offsets,
-                tiles.flatten_ids,
-                width,
-                height,
-                tiles.tile_size,
-                tiles.tiles_w,
-                tiles.tiles_h,
-                out_colors,
-                out_alphas,
-                last_counts,
-                max_ids,
-            )
+            with _keep_torch_threads():
+                kernels.rasterize_forward(
+                    *arrays,
+                    tiles.tile_offsets,
+                    tiles.flatten_ids,
+                    width,
+                    height,
+                    tiles.tile_size,
+                    tiles.tiles_w,
+                    tiles.tiles_h,
+                    out_colors,
+                    out_alphas,
+                    last_counts,
+                    max_ids,
+                )
             ctx.arrays = arrays
             ctx.tiles = tiles
             ctx.size = (width, height)
@@ -165,28 +182,29 @@ def _make_function() -> Any:
             pair_v_opacities = np.empty(pairs, dtype=dtype)
             v_colors_np = _numpy(v_out_colors).astype(dtype, copy=False)
             v_alphas_np = np.ascontiguousarray(_numpy(v_out_alphas)[..., 0]).astype(dtype, copy=False)
-            kernels.rasterize_backward(
-                means2d,
-                conics,
-                colors,
-                opacities,
-                backgrounds,
-                tiles.tile_offsets,
-                tiles.flatten_ids,
-                width,
-                height,
-                tiles.tile_size,
-                tiles.tiles_w,
-                tiles.tiles_h,
-                ctx.out_alphas,
-                ctx.last_counts,
-                v_colors_np,
-                v_alphas_np,
-                pair_v_means2d,
-                pair_v_conics,
-                pair_v_colors,
-                pair_v_opacities,
-            )
+            with _keep_torch_threads():
+                kernels.rasterize_backward(
+                    means2d,
+                    conics,
+                    colors,
+                    opacities,
+                    backgrounds,
+                    tiles.tile_offsets,
+                    tiles.flatten_ids,
+                    width,
+                    height,
+                    tiles.tile_size,
+                    tiles.tiles_w,
+                    tiles.tiles_h,
+                    ctx.out_alphas,
+                    ctx.last_counts,
+                    v_colors_np,
+                    v_alphas_np,
+                    pair_v_means2d,
+                    pair_v_conics,
+                    pair_v_colors,
+                    pair_v_opacities,
+                )
             v_means2d = np.zeros_like(means2d)
             v_conics = np.zeros_like(conics)
             v_colors = np.zeros_like(colors)

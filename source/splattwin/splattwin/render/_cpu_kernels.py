@@ -40,6 +40,14 @@ _JIT = {"cache": True, "nogil": True}
 
 
 @numba.njit(**_JIT)
+def _sigma_cutoff(opacity: float) -> float:
+    """A sigma above this gives alpha < 1/255 for sure, so exp() is skipped there (the exact test still follows)."""
+    if opacity * 255.0 <= 1.0:
+        return -1.0
+    return math.log(opacity * 255.0) + 1e-5
+
+
+@numba.njit(**_JIT)
 def _tile_range(mean: float, radius: float, tile_size: int, num_tiles: int) -> tuple[int, int]:
     low = math.floor((mean - radius) / tile_size)
     high = math.ceil((mean + radius) / tile_size)
@@ -134,8 +142,10 @@ def rasterize_forward(
         cc = np.empty(count, dtype=means2d.dtype)
         op = np.empty(count, dtype=means2d.dtype)
         col = np.empty((count, channels), dtype=means2d.dtype)
+        cut = np.empty(count, dtype=np.float64)
         for k in range(count):
             n = flatten_ids[start + k]
+            cut[k] = _sigma_cutoff(opacities[c, n])
             mx[k] = means2d[c, n, 0]
             my[k] = means2d[c, n, 1]
             ca[k] = conics[c, n, 0]
@@ -158,7 +168,7 @@ def rasterize_forward(
                     dx = mx[k] - fx
                     dy = my[k] - fy
                     sigma = 0.5 * (ca[k] * dx * dx + cc[k] * dy * dy) + cb[k] * dx * dy
-                    if sigma < 0.0:
+                    if sigma < 0.0 or sigma > cut[k]:
                         continue
                     alpha = min(ALPHA_MAX, op[k] * math.exp(-sigma))
                     if alpha < ALPHA_MIN:
@@ -221,8 +231,10 @@ def rasterize_backward(
         cc = np.empty(count, dtype=means2d.dtype)
         op = np.empty(count, dtype=means2d.dtype)
         col = np.empty((count, channels), dtype=means2d.dtype)
+        cut = np.empty(count, dtype=np.float64)
         for k in range(count):
             n = flatten_ids[start + k]
+            cut[k] = _sigma_cutoff(opacities[c, n])
             mx[k] = means2d[c, n, 0]
             my[k] = means2d[c, n, 1]
             ca[k] = conics[c, n, 0]
@@ -255,7 +267,7 @@ def rasterize_backward(
                     dx = mx[k] - fx
                     dy = my[k] - fy
                     sigma = 0.5 * (ca[k] * dx * dx + cc[k] * dy * dy) + cb[k] * dx * dy
-                    if sigma < 0.0:
+                    if sigma < 0.0 or sigma > cut[k]:
                         continue
                     vis = math.exp(-sigma)
                     raw_alpha = op[k] * vis
