@@ -29,6 +29,7 @@ VERB_MODULES = (
     "export_splat",
     "inspect",
     "align",
+    "render",
     "demo",
 )
 """Modules of :mod:`splattwin.cli`, one per verb, in the order ``--help`` lists them."""

@@ -1,0 +1,286 @@
+"""``splattwin render``: the twin seen from a camera prim or a look-at view, one frame or a trajectory video.
+
+Outputs (everything is rendered in memory first, then written atomically, so bad input leaves nothing behind):
+
+- ``OUT`` (``.png``): RGB, 8 bit.
+- ``--depth``: ``<stem>_depth.png``, 16-bit greyscale, camera-frame z in millimetres (value / 1000 = metres,
+  so 0.001 m steps up to 65.534 m); 0 where no surface (pixel alpha < 0.5), 65535 for anything farther.
+- ``--segmentation``: ``<stem>_seg.png``, 16-bit labels (0 = background, k + 1 = the k-th Gaussian prim: the
+  prim contributing the largest blending weight to the pixel, exact from the rasterizer) and ``<stem>_seg.json``
+  with ``{"0": null, "1": "/World/...", ...}``.
+- ``--trajectory``: one frame per trajectory sample into ``<stem>_frames/frame_00000.png ...`` (plus depth and
+  segmentation frames when asked) and ``<stem>.mp4`` (H.264 via imageio-ffmpeg) at the trajectory's rate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from splattwin.errors import InputError
+
+__all__ = ["DEPTH_PNG_SCALE", "RenderConfig", "RenderResult", "render_twin", "write_depth_png", "write_segmentation"]
+
+logger = logging.getLogger(__name__)
+
+DEPTH_PNG_SCALE = 1000.0
+"""16-bit depth PNG units per metre (millimetres)."""
+_BACKENDS = ("auto", "cpu", "gsplat")
+
+
+@dataclass(kw_only=True)
+class RenderConfig:
+    """Attributes:
+    stage: the twin's root layer.
+    out: the RGB PNG (single frame) or MP4 (trajectory) to write.
+    camera: a UsdGeom.Camera prim path; or
+    view: (eye, target) world points [m] of a look-at camera (z up).
+    size: (width, height) [px].
+    vertical_fov_deg: field of view of a look-at camera.
+    joints: joint name -> value (rad or m) for the robots on the stage; unset joints are 0.
+    trajectory: a .csv / .npz joint trajectory (one frame per sample).
+    fps: video frame rate; None = the trajectory's median rate.
+    backend: "auto", "cpu" or "gsplat".
+    depth: also write the 16-bit depth PNG(s).
+    segmentation: also write the instance segmentation PNG(s) and the id -> prim path JSON.
+    background: RGB in [0, 1].
+    """
+
+    stage: Path
+    out: Path
+    camera: str | None = None
+    view: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
+    size: tuple[int, int] = (640, 480)
+    vertical_fov_deg: float = 50.0
+    joints: Mapping[str, float] = field(default_factory=dict)
+    trajectory: Path | None = None
+    fps: float | None = None
+    backend: str = "auto"
+    depth: bool = False
+    segmentation: bool = False
+    background: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    def validate(self) -> None:
+        """Check the options (not the files)."""
+        if (self.camera is None) == (self.view is None):
+            raise InputError("--camera/--view", "give exactly one of --camera PRIM or --view EYE TARGET")
+        width, height = self.size
+        if width <= 0 or height <= 0 or width > 16384 or height > 16384:
+            raise InputError("--size", f"must be WxH with 1..16384 pixels each, got {width}x{height}")
+        if self.backend not in _BACKENDS:
+            raise InputError("--backend", f"must be one of {', '.join(_BACKENDS)}, got {self.backend!r}")
+        if self.trajectory is not None and self.joints:
+            raise InputError("--joints/--trajectory", "give --joints or --trajectory, not both")
+        expected = ".mp4" if self.trajectory is not None else ".png"
+        if self.out.suffix.lower() != expected:
+            what = "a trajectory renders a video" if self.trajectory is not None else "a single frame is a PNG"
+            raise InputError(self.out, f"--out must end in {expected} ({what})")
+        if self.fps is not None and not (np.isfinite(self.fps) and 0 < self.fps <= 240):
+            raise InputError("--fps", f"must be in (0, 240], got {self.fps}")
+        for name, value in self.joints.items():
+            if not np.isfinite(value):
+                raise InputError("--joints", f"joint {name!r} has a non-finite value {value}")
+
+
+@dataclass
+class RenderResult:
+    """What was written: the files, the frame count, the Gaussian prims rendered."""
+
+    files: list[Path]
+    frames: int
+    prim_paths: list[str]
+
+
+def parse_joints(text: str) -> dict[str, float]:
+    """``--joints``: a JSON object ``{"joint": value}`` given inline or as a path to a .json file."""
+    source = text
+    candidate = Path(text)
+    if not text.lstrip().startswith("{") and candidate.is_file():
+        source, text = str(candidate), candidate.read_text()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(source if source != text else "--joints", f"is not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not all(isinstance(v, int | float) for v in data.values()):
+        raise InputError("--joints", 'expected a JSON object of joint name -> number, e.g. {"panda_joint1": 0.3}')
+    return {str(k): float(v) for k, v in data.items()}
+
+
+def write_depth_png(path: Path, depth: np.ndarray) -> None:
+    """Depth [H, W] metres (+inf = none) -> 16-bit PNG in millimetres (0 = none), atomically."""
+    import imageio.v3 as iio  # noqa: PLC0415
+
+    from splattwin.io import atomic_output  # noqa: PLC0415
+
+    finite = np.isfinite(depth)
+    millimetres = np.where(finite, np.clip(np.round(depth * DEPTH_PNG_SCALE), 1, 65535), 0).astype(np.uint16)
+    with atomic_output(path) as temporary:
+        iio.imwrite(temporary, millimetres, extension=".png")
+
+
+def write_segmentation(png: Path, table: Path, labels: np.ndarray, prim_paths: list[str]) -> None:
+    """Labels [H, W] (-1 = background, k = prim k) -> 16-bit PNG (label + 1) and the id -> prim path JSON."""
+    import imageio.v3 as iio  # noqa: PLC0415
+
+    from splattwin.io import atomic_output  # noqa: PLC0415
+
+    with atomic_output(png) as temporary:
+        iio.imwrite(temporary, (labels.astype(np.int64) + 1).astype(np.uint16), extension=".png")
+    ids = {"0": None} | {str(k + 1): path for k, path in enumerate(prim_paths)}
+    with atomic_output(table) as temporary:
+        temporary.write_text(json.dumps(ids, indent=2))
+
+
+def _write_rgb(path: Path, rgb: np.ndarray) -> None:
+    import imageio.v3 as iio  # noqa: PLC0415
+
+    from splattwin.io import atomic_output  # noqa: PLC0415
+
+    with atomic_output(path) as temporary:
+        iio.imwrite(temporary, _to_uint8(rgb), extension=".png")
+
+
+def _to_uint8(rgb: np.ndarray) -> np.ndarray:
+    return (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _camera(config: RenderConfig, stage: Any) -> Any:
+    from splattwin.render.scene import camera_from_prim, look_at_camera  # noqa: PLC0415
+
+    width, height = config.size
+    if config.camera is not None:
+        return camera_from_prim(stage, config.camera, width=width, height=height)
+    eye, target = config.view  # type: ignore[misc]
+    return look_at_camera(eye, target, width=width, height=height, vertical_fov_deg=config.vertical_fov_deg)
+
+
+def _link_overrides(stage: Any, joints: Mapping[str, float]) -> dict[str, np.ndarray]:
+    """Robot link transforms at the joints (empty when the stage has no robot and no joints are given)."""
+    try:
+        from splattwin.render.scene import robot_link_overrides  # noqa: PLC0415
+
+        return robot_link_overrides(stage, joints)
+    except ImportError:
+        if joints:
+            raise InputError("--joints", "posing robots needs splattwin.robot, which is not installed") from None
+        return {}
+
+
+def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | None = None) -> RenderResult:
+    """Render the twin as configured and write the outputs (see the module docstring).
+
+    Args:
+        config: the options.
+        progress: called as ``progress(done, total)`` after each frame.
+
+    Raises:
+        InputError / StageError: a missing or non-USD stage, a bad camera, an empty stage, NaN in a splat,
+            unknown joints, a bad trajectory. Nothing is written then.
+    """
+    from splattwin.render.scene import gather_gaussians, stage_path  # noqa: PLC0415
+    from splattwin.render.views import render_view  # noqa: PLC0415
+    from splattwin.usd import open_usd_stage  # noqa: PLC0415
+
+    config.validate()
+    stage = open_usd_stage(config.stage)
+    camera = _camera(config, stage)
+    if config.trajectory is None:
+        overrides = _link_overrides(stage, config.joints)
+        scene = gather_gaussians(stage, overrides=overrides)
+        view = render_view(scene, camera, backend=config.backend, background=config.background)
+        files = _write_frame(config.out, view, depth=config.depth, segmentation=config.segmentation)
+        if progress:
+            progress(1, 1)
+        return RenderResult(files=files, frames=1, prim_paths=scene.prim_paths)
+
+    from splattwin.io.trajectory import read_trajectory  # noqa: PLC0415
+
+    known = _robot_joint_names(stage)
+    trajectory = read_trajectory(config.trajectory, known_joints=known)
+    if not known:
+        raise InputError(stage_path(stage), "a trajectory was given but the stage has no robot to pose")
+    fps = (
+        config.fps or float(np.clip(1.0 / np.median(np.diff(trajectory.times)), 1.0, 60.0))
+        if len(trajectory.times) > 1
+        else (config.fps or 1.0)
+    )
+    frames_dir = config.out.with_name(f"{config.out.stem}_frames")
+    staging = Path(tempfile.mkdtemp(prefix=f".{config.out.stem}_frames.", dir=config.out.parent))
+    try:
+        rgb_frames: list[np.ndarray] = []
+        prim_paths: list[str] = []
+        total = len(trajectory.times)
+        for i, q in enumerate(trajectory.positions):
+            joints = dict(zip(trajectory.joint_names, q.tolist(), strict=True))
+            scene = gather_gaussians(stage, overrides=_link_overrides(stage, joints))
+            view = render_view(scene, camera, backend=config.backend, background=config.background)
+            _write_frame(staging / f"frame_{i:05d}.png", view, depth=config.depth, segmentation=config.segmentation)
+            rgb_frames.append(_to_uint8(view.rgb))
+            prim_paths = scene.prim_paths
+            if progress:
+                progress(i + 1, total)
+        write_video(config.out, rgb_frames, fps)
+        if frames_dir.exists():
+            shutil.rmtree(frames_dir)
+        staging.rename(frames_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return RenderResult(files=[config.out, frames_dir], frames=len(rgb_frames), prim_paths=prim_paths)
+
+
+def _robot_joint_names(stage: Any) -> list[str]:
+    try:
+        from splattwin.robot import find_robots, load_robot  # noqa: PLC0415
+    except ImportError:
+        return []
+    names: list[str] = []
+    for root in find_robots(stage):
+        names.extend(load_robot(stage, root).joint_names)
+    return names
+
+
+def _write_frame(out: Path, view: Any, *, depth: bool, segmentation: bool) -> list[Path]:
+    stem = out.with_suffix("")
+    files = [out]
+    _write_rgb(out, view.rgb)
+    if depth:
+        files.append(stem.with_name(f"{stem.name}_depth.png"))
+        write_depth_png(files[-1], view.depth)
+    if segmentation:
+        png, table = stem.with_name(f"{stem.name}_seg.png"), stem.with_name(f"{stem.name}_seg.json")
+        write_segmentation(png, table, view.segmentation, view.prim_paths)
+        files += [png, table]
+    return files
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
+    """Frames [H, W, 3] uint8 -> H.264 MP4 via imageio-ffmpeg, written atomically (temporary file + rename)."""
+    import imageio_ffmpeg  # noqa: PLC0415
+
+    from splattwin.io import atomic_output  # noqa: PLC0415
+
+    if not frames:
+        raise InputError(path, "no frames to write")
+    height, width = frames[0].shape[:2]
+    with atomic_output(path) as temporary:
+        writer = imageio_ffmpeg.write_frames(
+            str(temporary),
+            (width, height),
+            fps=fps,
+            codec="libx264",
+            pix_fmt_out="yuv420p",
+            macro_block_size=2,
+            ffmpeg_log_level="error",
+        )
+        writer.send(None)
+        for frame in frames:
+            writer.send(np.ascontiguousarray(frame))
+        writer.close()
