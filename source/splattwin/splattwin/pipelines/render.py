@@ -207,11 +207,10 @@ def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | 
     trajectory = read_trajectory(config.trajectory, known_joints=known)
     if not known:
         raise InputError(stage_path(stage), "a trajectory was given but the stage has no robot to pose")
-    fps = (
-        config.fps or float(np.clip(1.0 / np.median(np.diff(trajectory.times)), 1.0, 60.0))
-        if len(trajectory.times) > 1
-        else (config.fps or 1.0)
-    )
+    fps = config.fps
+    if fps is None:
+        median_step = float(np.median(np.diff(trajectory.times))) if len(trajectory.times) > 1 else 1.0
+        fps = float(np.clip(1.0 / median_step, 1.0, 60.0))
     frames_dir = config.out.with_name(f"{config.out.stem}_frames")
     staging = Path(tempfile.mkdtemp(prefix=f".{config.out.stem}_frames.", dir=config.out.parent))
     try:
