@@ -283,3 +283,162 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
         for frame in frames:
             writer.send(np.ascontiguousarray(frame))
         writer.close()
+
+
+# --- the demo's rendering step ------------------------------------------------------------------------------------
+@dataclass
+class DemoRenders:
+    """What the demo's rendering step produced: image files and numbers for the report."""
+
+    images: list[Path]
+    poses: list[dict[str, float]]
+    cameras: list[dict[str, list[float]]]
+    gaussians: int
+    seconds_per_frame: float
+    meshes_composited: list[str]
+
+
+def _meshes_without_gaussians(stage: Any) -> list[str]:
+    """Mesh prims whose parent holds no Gaussian prim: geometry the splats do not show (drawn as meshes)."""
+    from pxr import Usd, UsdGeom, UsdVol  # noqa: PLC0415
+
+    paths = []
+    for prim in stage.Traverse(Usd.TraverseInstanceProxies()):
+        if not prim.IsA(UsdGeom.Mesh):
+            continue
+        siblings = prim.GetParent().GetChildren()
+        if not any(s.IsA(UsdVol.ParticleField3DGaussianSplat) for s in siblings):
+            paths.append(str(prim.GetPath()))
+    return paths
+
+
+def _demo_poses(stage: Any) -> list[dict[str, float]]:
+    """Zero pose plus two poses at 30 % / 60 % of the way to each joint's limits (if a robot is on the stage)."""
+    try:
+        from splattwin.robot import find_robots, load_robot  # noqa: PLC0415
+    except ImportError:
+        return [{}]
+    poses: list[dict[str, float]] = [{}]
+    for root in find_robots(stage)[:1]:
+        robot = load_robot(stage, root)
+        limits = robot.joint_limits.detach().double().numpy()
+        for fraction, side in ((0.3, 1), (0.6, 0)):
+            values = limits[:, side] * fraction
+            poses.append({name: float(v) for name, v in zip(robot.joint_names, values, strict=True)})
+    return poses
+
+
+def _demo_cameras(scene: Any, width: int, height: int) -> list[Any]:
+    """Two views of the table from the open side (away from the wall), whatever the twin's heading."""
+    from splattwin.render.scene import look_at_camera  # noqa: PLC0415
+
+    means = scene.gaussians.means.astype(np.float64)
+    objects = np.array([p.startswith("/World/Objects") for p in scene.prim_paths])[scene.prim_index]
+    target = means[objects].mean(axis=0) if objects.any() else np.zeros(3)
+    target = 0.5 * (target + np.array([0.0, 0.0, target[2]]))  # between the robot base (origin) and the object
+    tall = means[means[:, 2] > 0.4, :2]  # the wall behind the table rises above it
+    towards_wall = tall.mean(axis=0) - target[:2] if len(tall) else np.array([-1.0, 0.0])
+    away = -towards_wall / max(np.linalg.norm(towards_wall), 1e-9)
+    cameras = []
+    for angle_deg, distance, height_m in ((35.0, 2.0, 0.9), (-50.0, 1.6, 1.4)):
+        a = np.radians(angle_deg)
+        direction = np.array([np.cos(a) * away[0] - np.sin(a) * away[1], np.sin(a) * away[0] + np.cos(a) * away[1]])
+        eye = np.array([*(target[:2] + distance * direction), target[2] + height_m])
+        cameras.append(look_at_camera(eye, target + np.array([0, 0, -0.15]), width=width, height=height))
+    return cameras
+
+
+def _spawned_cube(stage: Any, target: np.ndarray) -> Any:
+    """A 8 cm cube 'spawned in simulation' (mesh only, no Gaussians) on the table beside the target."""
+    from splattwin.render.meshes import SceneMeshes  # noqa: PLC0415
+
+    del stage
+    import trimesh  # noqa: PLC0415
+
+    box = trimesh.creation.box(extents=(0.08, 0.08, 0.08))
+    box.apply_translation(target + np.array([0.0, 0.0, 0.04]))
+    triangles = np.asarray(box.vertices)[np.asarray(box.faces)]
+    colors = np.broadcast_to([0.15, 0.35, 0.9], (len(triangles), 3))
+    return SceneMeshes(triangles, colors.copy(), ["(spawned cube)"], np.zeros(len(triangles), dtype=np.int32))
+
+
+def render_demo_views(stage_path: Path, out: Path, *, width: int = 480, height: int = 360) -> DemoRenders:
+    """The demo's renders: the twin from two cameras at each robot pose, and a depth-composited overlay.
+
+    Writes ``renders.png`` (rows: poses, columns: cameras), ``overlay.png`` (camera 1: splats | meshes that
+    have no Gaussians plus a spawned cube | the depth composite | instance segmentation) into ``out``.
+    """
+    import time  # noqa: PLC0415
+
+    import imageio.v3 as iio  # noqa: PLC0415
+
+    from splattwin.render.meshes import SceneMeshes, gather_meshes, rasterize_meshes  # noqa: PLC0415
+    from splattwin.render.scene import gather_gaussians  # noqa: PLC0415
+    from splattwin.render.views import composite, render_view  # noqa: PLC0415
+    from splattwin.usd import open_usd_stage  # noqa: PLC0415
+
+    stage = open_usd_stage(stage_path)
+    poses = _demo_poses(stage)
+    rows, spent, frames = [], 0.0, 0
+    cameras: list[Any] = []
+    first_view = first_scene = None
+    for joints in poses:
+        overrides = _link_overrides(stage, joints) if joints else {}
+        scene = gather_gaussians(stage, overrides=overrides)
+        cameras = cameras or _demo_cameras(scene, width, height)
+        row = []
+        for camera in cameras:
+            start = time.perf_counter()
+            view = render_view(scene, camera, backend="cpu")
+            spent += time.perf_counter() - start
+            frames += 1
+            row.append(_to_uint8(view.rgb))
+            if first_view is None:
+                first_view, first_scene = view, scene
+        rows.append(np.concatenate(_with_gaps(row, axis=1), axis=1))
+    renders = out / "renders.png"
+    iio.imwrite(renders, np.concatenate(_with_gaps(rows, axis=0), axis=0))
+
+    mesh_paths = _meshes_without_gaussians(stage)
+    skip = tuple(
+        str(p.GetPath()) for p in stage.Traverse() if p.GetTypeName() == "Mesh" and str(p.GetPath()) not in mesh_paths
+    )
+    meshes = gather_meshes(stage, skip=skip) if mesh_paths else None
+    objects = np.array([p.startswith("/World/Objects") for p in first_scene.prim_paths])[first_scene.prim_index]
+    spot = first_scene.gaussians.means[objects].mean(axis=0).astype(np.float64) if objects.any() else np.zeros(3)
+    cube = _spawned_cube(stage, spot * np.array([1.0, 1.0, 0.0]) * 0.6 + np.array([0.0, 0.0, spot[2] - 0.025]))
+    if meshes is not None and len(meshes.vertices):
+        cube = SceneMeshes(
+            np.concatenate([meshes.vertices, cube.vertices]),
+            np.concatenate([meshes.colors, cube.colors]),
+            [*meshes.prim_paths, *cube.prim_paths],
+            np.concatenate([meshes.prim_index, cube.prim_index + len(meshes.prim_paths)]),
+        )
+    sim_rgb, sim_depth, _ = rasterize_meshes(cube, cameras[0])
+    overlay = composite(first_view.premultiplied_rgb, first_view.depth, sim_rgb, sim_depth, first_view.alpha)
+    palette = np.array([[0.85, 0.85, 0.85], [0.9, 0.6, 0.2], [0.2, 0.7, 0.3], [0.6, 0.3, 0.8], [0.9, 0.2, 0.2]])
+    labels = first_view.segmentation
+    seg = np.where(labels[..., None] >= 0, palette[np.clip(labels, 0, None) % len(palette)], 1.0)
+    panels = [first_view.rgb, sim_rgb, overlay, seg]
+    overlay_path = out / "overlay.png"
+    iio.imwrite(overlay_path, np.concatenate(_with_gaps([_to_uint8(p) for p in panels], axis=1), axis=1))
+    return DemoRenders(
+        images=[renders, overlay_path],
+        poses=poses,
+        cameras=[{"eye": c.position.tolist()} for c in cameras],
+        gaussians=len(first_scene.gaussians),
+        seconds_per_frame=spent / max(frames, 1),
+        meshes_composited=[*mesh_paths, "(spawned cube)"],
+    )
+
+
+def _with_gaps(images: list[np.ndarray], *, axis: int, gap: int = 4) -> list[np.ndarray]:
+    """Images with white strips between them, for a grid."""
+    out: list[np.ndarray] = []
+    for i, image in enumerate(images):
+        if i:
+            shape = list(image.shape)
+            shape[axis] = gap
+            out.append(np.full(shape, 255, dtype=image.dtype))
+        out.append(image)
+    return out
