@@ -48,8 +48,9 @@ def make_scene(num: int, width: int, height: int, seed: int = 0, degree: int = 3
     return means, quats, scales, opacities, sh, viewmats, Ks, width, height
 
 
-def _time(fn, repeats: int) -> float:  # noqa: ANN001
-    fn()  # warm-up (JIT / caches)
+def _time(fn, repeats: int, *, warm_up: bool = True) -> float:  # noqa: ANN001
+    if warm_up:
+        fn()  # loads the numba kernels (JIT cache) before timing
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -134,11 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     big = (20_000, 320, 240) if args.quick else (100_000, 640, 480)
 
     results: dict[str, object] = {"torch_threads": torch.get_num_threads(), "numba_threads": numba.get_num_threads()}
-    print(f"torch threads {torch.get_num_threads()}, numba threads {numba.get_num_threads()}")
+    print(f"torch threads {torch.get_num_threads()}, numba threads {numba.get_num_threads()}", flush=True)
 
     scene = make_scene(*big)
     ours = _time(_fwd_bwd(_ours, scene), args.repeats)
-    base = _time(_fwd_bwd(_baseline, scene), 1 if not args.quick else args.repeats)
+    print(f"ours: {ours:.3f} s (median of {args.repeats}); now the baseline (one run)...", flush=True)
+    base = _time(_fwd_bwd(_baseline, scene), 1, warm_up=False)
     with torch.no_grad():
         a, b = _ours(*scene), _baseline(*scene)
     psnr = 10 * math.log10(1.0 / float(((a - b) ** 2).mean()))
