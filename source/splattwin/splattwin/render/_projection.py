@@ -172,33 +172,31 @@ def eval_sh_colors(degree: int, directions: torch.Tensor, coeffs: torch.Tensor) 
     """
     import torch  # noqa: PLC0415
 
-    result = _SH_C0 * coeffs[..., 0, :]
+    count = (degree + 1) ** 2
     if degree < 1:
-        return result
+        return _SH_C0 * coeffs[..., 0, :]
     d = torch.nn.functional.normalize(directions, dim=-1)
-    x, y, z = (t[..., None] for t in d.unbind(-1))
-    result = result - _SH_C1 * y * coeffs[..., 1, :] + _SH_C1 * z * coeffs[..., 2, :] - _SH_C1 * x * coeffs[..., 3, :]
-    if degree < 2:
-        return result
-    xx, yy, zz = x * x, y * y, z * z
-    xy, yz, xz = x * y, y * z, x * z
-    result = (
-        result
-        + _SH_C2[0] * xy * coeffs[..., 4, :]
-        + _SH_C2[1] * yz * coeffs[..., 5, :]
-        + _SH_C2[2] * (2 * zz - xx - yy) * coeffs[..., 6, :]
-        + _SH_C2[3] * xz * coeffs[..., 7, :]
-        + _SH_C2[4] * (xx - yy) * coeffs[..., 8, :]
-    )
-    if degree < 3:
-        return result
-    return (
-        result
-        + _SH_C3[0] * y * (3 * xx - yy) * coeffs[..., 9, :]
-        + _SH_C3[1] * xy * z * coeffs[..., 10, :]
-        + _SH_C3[2] * y * (4 * zz - xx - yy) * coeffs[..., 11, :]
-        + _SH_C3[3] * z * (2 * zz - 3 * xx - 3 * yy) * coeffs[..., 12, :]
-        + _SH_C3[4] * x * (4 * zz - xx - yy) * coeffs[..., 13, :]
-        + _SH_C3[5] * z * (xx - yy) * coeffs[..., 14, :]
-        + _SH_C3[6] * x * (xx - 3 * yy) * coeffs[..., 15, :]
-    )
+    x, y, z = d.unbind(-1)
+    terms = [torch.full_like(x, _SH_C0), -_SH_C1 * y, _SH_C1 * z, -_SH_C1 * x]
+    if degree >= 2:
+        xx, yy, zz = x * x, y * y, z * z
+        terms += [
+            _SH_C2[0] * x * y,
+            _SH_C2[1] * y * z,
+            _SH_C2[2] * (2 * zz - xx - yy),
+            _SH_C2[3] * x * z,
+            _SH_C2[4] * (xx - yy),
+        ]
+    if degree >= 3:
+        terms += [
+            _SH_C3[0] * y * (3 * xx - yy),
+            _SH_C3[1] * x * y * z,
+            _SH_C3[2] * y * (4 * zz - xx - yy),
+            _SH_C3[3] * z * (2 * zz - 3 * xx - 3 * yy),
+            _SH_C3[4] * x * (4 * zz - xx - yy),
+            _SH_C3[5] * z * (xx - yy),
+            _SH_C3[6] * x * (xx - 3 * yy),
+        ]
+    basis = torch.stack(terms, dim=-1)  # [..., K]
+    # one batched (1 x K) @ (K x 3) product per Gaussian: a single kernel forward and backward
+    return (basis[..., None, :] @ coeffs[..., :count, :]).squeeze(-2)
