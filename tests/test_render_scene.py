@@ -215,20 +215,57 @@ def test_composite_depth_test_per_pixel() -> None:
         composite(splat_rgb, splat_depth, sim_rgb[:, :2], sim_depth)
 
 
-def test_robot_posing_through_the_robot_api(tmp_path: Path) -> None:
-    """Needs splattwin.robot (another branch): a robot imported from pybullet_data, posed at two joint values,
-    moves its link Gaussians exactly as robot.link_poses says."""
-    robot_module = pytest.importorskip("splattwin.robot")
+def test_robot_link_overrides_follow_the_robot_api(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """robot_link_overrides against a stand-in module with the ROBOT_API contract: q in joint order, unset
+    joints at 0, the link poses keyed by link prim path, unknown joints refused."""
+    import sys
+    import types
+
     import torch
 
     from splattwin.render.scene import robot_link_overrides
 
-    stages = sorted(Path(__file__).resolve().parents[1].glob("usd_assets/**/robot*.usd*"))
-    if not stages:
-        pytest.skip("no robot stage in usd_assets")
+    seen = {}
+
+    class FakeRobot:
+        joint_names = ["j_slide", "j_other"]
+        link_paths = ["/World/Robot/link1"]
+
+        def link_poses(self, q: torch.Tensor) -> torch.Tensor:
+            seen["q"] = q.clone()
+            pose = torch.eye(4, dtype=q.dtype).repeat(q.shape[0], 1, 1)[:, None]
+            pose[:, 0, 0, 3] = 1.0 + q[:, 0]
+            return pose
+
+    fake = types.ModuleType("splattwin.robot")
+    fake.find_robots = lambda stage: ["/World/Robot"]
+    fake.load_robot = lambda stage, prim: FakeRobot()
+    monkeypatch.setitem(sys.modules, "splattwin.robot", fake)
+    stage = _articulated_stage(tmp_path / "robot.usda")
+    overrides = robot_link_overrides(stage, {"j_slide": 0.25})
+    assert seen["q"].tolist() == [[0.25, 0.0]]
+    posed = gather_gaussians(stage, overrides=overrides)
+    np.testing.assert_allclose(posed.gaussians.means[0], [1.35, 0.0, 0.5], atol=1e-6)  # link at x=1.25, prim z+0.5
+    with pytest.raises(InputError, match="unknown joint"):
+        robot_link_overrides(stage, {"nope": 1.0})
+
+
+def test_robot_posing_through_the_robot_api(tmp_path: Path) -> None:
+    """Needs splattwin.robot (another branch) and its import-robot verb: the Panda from pybullet_data posed at a
+    joint value moves its links exactly as robot.link_poses says."""
+    robot_module = pytest.importorskip("splattwin.robot")
+    pybullet_data = pytest.importorskip("pybullet_data")
+    import torch
+
+    from splattwin.cli import main
+    from splattwin.render.scene import robot_link_overrides
     from splattwin.usd import open_usd_stage
 
-    stage = open_usd_stage(stages[0])
+    urdf = Path(pybullet_data.getDataPath()) / "franka_panda" / "panda.urdf"
+    stage_path = tmp_path / "robot.usda"
+    if main(["import-robot", str(urdf), "--stage", str(stage_path)]) != 0 or not stage_path.exists():
+        pytest.skip("import-robot has other arguments than this test assumes")
+    stage = open_usd_stage(stage_path)
     root = robot_module.find_robots(stage)[0]
     robot = robot_module.load_robot(stage, root)
     joints = {robot.joint_names[0]: 0.5}
