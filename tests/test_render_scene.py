@@ -277,3 +277,15 @@ def test_robot_posing_through_the_robot_api(tmp_path: Path) -> None:
         np.testing.assert_allclose(overrides[path], expected[i], atol=1e-6)
     with pytest.raises(InputError, match="unknown joint"):
         robot_link_overrides(stage, {"no_such_joint": 0.0})
+
+
+def test_demo_composites_only_meshes_that_no_gaussians_stand_for(tmp_path: Path) -> None:
+    from pxr import UsdGeom
+
+    from splattwin.pipelines.render import _meshes_without_gaussians
+
+    stage = _articulated_stage(tmp_path / "robot.usda")
+    UsdGeom.Mesh.Define(stage, "/World/Robot/link1/visuals/mesh_0")  # represented by link1's Gaussians
+    UsdGeom.Mesh.Define(stage, "/World/Scene/Static")  # beside the scene splat
+    UsdGeom.Mesh.Define(stage, "/World/Objects/Tool/mesh")  # a spawned object without Gaussians
+    assert _meshes_without_gaussians(stage) == ["/World/Objects/Tool/mesh"]

@@ -299,15 +299,22 @@ class DemoRenders:
 
 
 def _meshes_without_gaussians(stage: Any) -> list[str]:
-    """Mesh prims whose parent holds no Gaussian prim: geometry the splats do not show (drawn as meshes)."""
+    """Mesh prims no Gaussians stand for: no ancestor of the mesh has a Gaussian prim as a child (a scene's
+    collider beside its splat, a robot link's visuals under a link holding ``Gaussians`` are represented)."""
     from pxr import Usd, UsdGeom, UsdVol  # noqa: PLC0415
+
+    def has_gaussian_child(prim: Any) -> bool:
+        return any(child.IsA(UsdVol.ParticleField3DGaussianSplat) for child in prim.GetChildren())
 
     paths = []
     for prim in stage.Traverse(Usd.TraverseInstanceProxies()):
         if not prim.IsA(UsdGeom.Mesh):
             continue
-        siblings = prim.GetParent().GetChildren()
-        if not any(s.IsA(UsdVol.ParticleField3DGaussianSplat) for s in siblings):
+        ancestor, represented = prim.GetParent(), False
+        while ancestor and not ancestor.IsPseudoRoot() and not represented:
+            represented = has_gaussian_child(ancestor)
+            ancestor = ancestor.GetParent()
+        if not represented:
             paths.append(str(prim.GetPath()))
     return paths
 
