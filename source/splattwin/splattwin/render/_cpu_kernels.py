@@ -48,23 +48,6 @@ def _sigma_cutoff(opacity: float) -> float:
 
 
 @numba.njit(**_JIT)
-def _pixel_range(mean: float, conic_same: float, det: float, cut: float, low: int, high: int) -> tuple[int, int]:
-    """Pixels (inclusive range, clamped to [low - 1, high + 1]) along one axis where sigma <= cut is possible.
-
-    The set {d : 0.5 d^T Q d <= cut} has half-extent sqrt(2 cut Sigma_ii) on axis i, Sigma = Q^-1, with
-    Sigma_xx = c / det(Q) and Sigma_yy = a / det(Q); a one-pixel margin keeps rounding on the safe side.
-    """
-    if cut < 0.0:
-        return high + 1, low - 1  # empty: alpha < 1/255 everywhere
-    if det <= 0.0 or conic_same <= 0.0:
-        return low, high
-    extent = math.sqrt(2.0 * cut * conic_same / det)
-    first = max(float(low - 1), min(float(high + 1), math.floor(mean - 0.5 - extent) - 1.0))
-    last = max(float(low - 1), min(float(high + 1), math.ceil(mean - 0.5 + extent) + 1.0))
-    return int(first), int(last)
-
-
-@numba.njit(**_JIT)
 def _tile_range(mean: float, radius: float, tile_size: int, num_tiles: int) -> tuple[int, int]:
     low = math.floor((mean - radius) / tile_size)
     high = math.ceil((mean + radius) / tile_size)
@@ -122,21 +105,6 @@ def fill_tile_lists(means2d, radii, depth_order, tile_size, tiles_w, tiles_h, ti
     return flatten_ids
 
 
-@numba.njit(**_JIT)
-def _pixel_boxes(mx, my, ca, cb, cc, cut, x0, x1, y0, y1):  # noqa: ANN001, ANN202
-    """Per tile Gaussian: inclusive pixel ranges (x_lo, x_hi, y_lo, y_hi) outside which alpha < 1/255."""
-    count = mx.shape[0]
-    x_lo = np.empty(count, dtype=np.int64)
-    x_hi = np.empty(count, dtype=np.int64)
-    y_lo = np.empty(count, dtype=np.int64)
-    y_hi = np.empty(count, dtype=np.int64)
-    for k in range(count):
-        det = ca[k] * cc[k] - cb[k] * cb[k]
-        x_lo[k], x_hi[k] = _pixel_range(mx[k], cc[k], det, cut[k], x0, x1)
-        y_lo[k], y_hi[k] = _pixel_range(my[k], ca[k], det, cut[k], y0, y1)
-    return x_lo, x_hi, y_lo, y_hi
-
-
 @numba.njit(parallel=True, **_JIT)
 def rasterize_forward(
     means2d,  # [C,N,2]
@@ -186,18 +154,9 @@ def rasterize_forward(
             op[k] = opacities[c, n]
             for d in range(channels):
                 col[k, d] = colors[c, n, d]
-        x0, x1 = tile_x * tile_size, min(width, (tile_x + 1) * tile_size) - 1
-        y0, y1 = tile_y * tile_size, min(height, (tile_y + 1) * tile_size) - 1
-        x_lo, x_hi, y_lo, y_hi = _pixel_boxes(mx, my, ca, cb, cc, cut, x0, x1, y0, y1)
-        row = np.empty(count, dtype=np.int64)
         pixel = np.zeros(channels, dtype=means2d.dtype)
-        for py in range(y0, y1 + 1):
-            in_row = 0  # this row's Gaussians, still front to back
-            for k in range(count):
-                if y_lo[k] <= py <= y_hi[k]:
-                    row[in_row] = k
-                    in_row += 1
-            for px in range(x0, x1 + 1):
+        for py in range(tile_y * tile_size, min(height, (tile_y + 1) * tile_size)):
+            for px in range(tile_x * tile_size, min(width, (tile_x + 1) * tile_size)):
                 fx = px + 0.5
                 fy = py + 0.5
                 transmittance = 1.0
@@ -205,10 +164,7 @@ def rasterize_forward(
                 last = 0
                 best_weight = 0.0
                 best = -1
-                for j in range(in_row):
-                    k = row[j]
-                    if px < x_lo[k] or px > x_hi[k]:
-                        continue
+                for k in range(count):
                     dx = mx[k] - fx
                     dy = my[k] - fy
                     sigma = 0.5 * (ca[k] * dx * dx + cc[k] * dy * dy) + cb[k] * dx * dy
@@ -295,18 +251,9 @@ def rasterize_backward(
             pair_v_opacities[start + k] = 0.0
             for d in range(channels):
                 pair_v_colors[start + k, d] = 0.0
-        x0, x1 = tile_x * tile_size, min(width, (tile_x + 1) * tile_size) - 1
-        y0, y1 = tile_y * tile_size, min(height, (tile_y + 1) * tile_size) - 1
-        x_lo, x_hi, y_lo, y_hi = _pixel_boxes(mx, my, ca, cb, cc, cut, x0, x1, y0, y1)
-        row = np.empty(count, dtype=np.int64)
         behind = np.zeros(channels, dtype=means2d.dtype)
-        for py in range(y0, y1 + 1):
-            in_row = 0
-            for k in range(count):
-                if y_lo[k] <= py <= y_hi[k]:
-                    row[in_row] = k
-                    in_row += 1
-            for px in range(x0, x1 + 1):
+        for py in range(tile_y * tile_size, min(height, (tile_y + 1) * tile_size)):
+            for px in range(tile_x * tile_size, min(width, (tile_x + 1) * tile_size)):
                 fx = px + 0.5
                 fy = py + 0.5
                 t_final = 1.0 - out_alphas[c, py, px]
@@ -316,11 +263,7 @@ def rasterize_backward(
                 for d in range(channels):
                     v_background += backgrounds[c, d] * v_out_colors[c, py, px, d]
                 behind[:] = 0.0
-                last = last_counts[c, py, px]
-                for j in range(in_row - 1, -1, -1):
-                    k = row[j]
-                    if k >= last or px < x_lo[k] or px > x_hi[k]:
-                        continue
+                for k in range(last_counts[c, py, px] - 1, -1, -1):
                     dx = mx[k] - fx
                     dy = my[k] - fy
                     sigma = 0.5 * (ca[k] * dx * dx + cc[k] * dy * dy) + cb[k] * dx * dy
