@@ -124,6 +124,16 @@ def _features(means, colors, viewmat, sh_degree, depths, mode):
     return torch.cat([rgb, depths[:, None]], dim=-1)
 
 
+def _weights(alpha_pg, order):  # noqa: ANN001, ANN202
+    """alpha_pg [P, N] masked alphas -> blending weights alpha_i T_i [P, N] in `order`, and T_final [P]."""
+    a = alpha_pg[:, order]
+    t_incl = torch.cumprod(1 - a, dim=1)
+    a = torch.where(t_incl > 1e-4, a, torch.zeros_like(a))
+    t_all = torch.cumprod(1 - a, dim=1)
+    t_excl = torch.cat([torch.ones_like(t_all[:, :1]), t_all[:, :-1]], dim=1)
+    return a * t_excl, t_all[:, -1]
+
+
 def _composite(alpha_pg, order, feats, bg):
     """alpha_pg [P, N] masked alphas; front-to-back over `order` -> colors [P, D], alphas [P]."""
     a = alpha_pg[:, order]
@@ -184,6 +194,31 @@ def reference_rasterization(
         out_c.append(rgb.reshape(height, width, -1))
         out_a.append(a.reshape(height, width, 1))
     return torch.stack(out_c), torch.stack(out_a)
+
+
+def reference_max_weight_ids(means, quats, scales, opacities, viewmats, Ks, width, height, tile_size=16):  # noqa: ANN001, ANN201
+    """[C, H, W] index of the Gaussian with the largest blending weight per pixel (-1 where none)."""
+    ys, xs = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    px, py = (xs.reshape(-1) + 0.5).to(means.dtype), (ys.reshape(-1) + 0.5).to(means.dtype)
+    tile_x, tile_y = (xs.reshape(-1) // tile_size)[:, None], (ys.reshape(-1) // tile_size)[:, None]
+    out = []
+    for c in range(viewmats.shape[0]):
+        m2d, con, depth, radii = reference_project(means, quats, scales, viewmats[c], Ks[c], width, height)
+        dx, dy = m2d[None, :, 0] - px[:, None], m2d[None, :, 1] - py[:, None]
+        sigma = 0.5 * (con[None, :, 0] * dx**2 + con[None, :, 2] * dy**2) + con[None, :, 1] * dx * dy
+        alpha = torch.clamp(opacities[None] * torch.exp(-sigma), max=0.999)
+        tx0 = torch.floor((m2d[:, 0] - radii) / tile_size)[None]
+        tx1 = torch.ceil((m2d[:, 0] + radii) / tile_size)[None]
+        ty0 = torch.floor((m2d[:, 1] - radii) / tile_size)[None]
+        ty1 = torch.ceil((m2d[:, 1] + radii) / tile_size)[None]
+        use = (tile_x >= tx0) & (tile_x < tx1) & (tile_y >= ty0) & (tile_y < ty1) & (radii[None] > 0)
+        alpha = torch.where(use & (sigma >= 0) & (alpha >= 1 / 255), alpha, torch.zeros_like(alpha))
+        order = torch.argsort(depth, stable=True)
+        w, _ = _weights(alpha, order)
+        best = torch.argmax(w, dim=1)
+        ids = torch.where(w.max(dim=1).values > 0, order[best], torch.full_like(best, -1))
+        out.append(ids.reshape(height, width))
+    return torch.stack(out)
 
 
 def reference_pairlist_rasterization(
