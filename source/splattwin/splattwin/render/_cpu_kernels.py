@@ -105,6 +105,52 @@ def fill_tile_lists(means2d, radii, depth_order, tile_size, tiles_w, tiles_h, ti
     return flatten_ids
 
 
+@numba.njit(**_JIT)
+def _pixel_range(mean: float, conic_same: float, det: float, cut: float, low: int, high: int) -> tuple[int, int]:
+    """Inclusive pixel range along one axis, within [low, high], where sigma <= cut is possible (empty: lo > hi).
+
+    The set {d : 0.5 d^T Q d <= cut} has half-extent sqrt(2 cut Sigma_ii) on axis i, Sigma = Q^-1, with
+    Sigma_xx = c / det(Q) and Sigma_yy = a / det(Q); a one-pixel margin keeps rounding on the safe side, so no
+    pixel outside the range could pass the exact test.
+    """
+    if cut < 0.0:
+        return high + 1, low
+    if det <= 0.0 or conic_same <= 0.0:
+        return low, high
+    extent = math.sqrt(2.0 * cut * conic_same / det)
+    first = max(float(low), math.floor(mean - 0.5 - extent) - 1.0)
+    last = min(float(high), math.ceil(mean - 0.5 + extent) + 1.0)
+    if first > last:
+        return high + 1, low
+    return int(first), int(last)
+
+
+@numba.njit(**_JIT)
+def _gather_tile(means2d, conics, colors, opacities, flatten_ids, c, start, count):  # noqa: ANN001, ANN202
+    """This tile's Gaussians as contiguous arrays (front to back), with their alpha cut-off in sigma."""
+    channels = colors.shape[2]
+    mx = np.empty(count, dtype=np.float64)
+    my = np.empty(count, dtype=np.float64)
+    ca = np.empty(count, dtype=np.float64)
+    cb = np.empty(count, dtype=np.float64)
+    cc = np.empty(count, dtype=np.float64)
+    op = np.empty(count, dtype=np.float64)
+    cut = np.empty(count, dtype=np.float64)
+    col = np.empty((count, channels), dtype=np.float64)
+    for k in range(count):
+        n = flatten_ids[start + k]
+        mx[k] = means2d[c, n, 0]
+        my[k] = means2d[c, n, 1]
+        ca[k] = conics[c, n, 0]
+        cb[k] = conics[c, n, 1]
+        cc[k] = conics[c, n, 2]
+        op[k] = opacities[c, n]
+        cut[k] = _sigma_cutoff(opacities[c, n])
+        for d in range(channels):
+            col[k, d] = colors[c, n, d]
+    return mx, my, ca, cb, cc, op, cut, col
+
+
 @numba.njit(parallel=True, **_JIT)
 def rasterize_forward(
     means2d,  # [C,N,2]
@@ -124,71 +170,73 @@ def rasterize_forward(
     last_counts,  # [C,H,W] int32 written: pairs of the tile list a pixel went through
     max_ids,  # [C,H,W] int32 written: Gaussian with the largest weight alpha*T, -1 if none
 ):
+    """Front-to-back compositing, Gaussian-major within a tile: each Gaussian visits only the pixels of its box
+    (where alpha >= 1/255 is possible), in depth order, updating per-pixel state; a pixel that reaches the
+    transmittance cut-off is marked done. Same result as gsplat's pixel-major loop, less work for small splats."""
     num_tiles = tiles_w * tiles_h
     num_cameras = means2d.shape[0]
     channels = colors.shape[2]
     for job in numba.prange(num_cameras * num_tiles):
         c = job // num_tiles
         tile = job % num_tiles
-        tile_y = tile // tiles_w
-        tile_x = tile % tiles_w
+        x0 = (tile % tiles_w) * tile_size
+        y0 = (tile // tiles_w) * tile_size
+        x1 = min(width, x0 + tile_size) - 1
+        y1 = min(height, y0 + tile_size) - 1
+        tw = x1 - x0 + 1
+        pixels = tw * (y1 - y0 + 1)
         start = tile_offsets[job]
         count = tile_offsets[job + 1] - start
-        # Gather this tile's Gaussians into contiguous arrays (front to back).
-        mx = np.empty(count, dtype=means2d.dtype)
-        my = np.empty(count, dtype=means2d.dtype)
-        ca = np.empty(count, dtype=means2d.dtype)
-        cb = np.empty(count, dtype=means2d.dtype)
-        cc = np.empty(count, dtype=means2d.dtype)
-        op = np.empty(count, dtype=means2d.dtype)
-        col = np.empty((count, channels), dtype=means2d.dtype)
-        cut = np.empty(count, dtype=np.float64)
+        mx, my, ca, cb, cc, op, cut, col = _gather_tile(
+            means2d, conics, colors, opacities, flatten_ids, c, start, count
+        )
+        transmittance = np.ones(pixels, dtype=np.float64)
+        accum = np.zeros((pixels, channels), dtype=np.float64)
+        last = np.zeros(pixels, dtype=np.int32)
+        best_weight = np.zeros(pixels, dtype=np.float64)
+        best = np.full(pixels, -1, dtype=np.int32)
+        done = np.zeros(pixels, dtype=np.bool_)
+        finished = 0
         for k in range(count):
-            n = flatten_ids[start + k]
-            cut[k] = _sigma_cutoff(opacities[c, n])
-            mx[k] = means2d[c, n, 0]
-            my[k] = means2d[c, n, 1]
-            ca[k] = conics[c, n, 0]
-            cb[k] = conics[c, n, 1]
-            cc[k] = conics[c, n, 2]
-            op[k] = opacities[c, n]
-            for d in range(channels):
-                col[k, d] = colors[c, n, d]
-        pixel = np.zeros(channels, dtype=means2d.dtype)
-        for py in range(tile_y * tile_size, min(height, (tile_y + 1) * tile_size)):
-            for px in range(tile_x * tile_size, min(width, (tile_x + 1) * tile_size)):
-                fx = px + 0.5
-                fy = py + 0.5
-                transmittance = 1.0
-                pixel[:] = 0.0
-                last = 0
-                best_weight = 0.0
-                best = -1
-                for k in range(count):
-                    dx = mx[k] - fx
-                    dy = my[k] - fy
+            if finished == pixels:
+                break
+            det = ca[k] * cc[k] - cb[k] * cb[k]
+            xa, xb = _pixel_range(mx[k], cc[k], det, cut[k], x0, x1)
+            ya, yb = _pixel_range(my[k], ca[k], det, cut[k], y0, y1)
+            for py in range(ya, yb + 1):
+                dy = my[k] - (py + 0.5)
+                for px in range(xa, xb + 1):
+                    p = (py - y0) * tw + (px - x0)
+                    if done[p]:
+                        continue
+                    dx = mx[k] - (px + 0.5)
                     sigma = 0.5 * (ca[k] * dx * dx + cc[k] * dy * dy) + cb[k] * dx * dy
                     if sigma < 0.0 or sigma > cut[k]:
                         continue
                     alpha = min(ALPHA_MAX, op[k] * math.exp(-sigma))
                     if alpha < ALPHA_MIN:
                         continue
-                    next_t = transmittance * (1.0 - alpha)
+                    next_t = transmittance[p] * (1.0 - alpha)
                     if next_t <= TRANSMITTANCE_MIN:
-                        break
-                    weight = alpha * transmittance
+                        done[p] = True
+                        finished += 1
+                        continue
+                    weight = alpha * transmittance[p]
                     for d in range(channels):
-                        pixel[d] += weight * col[k, d]
-                    if weight > best_weight:
-                        best_weight = weight
-                        best = flatten_ids[start + k]
-                    transmittance = next_t
-                    last = k + 1
+                        accum[p, d] += weight * col[k, d]
+                    if weight > best_weight[p]:
+                        best_weight[p] = weight
+                        best[p] = flatten_ids[start + k]
+                    transmittance[p] = next_t
+                    last[p] = k + 1
+        for py in range(y0, y1 + 1):
+            for px in range(x0, x1 + 1):
+                p = (py - y0) * tw + (px - x0)
                 for d in range(channels):
-                    out_colors[c, py, px, d] = pixel[d] + transmittance * backgrounds[c, d]
-                out_alphas[c, py, px] = 1.0 - transmittance
-                last_counts[c, py, px] = last
-                max_ids[c, py, px] = best
+                    out_colors[c, py, px, d] = accum[p, d] + transmittance[p] * backgrounds[c, d]
+                out_alphas[c, py, px] = 1.0 - transmittance[p]
+                last_counts[c, py, px] = last[p]
+                max_ids[c, py, px] = best[p]
 
 
 @numba.njit(parallel=True, **_JIT)
@@ -214,58 +262,56 @@ def rasterize_backward(
     pair_v_colors,  # [P,D] written
     pair_v_opacities,  # [P] written
 ):
+    """Gradients of the forward pass, Gaussian-major back to front within a tile (each pixel sees its Gaussians
+    in reverse depth order, recovering T by division as gsplat does); one write per (tile, Gaussian) pair."""
     num_tiles = tiles_w * tiles_h
     num_cameras = means2d.shape[0]
     channels = colors.shape[2]
     for job in numba.prange(num_cameras * num_tiles):
         c = job // num_tiles
         tile = job % num_tiles
-        tile_y = tile // tiles_w
-        tile_x = tile % tiles_w
+        x0 = (tile % tiles_w) * tile_size
+        y0 = (tile // tiles_w) * tile_size
+        x1 = min(width, x0 + tile_size) - 1
+        y1 = min(height, y0 + tile_size) - 1
+        tw = x1 - x0 + 1
+        pixels = tw * (y1 - y0 + 1)
         start = tile_offsets[job]
         count = tile_offsets[job + 1] - start
-        mx = np.empty(count, dtype=means2d.dtype)
-        my = np.empty(count, dtype=means2d.dtype)
-        ca = np.empty(count, dtype=means2d.dtype)
-        cb = np.empty(count, dtype=means2d.dtype)
-        cc = np.empty(count, dtype=means2d.dtype)
-        op = np.empty(count, dtype=means2d.dtype)
-        col = np.empty((count, channels), dtype=means2d.dtype)
-        cut = np.empty(count, dtype=np.float64)
-        for k in range(count):
-            n = flatten_ids[start + k]
-            cut[k] = _sigma_cutoff(opacities[c, n])
-            mx[k] = means2d[c, n, 0]
-            my[k] = means2d[c, n, 1]
-            ca[k] = conics[c, n, 0]
-            cb[k] = conics[c, n, 1]
-            cc[k] = conics[c, n, 2]
-            op[k] = opacities[c, n]
-            for d in range(channels):
-                col[k, d] = colors[c, n, d]
-            pair_v_means2d[start + k, 0] = 0.0
-            pair_v_means2d[start + k, 1] = 0.0
-            pair_v_conics[start + k, 0] = 0.0
-            pair_v_conics[start + k, 1] = 0.0
-            pair_v_conics[start + k, 2] = 0.0
-            pair_v_opacities[start + k] = 0.0
-            for d in range(channels):
-                pair_v_colors[start + k, d] = 0.0
-        behind = np.zeros(channels, dtype=means2d.dtype)
-        for py in range(tile_y * tile_size, min(height, (tile_y + 1) * tile_size)):
-            for px in range(tile_x * tile_size, min(width, (tile_x + 1) * tile_size)):
-                fx = px + 0.5
-                fy = py + 0.5
-                t_final = 1.0 - out_alphas[c, py, px]
-                transmittance = t_final
-                v_alpha_out = v_out_alphas[c, py, px]
-                v_background = 0.0
+        mx, my, ca, cb, cc, op, cut, col = _gather_tile(
+            means2d, conics, colors, opacities, flatten_ids, c, start, count
+        )
+        t_final = np.empty(pixels, dtype=np.float64)
+        transmittance = np.empty(pixels, dtype=np.float64)
+        v_alpha_out = np.empty(pixels, dtype=np.float64)
+        v_background = np.zeros(pixels, dtype=np.float64)
+        v_out = np.empty((pixels, channels), dtype=np.float64)
+        last = np.empty(pixels, dtype=np.int64)
+        behind = np.zeros((pixels, channels), dtype=np.float64)
+        for py in range(y0, y1 + 1):
+            for px in range(x0, x1 + 1):
+                p = (py - y0) * tw + (px - x0)
+                t_final[p] = 1.0 - out_alphas[c, py, px]
+                transmittance[p] = t_final[p]
+                v_alpha_out[p] = v_out_alphas[c, py, px]
+                last[p] = last_counts[c, py, px]
                 for d in range(channels):
-                    v_background += backgrounds[c, d] * v_out_colors[c, py, px, d]
-                behind[:] = 0.0
-                for k in range(last_counts[c, py, px] - 1, -1, -1):
-                    dx = mx[k] - fx
-                    dy = my[k] - fy
+                    v_out[p, d] = v_out_colors[c, py, px, d]
+                    v_background[p] += backgrounds[c, d] * v_out[p, d]
+        g_color = np.empty(channels, dtype=np.float64)
+        for k in range(count - 1, -1, -1):
+            g_mx = g_my = g_ca = g_cb = g_cc = g_op = 0.0
+            g_color[:] = 0.0
+            det = ca[k] * cc[k] - cb[k] * cb[k]
+            xa, xb = _pixel_range(mx[k], cc[k], det, cut[k], x0, x1)
+            ya, yb = _pixel_range(my[k], ca[k], det, cut[k], y0, y1)
+            for py in range(ya, yb + 1):
+                dy = my[k] - (py + 0.5)
+                for px in range(xa, xb + 1):
+                    p = (py - y0) * tw + (px - x0)
+                    if k >= last[p]:
+                        continue
+                    dx = mx[k] - (px + 0.5)
                     sigma = 0.5 * (ca[k] * dx * dx + cc[k] * dy * dy) + cb[k] * dx * dy
                     if sigma < 0.0 or sigma > cut[k]:
                         continue
@@ -275,26 +321,32 @@ def rasterize_backward(
                     if alpha < ALPHA_MIN:
                         continue
                     inv_one_minus = 1.0 / (1.0 - alpha)
-                    transmittance *= inv_one_minus  # transmittance in front of Gaussian k
-                    weight = alpha * transmittance
-                    slot = start + k
+                    transmittance[p] *= inv_one_minus  # transmittance in front of Gaussian k
+                    weight = alpha * transmittance[p]
                     v_alpha = 0.0
                     for d in range(channels):
-                        v_out = v_out_colors[c, py, px, d]
-                        pair_v_colors[slot, d] += weight * v_out
-                        v_alpha += (col[k, d] * transmittance - behind[d] * inv_one_minus) * v_out
-                    v_alpha += t_final * inv_one_minus * v_alpha_out
-                    v_alpha -= t_final * inv_one_minus * v_background
+                        g_color[d] += weight * v_out[p, d]
+                        v_alpha += (col[k, d] * transmittance[p] - behind[p, d] * inv_one_minus) * v_out[p, d]
+                    v_alpha += t_final[p] * inv_one_minus * (v_alpha_out[p] - v_background[p])
                     if raw_alpha <= ALPHA_MAX:
                         v_sigma = -raw_alpha * v_alpha
-                        pair_v_conics[slot, 0] += 0.5 * v_sigma * dx * dx
-                        pair_v_conics[slot, 1] += v_sigma * dx * dy
-                        pair_v_conics[slot, 2] += 0.5 * v_sigma * dy * dy
-                        pair_v_means2d[slot, 0] += v_sigma * (ca[k] * dx + cb[k] * dy)
-                        pair_v_means2d[slot, 1] += v_sigma * (cb[k] * dx + cc[k] * dy)
-                        pair_v_opacities[slot] += vis * v_alpha
+                        g_ca += 0.5 * v_sigma * dx * dx
+                        g_cb += v_sigma * dx * dy
+                        g_cc += 0.5 * v_sigma * dy * dy
+                        g_mx += v_sigma * (ca[k] * dx + cb[k] * dy)
+                        g_my += v_sigma * (cb[k] * dx + cc[k] * dy)
+                        g_op += vis * v_alpha
                     for d in range(channels):
-                        behind[d] += col[k, d] * weight
+                        behind[p, d] += col[k, d] * weight
+            slot = start + k
+            pair_v_means2d[slot, 0] = g_mx
+            pair_v_means2d[slot, 1] = g_my
+            pair_v_conics[slot, 0] = g_ca
+            pair_v_conics[slot, 1] = g_cb
+            pair_v_conics[slot, 2] = g_cc
+            pair_v_opacities[slot] = g_op
+            for d in range(channels):
+                pair_v_colors[slot, d] = g_color[d]
 
 
 @numba.njit(**_JIT)
