@@ -412,7 +412,13 @@ def render_demo_views(stage_path: Path, out: Path, *, width: int = 480, height: 
     meshes = gather_meshes(stage, skip=skip) if mesh_paths else None
     objects = np.array([p.startswith("/World/Objects") for p in first_scene.prim_paths])[first_scene.prim_index]
     spot = first_scene.gaussians.means[objects].mean(axis=0).astype(np.float64) if objects.any() else np.zeros(3)
-    cube = _spawned_cube(stage, spot * np.array([1.0, 1.0, 0.0]) * 0.6 + np.array([0.0, 0.0, spot[2] - 0.025]))
+    # Just behind the object as camera 1 sees it and a little to the side: the object hides part of the cube,
+    # and the cube hides the table behind it, which shows the depth test both ways.
+    ray = spot[:2] - cameras[0].position[:2]
+    ray /= max(np.linalg.norm(ray), 1e-9)
+    side = np.array([-ray[1], ray[0]])
+    base = spot[:2] + 0.09 * ray + 0.04 * side
+    cube = _spawned_cube(stage, np.array([base[0], base[1], spot[2] - 0.025]))
     if meshes is not None and len(meshes.vertices):
         cube = SceneMeshes(
             np.concatenate([meshes.vertices, cube.vertices]),
