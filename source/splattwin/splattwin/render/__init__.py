@@ -7,12 +7,32 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["RENDER_MODES", "gsplat_available", "rasterization"]
+__all__ = [
+    "RENDER_MODES",
+    "Camera",
+    "camera_from_prim",
+    "composite",
+    "gather_gaussians",
+    "gather_meshes",
+    "gsplat_available",
+    "look_at_camera",
+    "rasterization",
+    "rasterize_meshes",
+    "render_view",
+]
 
 _LAZY = {
     "RENDER_MODES": "splattwin.render.rasterizer",
     "gsplat_available": "splattwin.render.rasterizer",
     "rasterization": "splattwin.render.rasterizer",
+    "Camera": "splattwin.render.scene",
+    "camera_from_prim": "splattwin.render.scene",
+    "gather_gaussians": "splattwin.render.scene",
+    "look_at_camera": "splattwin.render.scene",
+    "composite": "splattwin.render.views",
+    "render_view": "splattwin.render.views",
+    "gather_meshes": "splattwin.render.meshes",
+    "rasterize_meshes": "splattwin.render.meshes",
 }
 
 

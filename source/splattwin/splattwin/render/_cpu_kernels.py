@@ -5,7 +5,9 @@ Only kernels live here; :mod:`splattwin.render._cpu` calls them. The semantics a
 ``sigma = 0.5 (a dx^2 + c dy^2) + b dx dy`` with the conic ``(a, b, c)``, ``alpha = min(0.999, opacity exp(-sigma))``,
 Gaussians with ``sigma < 0`` or ``alpha < 1/255`` skipped, and a pixel stops before the Gaussian that would bring
 its transmittance to ``<= 1e-4``. Work is split over (camera, tile) pairs with ``prange``; each tile's Gaussians
-are gathered into contiguous arrays first so the per-pixel loop reads memory in order.
+are gathered into contiguous arrays, then visited in depth order, each over only the pixels of its exact box
+(where alpha >= 1/255 is possible), updating per-pixel state: the same result as a pixel-major loop over the
+whole tile list, with work proportional to the splats' footprints.
 
 The backward pass writes each (tile, Gaussian) pair's gradient into its own slot (a pair belongs to exactly one
 tile, so tiles never race) and :func:`scatter_pair_gradients` sums the slots per Gaussian afterwards.
