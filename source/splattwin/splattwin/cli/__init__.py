@@ -33,6 +33,7 @@ VERB_MODULES = (
     "claim",
     "remove",
     "identify_mass",
+    "render",
     "demo",
 )
 """Modules of :mod:`splattwin.cli`, one per verb, in the order ``--help`` lists them."""

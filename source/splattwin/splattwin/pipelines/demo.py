@@ -246,7 +246,9 @@ def run_demo(config: DemoConfig, *, console: Any | None = None, overwrite: bool 
     durations = {name: ordered[i + 1][1] - t for i, (name, t) in enumerate(ordered[:-1])}
 
     images = []
-    if config.previews:
+    renders = _render_step(config, stage, out)
+    images += renders["images"] if renders else []
+    if config.previews and not renders:
         world_views = []
         for prim_path in (config.splat_prim, f"{config.object_prim}/Gaussians"):
             prim = twin.stage.GetPrimAtPath(prim_path)
@@ -284,6 +286,7 @@ def run_demo(config: DemoConfig, *, console: Any | None = None, overwrite: bool 
         "timings_s": durations,
         "description": description,
         "images": [str(p.name) for p in images],
+        "renders": renders and {k: v for k, v in renders.items() if k != "images"},
     }
     if config.identify:
         report["identification"] = _identify_step(config, stage, console=console)
@@ -356,6 +359,34 @@ def _identification_markdown(section: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _render_step(config: DemoConfig, stage: Path, out: Path) -> dict[str, Any] | None:
+    """Rendering (issue 9): the twin from two cameras at several robot poses, and a depth-composited overlay.
+
+    Returns the report's ``renders`` entry (with the image paths), or None when previews are off.
+    """
+    if not config.previews:
+        return None
+    from dataclasses import asdict as as_dict  # noqa: PLC0415
+
+    from splattwin.pipelines.render import render_demo_views  # noqa: PLC0415
+
+    return as_dict(render_demo_views(stage, out))
+
+
+def _render_markdown(renders: dict[str, Any] | None) -> list[str]:
+    if not renders:
+        return []
+    return [
+        "## Renders",
+        f"- {renders['gaussians']:,} Gaussians drawn by the CPU splat rasterizer from {len(renders['cameras'])} "
+        f"cameras at {len(renders['poses'])} robot pose(s), {renders['seconds_per_frame']:.2f} s per frame.",
+        "- `renders.png`: rows are robot poses, columns cameras. `overlay.png` (camera 1): the splats | meshes "
+        f"without Gaussians ({', '.join(renders['meshes_composited'])}) | the depth-tested composite | "
+        "instance segmentation (colour per Gaussian prim).",
+        "",
+    ]
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic | np.ndarray):
         return value.tolist()
@@ -393,6 +424,7 @@ def _markdown(report: dict[str, Any], capture: _Capture) -> str:
         *[f"- {name}: {seconds:.2f} s" for name, seconds in report["timings_s"].items()],
         "",
     ]
+    lines += _render_markdown(report.get("renders"))
     lines += [f"![{name}]({name})" for name in report["images"]]
     return "\n".join(lines) + "\n"
 

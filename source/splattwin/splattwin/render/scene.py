@@ -1,0 +1,273 @@
+"""The twin as a renderer sees it: cameras from USD or look-at views, and every Gaussian prim in world space.
+
+Cameras follow OpenCV in memory (x right, y down, z forward; ``viewmat`` world -> camera, column vectors), which
+is what :func:`~splattwin.render.rasterization` takes; USD cameras look down their local -Z with +Y up, and are
+converted here. Gathering walks the stage for ``UsdVol.ParticleField3DGaussianSplat`` prims and moves each one's
+Gaussians into the world frame; ``overrides`` replaces the world transform of chosen prims (robot links posed at
+joint values) while every descendant keeps its transform relative to the overridden prim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from splattwin.errors import InputError, StageError
+from splattwin.gaussians import Gaussians
+from splattwin.geometry import Similarity
+
+if TYPE_CHECKING:
+    from pxr import Usd
+
+__all__ = [
+    "Camera",
+    "SceneGaussians",
+    "camera_from_prim",
+    "gather_gaussians",
+    "look_at_camera",
+    "robot_link_overrides",
+    "stage_path",
+]
+
+# USD cameras look down -Z with +Y up; OpenCV cameras look down +Z with +Y down.
+_USD_TO_OPENCV_CAMERA = np.diag([1.0, -1.0, -1.0, 1.0])
+
+
+@dataclass
+class Camera:
+    """A pinhole camera.
+
+    Attributes:
+        viewmat: world -> camera (OpenCV axes), column-vector 4x4, metres.
+        K: intrinsics [px], 3x3.
+        width, height: image size [px].
+        near, far: clipping distances along the view axis [m].
+    """
+
+    viewmat: np.ndarray
+    K: np.ndarray  # noqa: N815 (the usual name of the intrinsics matrix)
+    width: int
+    height: int
+    near: float = 0.01
+    far: float = 1e10
+
+    @property
+    def position(self) -> np.ndarray:
+        """Camera centre in the world [m], shape [3]."""
+        rotation = self.viewmat[:3, :3]
+        return -rotation.T @ self.viewmat[:3, 3]
+
+
+def stage_path(stage: Usd.Stage) -> str:
+    """The file a stage was opened from (for error messages)."""
+    return stage.GetRootLayer().identifier
+
+
+def look_at_camera(
+    eye: tuple[float, float, float] | np.ndarray,
+    target: tuple[float, float, float] | np.ndarray,
+    *,
+    width: int = 640,
+    height: int = 480,
+    vertical_fov_deg: float = 50.0,
+    up: tuple[float, float, float] = (0.0, 0.0, 1.0),
+) -> Camera:
+    """A camera at ``eye`` looking at ``target`` (world frame [m]) with world ``up`` at the top of the image.
+
+    Raises:
+        InputError: eye equals target, the view direction is parallel to ``up``, or a bad size or field of view.
+    """
+    eye = np.asarray(eye, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    if width <= 0 or height <= 0:
+        raise InputError("--size", f"image size must be positive, got {width}x{height}")
+    if not 0.0 < vertical_fov_deg < 180.0:
+        raise InputError("vertical_fov_deg", f"must be in (0, 180), got {vertical_fov_deg}")
+    if not (np.isfinite(eye).all() and np.isfinite(target).all()):
+        raise InputError("--view", "eye and target must be finite")
+    forward = target - eye
+    if np.linalg.norm(forward) < 1e-9:
+        raise InputError("--view", f"eye and target are the same point {eye.tolist()}")
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, np.asarray(up, dtype=np.float64))
+    if np.linalg.norm(right) < 1e-9:
+        raise InputError("--view", "the view direction is parallel to the up axis (z); move the eye sideways")
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    viewmat = np.eye(4)
+    viewmat[:3, :3] = np.stack([right, down, forward])
+    viewmat[:3, 3] = -viewmat[:3, :3] @ eye
+    focal = 0.5 * height / np.tan(np.radians(vertical_fov_deg) / 2)
+    K = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]])  # noqa: N806
+    return Camera(viewmat=viewmat, K=K, width=width, height=height)
+
+
+def camera_from_prim(stage: Usd.Stage, prim_path: str, *, width: int, height: int) -> Camera:
+    """A :class:`Camera` from a ``UsdGeom.Camera`` prim: focal length, apertures, offsets, clipping, transform.
+
+    Pixels are square: the horizontal aperture maps to the image width and the vertical field of view follows
+    from the image's aspect (USD's "fit horizontally"); the aperture offsets shift the principal point.
+
+    Raises:
+        InputError: no such prim, a prim that is not a camera, a non-positive focal length or aperture, or a
+            clipping range that is not 0 < near < far (the message names the stage file).
+    """
+    from pxr import Usd, UsdGeom  # noqa: PLC0415
+
+    where = stage_path(stage)
+    prim = stage.GetPrimAtPath(prim_path) if prim_path.startswith("/") else Usd.Prim()
+    if not prim:
+        raise InputError(where, f"no prim at {prim_path!r} (give an absolute prim path of a Camera)")
+    if not prim.IsA(UsdGeom.Camera):
+        raise InputError(where, f"{prim_path} is a {prim.GetTypeName() or 'typeless'} prim, not a Camera")
+    camera = UsdGeom.Camera(prim)
+    focal = float(camera.GetFocalLengthAttr().Get())
+    h_aperture = float(camera.GetHorizontalApertureAttr().Get())
+    h_offset = float(camera.GetHorizontalApertureOffsetAttr().Get() or 0.0)
+    v_offset = float(camera.GetVerticalApertureOffsetAttr().Get() or 0.0)
+    if not (np.isfinite(focal) and focal > 0):
+        raise InputError(where, f"camera {prim_path} has an impossible focal length {focal} (must be > 0)")
+    if not (np.isfinite(h_aperture) and h_aperture > 0):
+        raise InputError(where, f"camera {prim_path} has an impossible horizontal aperture {h_aperture} (must be > 0)")
+    v_aperture = float(camera.GetVerticalApertureAttr().Get())
+    if not (np.isfinite(v_aperture) and v_aperture > 0):
+        raise InputError(where, f"camera {prim_path} has an impossible vertical aperture {v_aperture} (must be > 0)")
+    near, far = (float(v) for v in camera.GetClippingRangeAttr().Get())
+    if not (0 < near < far):
+        raise InputError(where, f"camera {prim_path} has a clipping range ({near}, {far}); need 0 < near < far")
+    pixels_per_aperture = width / h_aperture
+    focal_px = focal * pixels_per_aperture
+    K = np.array(  # noqa: N806
+        [
+            [focal_px, 0, width / 2 + h_offset * pixels_per_aperture],
+            [0, focal_px, height / 2 - v_offset * pixels_per_aperture],
+            [0, 0, 1],
+        ]
+    )
+    local_to_world = np.array(camera.ComputeLocalToWorldTransform(Usd.TimeCode.Default())).T
+    camera_to_world = local_to_world @ _USD_TO_OPENCV_CAMERA
+    # Remove any scale on the camera's transform: only its position and orientation matter.
+    axes = camera_to_world[:3, :3]
+    camera_to_world[:3, :3] = axes / np.linalg.norm(axes, axis=0, keepdims=True)
+    return Camera(viewmat=np.linalg.inv(camera_to_world), K=K, width=width, height=height, near=near, far=far)
+
+
+@dataclass
+class SceneGaussians:
+    """Every Gaussian of a stage in the world frame, with the prim each came from.
+
+    Attributes:
+        gaussians: world-frame Gaussians (metres), concatenated over prims.
+        prim_paths: the Gaussian prims, in gathering order.
+        prim_index: [N] int32 index into ``prim_paths`` for each Gaussian.
+    """
+
+    gaussians: Gaussians
+    prim_paths: list[str]
+    prim_index: np.ndarray
+
+
+def _world_matrix(prim: Any, overrides: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Local-to-world 4x4 (column vectors) of ``prim``, with the nearest overridden ancestor's transform replaced."""
+    from pxr import Usd, UsdGeom  # noqa: PLC0415
+
+    time = Usd.TimeCode.Default()
+    world = np.array(UsdGeom.Imageable(prim).ComputeLocalToWorldTransform(time)).T
+    ancestor = prim
+    while ancestor and not ancestor.IsPseudoRoot():
+        override = overrides.get(str(ancestor.GetPath()))
+        if override is not None:
+            ancestor_world = np.array(UsdGeom.Imageable(ancestor).ComputeLocalToWorldTransform(time)).T
+            return np.asarray(override, dtype=np.float64) @ np.linalg.inv(ancestor_world) @ world
+        ancestor = ancestor.GetParent()
+    return world
+
+
+def gather_gaussians(stage: Usd.Stage, *, overrides: Mapping[str, np.ndarray] | None = None) -> SceneGaussians:
+    """Collect every active Gaussian prim of the stage, transformed into the world frame.
+
+    Args:
+        stage: an open stage (z up, metres).
+        overrides: prim path -> world transform (4x4 column-vector, metres, a similarity) replacing that prim's
+            own world transform; descendants keep their transform relative to it (robot links posed at q).
+
+    Returns:
+        The :class:`SceneGaussians`.
+
+    Raises:
+        InputError: the stage holds no Gaussian prims, a prim holds NaN or otherwise invalid Gaussians, an
+            override is not a finite 4x4 similarity, or an override names no prim.
+        StageError: a Gaussian prim's world transform shears or scales unevenly.
+    """
+    from pxr import Usd, UsdVol  # noqa: PLC0415
+
+    from splattwin.usd import read_gaussians_prim  # noqa: PLC0415
+
+    where = stage_path(stage)
+    overrides = dict(overrides or {})
+    for path, matrix in overrides.items():
+        if not stage.GetPrimAtPath(path):
+            raise InputError(where, f"transform override for {path!r}: no such prim")
+        matrix = np.asarray(matrix, dtype=np.float64)
+        if matrix.shape != (4, 4) or not np.isfinite(matrix).all():
+            raise InputError(where, f"transform override for {path}: expected a finite 4x4 matrix")
+    parts, paths, index = [], [], []
+    for prim in stage.Traverse(Usd.TraverseInstanceProxies()):
+        if not prim.IsA(UsdVol.ParticleField3DGaussianSplat):
+            continue
+        local = read_gaussians_prim(prim)  # validates: NaN / Inf / bad scales raise InputError naming the prim
+        matrix = _world_matrix(prim, overrides)
+        try:
+            transform = Similarity.from_matrix(matrix)
+        except ValueError as exc:
+            raise StageError(where, f"{prim.GetPath()}: world transform is not a similarity ({exc})") from None
+        parts.append(transform.apply_gaussians(local))
+        index.append(np.full(len(local), len(paths), dtype=np.int32))
+        paths.append(str(prim.GetPath()))
+    if not parts:
+        raise InputError(
+            where, "the stage holds no Gaussian prims (UsdVol.ParticleField3DGaussianSplat); nothing to render"
+        )
+    return SceneGaussians(gaussians=Gaussians.concatenate(parts), prim_paths=paths, prim_index=np.concatenate(index))
+
+
+def robot_link_overrides(stage: Usd.Stage, joints: Mapping[str, float]) -> dict[str, np.ndarray]:
+    """World transforms of every robot link on the stage at the given joint values (unset joints stay at 0).
+
+    Uses :mod:`splattwin.robot` (``find_robots``, ``load_robot``, ``robot.link_poses``), imported here so
+    rendering a stage without robots does not need it.
+
+    Args:
+        stage: the twin.
+        joints: joint name -> value (rad or m) for the robots' movable joints.
+
+    Returns:
+        link prim path -> 4x4 world transform (column vectors, metres), for :func:`gather_gaussians`.
+
+    Raises:
+        InputError: a joint name that no robot on the stage has, or joints given for a stage without robots.
+    """
+    import torch  # noqa: PLC0415
+
+    from splattwin.robot import find_robots, load_robot  # noqa: PLC0415
+
+    where = stage_path(stage)
+    roots = find_robots(stage)
+    if joints and not roots:
+        raise InputError(where, f"joint values given ({', '.join(joints)}) but the stage has no robot")
+    overrides: dict[str, np.ndarray] = {}
+    known: set[str] = set()
+    for root in roots:
+        robot = load_robot(stage, root)
+        known.update(robot.joint_names)
+        q = torch.tensor([[float(joints.get(name, 0.0)) for name in robot.joint_names]], dtype=torch.float64)
+        with torch.no_grad():
+            poses = robot.link_poses(q)[0].double().numpy()
+        overrides.update({path: poses[i] for i, path in enumerate(robot.link_paths)})
+    unknown = sorted(set(joints) - known)
+    if unknown:
+        raise InputError(where, f"unknown joint names {unknown}; the robot has {sorted(known)}")
+    return overrides
