@@ -13,9 +13,10 @@ are counted. A bound Gaussian is stored in its link's frame, with the binding:
 So ``mean = b0 v0 + b1 v1 + b2 v2 + normal_offset * n`` exactly, in the link frame, for every pose.
 
 The nearest-triangle search is our own vectorised code: trimesh's ``closest_point`` needs ``rtree``, which the
-project does not depend on. Candidates are the triangles whose centroids are the ``k`` nearest to the point
-(scipy cKDTree); the exact point-triangle distance (Ericson, Real-Time Collision Detection 5.1.5) then picks
-the nearest among them.
+project does not depend on. Candidates come from a scipy cKDTree over points covering every triangle, the exact
+point-triangle distance (Ericson, Real-Time Collision Detection 5.1.5) picks among them, and a ball query
+settles the few points where the candidates do not provably contain the nearest triangle (see
+:func:`nearest_triangles`).
 """
 
 from __future__ import annotations
@@ -35,8 +36,7 @@ __all__ = [
     "sample_link_gaussians",
 ]
 
-_CANDIDATES = 16
-_CHUNK = 65_536
+_CHUNK = 16_384
 
 
 def closest_points_on_triangles(points: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -71,37 +71,73 @@ def closest_points_on_triangles(points: np.ndarray, a: np.ndarray, b: np.ndarray
     return out
 
 
-def nearest_triangles(
-    points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, *, candidates: int = _CANDIDATES
-) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest triangle of a mesh to each point.
+def _cover_samples(tris: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Points on every triangle such that each point of a triangle is within ``cover`` of one of its own samples.
+
+    Returns (samples [S, 3], their triangle [S], cover radius in the mesh's unit).
+    """
+    edges = np.linalg.norm(tris - np.roll(tris, 1, axis=1), axis=2)
+    longest = edges.max(axis=1)
+    cover = max(float(np.median(longest)), 1e-9)
+    steps = np.maximum(1, np.ceil(longest / cover).astype(np.int64))
+    samples, owners = [], []
+    for n in np.unique(steps):
+        rows = np.flatnonzero(steps == n)
+        i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+        keep = (i + j) <= n
+        b1, b2 = i[keep] / n, j[keep] / n
+        bary = np.stack([1 - b1 - b2, b1, b2], axis=1)  # [G, 3]
+        samples.append(np.einsum("gk,tkd->tgd", bary, tris[rows]).reshape(-1, 3))
+        owners.append(np.repeat(rows, len(bary)))
+    # A grid of step longest/n leaves every point within longest/n <= cover of a grid node.
+    return np.concatenate(samples), np.concatenate(owners), cover
+
+
+def nearest_triangles(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest triangle of a mesh to each point, exactly.
+
+    Every triangle is covered by its own sample points (no point of it farther than ``cover`` from one). The
+    triangle of a point's nearest sample gives an upper bound ``d0`` on the distance to the mesh; the nearest
+    triangle then has a sample within ``d0 + cover`` of the point, so checking the triangles of every sample in
+    that ball (one batched ball query) finds it.
 
     Args:
         points: query points [N, 3] (mesh frame, metres).
         vertices: [V, 3]; faces: [F, 3] vertex indices.
-        candidates: triangles (by nearest centroid) checked exactly per point.
 
     Returns:
         (triangle index [N] int64, distance [N] float64 in metres).
     """
+    import itertools  # noqa: PLC0415
+
     from scipy.spatial import cKDTree  # noqa: PLC0415
 
     points = np.asarray(points, np.float64)
     tris = np.asarray(vertices, np.float64)[faces]  # [F, 3, 3]
-    tree = cKDTree(tris.mean(axis=1))
-    k = min(candidates, len(faces))
+    samples, owners, cover = _cover_samples(tris)
+    tree = cKDTree(samples)
     best = np.empty(len(points), np.int64)
     dist = np.empty(len(points))
     for start in range(0, len(points), _CHUNK):
         chunk = points[start : start + _CHUNK]
-        _, idx = tree.query(chunk, k=k)
-        idx = idx.reshape(len(chunk), k)
-        cand = tris[idx]  # [n, k, 3, 3]
-        closest = closest_points_on_triangles(chunk[:, None, :], cand[..., 0, :], cand[..., 1, :], cand[..., 2, :])
-        d = np.linalg.norm(closest - chunk[:, None, :], axis=-1)
-        pick = d.argmin(axis=1)
-        best[start : start + len(chunk)] = idx[np.arange(len(chunk)), pick]
-        dist[start : start + len(chunk)] = d[np.arange(len(chunk)), pick]
+        _, nearest = tree.query(chunk)
+        first = tris[owners[nearest]]
+        bound = np.linalg.norm(
+            closest_points_on_triangles(chunk, first[:, 0], first[:, 1], first[:, 2]) - chunk, axis=1
+        )
+        balls = tree.query_ball_point(chunk, bound + cover * (1 + 1e-9), return_sorted=False)
+        lengths = np.fromiter(map(len, balls), np.int64, count=len(balls))
+        flat = np.fromiter(itertools.chain.from_iterable(balls), np.int64, count=int(lengths.sum()))
+        keys = np.unique(np.repeat(np.arange(len(chunk), dtype=np.int64), lengths) * len(tris) + owners[flat])
+        point_of, tri_of = keys // len(tris), keys % len(tris)
+        cand = tris[tri_of]
+        d = np.linalg.norm(
+            closest_points_on_triangles(chunk[point_of], cand[:, 0], cand[:, 1], cand[:, 2]) - chunk[point_of], axis=1
+        )
+        order = np.lexsort((d, point_of))  # by point, then distance: the first entry of each point is its nearest
+        heads = order[np.r_[True, point_of[order][1:] != point_of[order][:-1]]]
+        best[start + point_of[heads]] = tri_of[heads]
+        dist[start + point_of[heads]] = d[heads]
     return best, dist
 
 
