@@ -50,9 +50,9 @@ def closest_points_on_triangles(points: np.ndarray, a: np.ndarray, b: np.ndarray
     va = d3 * d6 - d5 * d4
     vb = d5 * d2 - d1 * d6
     vc = d1 * d4 - d3 * d2
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # degenerate triangles: fixed just below
         denom = 1.0 / (va + vb + vc)
-        v_in, w_in = vb * denom, vc * denom
+        v_in, w_in = np.nan_to_num(vb * denom), np.nan_to_num(vc * denom)
         t_ab = d1 / (d1 - d3)
         t_ac = d2 / (d2 - d6)
         t_bc = (d4 - d3) / ((d4 - d3) + (d5 - d6))
