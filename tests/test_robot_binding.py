@@ -123,9 +123,9 @@ def test_pose_gaussians_turns_orientation_and_sh(tmp_path: Path) -> None:
     robot = load_robot(stage, "/World/Robot")
     # give the Gaussians random SH of degree 3 to check the rotation of every band
     rng = np.random.default_rng(4)
-    n = robot.gaussians["sh_cm"].shape[0]
+    n = robot.gaussians["means"].shape[0]
     sh = rng.normal(size=(n, 16, 3)).astype(np.float32)
-    robot.gaussians["sh_cm"] = torch.from_numpy(np.ascontiguousarray(sh.transpose(0, 2, 1)))
+    robot.gaussians["sh_km"] = torch.from_numpy(np.ascontiguousarray(sh.transpose(1, 0, 2)).reshape(16, n * 3))
     robot.gaussians["sh_degree"] = 3
     q = torch.tensor(rng.uniform(-1, 1, size=(2, robot.dof)) * 0.5)
     out = robot.pose_gaussians(q)

@@ -163,13 +163,18 @@ class Robot:
             q[i] = float(value)
         return q
 
-    def pose_gaussians(self, q: torch.Tensor) -> dict[str, torch.Tensor]:
-        """World-frame Gaussians of every link at ``q`` (see :func:`splattwin.robot.posing.pose_bound_gaussians`)."""
+    def pose_gaussians(self, q: torch.Tensor, *, out: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """World-frame Gaussians of every link at ``q`` [B, dof], differentiable in q.
+
+        Returns ``means`` [B, N, 3], ``quats_wxyz`` [B, N, 4], ``scales`` [N, 3], ``opacities`` [N], ``sh``
+        [B, N, K, 3], ``link_index`` [N] (float32; see :func:`splattwin.robot.posing.pose_bound_gaussians`, which
+        also explains ``out``, buffers a render loop can pass back in to avoid reallocating them).
+        """
         from splattwin.robot.posing import pose_bound_gaussians  # noqa: PLC0415
 
         if self.gaussians is None:
             raise ValueError(f"robot {self.prim} has no bound Gaussians (import it with import-robot first)")
-        return pose_bound_gaussians(self.gaussians, self.link_poses(q))
+        return pose_bound_gaussians(self.gaussians, self.link_poses(q), out=out)
 
 
 def load_robot(stage: str | Path | Usd.Stage | TwinStage, prim: str, *, gaussians: bool = True) -> Robot:

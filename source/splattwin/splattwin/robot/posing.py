@@ -6,7 +6,9 @@ matrices are computed here in torch with that module's method (``D_l`` from the 
 least-squares solve, ``D_l = (pinv(Y_l(d)) Y_l(R^T d))^T``), so they are differentiable in R and hence in q.
 
 Speed: Gaussians are held sorted by link, so each link is one dense matrix product per quantity
-(``[n*3, K] @ [K, K]`` for the SH coefficients, no per-Gaussian matrices). Orientation products are float32.
+(``[K, K] @ [K, n*3]`` for the SH coefficients, held coefficient-major and written in place into the result; no
+per-Gaussian matrices).
+Everything per Gaussian is float32.
 """
 
 from __future__ import annotations
@@ -114,28 +116,71 @@ def matrix_to_quat_wxyz_torch(rotation: torch.Tensor) -> torch.Tensor:
     return quat / quat.norm(dim=-1, keepdim=True)
 
 
-def _quat_multiply(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def _linkwise_columns(
+    features: torch.Tensor, spans: list[tuple[int, int]], left: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``out[b][:, span_s] = left[b, s] @ features[:, span_s]`` for every link span s, written in place.
+
+    Args:
+        features: [F, C] feature-major data (one column per Gaussian, or per Gaussian and colour channel);
+            constant, no gradient.
+        spans: column ranges of each link.
+        left: [B, S, G, F] the per-link linear maps.
+        out: [B, G, C] result buffer to reuse, or None.
+
+    Returns:
+        [B, G, C]. One wide product per link straight into the result: nothing is concatenated or copied again
+        (the SH of 1M degree-3 Gaussians are 192 MB; memory traffic, not arithmetic, sets the time). The
+        backward pass gives ``left`` its gradient, ``grad[b][:, span] @ features[:, span]^T``.
+    """
     import torch  # noqa: PLC0415
 
-    aw, ax, ay, az = a.unbind(-1)
-    bw, bx, by, bz = b.unbind(-1)
-    return torch.stack(
+    class LinkwiseColumns(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, left: torch.Tensor) -> torch.Tensor:
+            batch, rows = left.shape[0], left.shape[2]
+            result = out if out is not None else torch.empty(batch, rows, features.shape[1], dtype=features.dtype)
+            for s, (lo, hi) in enumerate(spans):
+                for b in range(batch):
+                    torch.mm(left[b, s], features[:, lo:hi], out=result[b][:, lo:hi])
+            return result
+
+        @staticmethod
+        def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+            batch = grad.shape[0]
+            grad_left = torch.empty(batch, len(spans), grad.shape[1], features.shape[0], dtype=grad.dtype)
+            for s, (lo, hi) in enumerate(spans):
+                for b in range(batch):
+                    grad_left[b, s] = grad[b][:, lo:hi] @ features[:, lo:hi].T
+            return grad_left
+
+    return LinkwiseColumns.apply(left.contiguous())
+
+
+def _left_quat_matrices(quats: torch.Tensor) -> torch.Tensor:
+    """[..., 4] (w, x, y, z) -> [..., 4, 4] the left-product matrix L with ``L @ q_g = q ⊗ q_g``."""
+    import torch  # noqa: PLC0415
+
+    w, x, y, z = quats.unbind(-1)
+    left = torch.stack(
         [
-            aw * bw - ax * bx - ay * by - az * bz,
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
+            torch.stack([w, -x, -y, -z], -1),
+            torch.stack([x, w, -z, y], -1),
+            torch.stack([y, z, w, -x], -1),
+            torch.stack([z, -y, x, w], -1),
         ],
-        dim=-1,
+        -2,
     )
+    return left
 
 
 def bound_gaussians_from_links(per_link: list[Gaussians | None]) -> dict[str, Any] | None:
     """Pack per-link Gaussians (link frames; None where a link has none) into the sorted torch layout posing uses.
 
     Returns:
-        None when no link has Gaussians; else ``means`` [N, 3], ``quats_wxyz`` [N, 4], ``scales`` [N, 3],
-        ``opacities`` [N], ``sh_cm`` [N, 3, K] (channel-major, for one matrix product per link),
+        None when no link has Gaussians; else ``means`` [N, 3], ``quats_wxyz`` [N, 4], ``pose_features`` [8, N]
+        (feature-major x, y, z, 1, qw, qx, qy, qz), ``scales`` [N, 3],
+        ``opacities`` [N], ``sh_km`` [K, N*3] (coefficient-major, for one wide matrix product per link),
         ``link_index`` [N], ``slices`` [(link, start, stop)], ``sh_degree`` (all float32 torch tensors).
     """
     import torch  # noqa: PLC0415
@@ -149,15 +194,19 @@ def bound_gaussians_from_links(per_link: list[Gaussians | None]) -> dict[str, An
     for i, g in present:
         slices.append((i, start, start + len(g)))
         start += len(g)
-    sh_cm = np.zeros((start, 3, k), np.float32)
+    sh_km = np.zeros((k, start, 3), np.float32)
     for (_, lo, hi), (_, g) in zip(slices, present, strict=True):
-        sh_cm[lo:hi, :, : g.sh.shape[1]] = g.sh.transpose(0, 2, 1)
+        sh_km[: g.sh.shape[1], lo:hi] = g.sh.transpose(1, 0, 2)
+    means = np.concatenate([g.means for _, g in present])
+    quats = np.concatenate([g.quats_wxyz for _, g in present])
+    features = np.concatenate([means.T, np.ones((1, start), np.float32), quats.T]).astype(np.float32)
     return {
-        "means": torch.from_numpy(np.concatenate([g.means for _, g in present])),
-        "quats_wxyz": torch.from_numpy(np.concatenate([g.quats_wxyz for _, g in present])),
+        "means": torch.from_numpy(means),
+        "quats_wxyz": torch.from_numpy(quats),
+        "pose_features": torch.from_numpy(np.ascontiguousarray(features)),
         "scales": torch.from_numpy(np.concatenate([g.scales for _, g in present])),
         "opacities": torch.from_numpy(np.concatenate([g.opacities for _, g in present])),
-        "sh_cm": torch.from_numpy(sh_cm),
+        "sh_km": torch.from_numpy(sh_km.reshape(k, start * 3)),
         "link_index": torch.from_numpy(np.concatenate([np.full(len(g), i, np.int64) for i, g in present])),
         "slices": slices,
         "sh_degree": degree,
@@ -175,44 +224,55 @@ def read_bound_gaussians(stage: Usd.Stage, spec: RobotSpec) -> dict[str, Any] | 
     return bound_gaussians_from_links(per_link)
 
 
-def pose_bound_gaussians(bound: dict[str, Any], link_poses: torch.Tensor) -> dict[str, torch.Tensor]:
+def pose_bound_gaussians(
+    bound: dict[str, Any], link_poses: torch.Tensor, *, out: dict[str, torch.Tensor] | None = None
+) -> dict[str, torch.Tensor]:
     """World-frame Gaussians at the given link poses.
 
     Args:
         bound: packed link-frame Gaussians (:func:`bound_gaussians_from_links`).
         link_poses: [B, L, 4, 4] link -> world (column-vector, metres), e.g. ``robot.link_poses(q)``.
+        out: the result of an earlier call with the same B; its buffers (``pose_km``, ``sh_km``: 220 MB for 1M
+            degree-3 Gaussians) are reused, so a render loop does not allocate them per frame; that earlier
+            result is overwritten.
 
     Returns:
         ``means`` [B, N, 3] (world, m), ``quats_wxyz`` [B, N, 4], ``scales`` [N, 3], ``opacities`` [N],
-        ``sh`` [B, N, K, 3] (a transposed view of a channel-major result), ``link_index`` [N]. float32,
-        differentiable in ``link_poses`` (no gradient to the stored Gaussians, which are constants here).
+        ``sh`` [B, N, K, 3], ``link_index`` [N]. ``means``, ``quats_wxyz`` and ``sh`` are strided views of the
+        feature-major results ``pose_km`` [B, 7, N] and ``sh_km`` [B, K, N*3] (call ``.contiguous()`` where a
+        kernel needs packed rows).
+        float32, differentiable in ``link_poses`` (the stored Gaussians are constants: no gradient to them).
     """
     import torch  # noqa: PLC0415
 
     poses = link_poses.to(torch.float32)
-    rotations = poses[..., :3, :3]
-    translations = poses[..., :3, 3]
-    link_quats = matrix_to_quat_wxyz_torch(rotations)  # [B, L, 4]
+    batch = poses.shape[0]
+    links = [link for link, _, _ in bound["slices"]]
+    spans = [(lo, hi) for _, lo, hi in bound["slices"]]
+    posed = poses[:, links]  # [B, S, 4, 4]
+    rotations = posed[..., :3, :3]
+    # One map per link on the columns (x, y, z, 1, qw, qx, qy, qz): [[R, t, 0], [0, 0, L(q_link)]] -> [7, 8].
+    left = torch.zeros(batch, len(links), 7, 8, dtype=torch.float32)
+    left[..., :3, :4] = posed[..., :3, :]
+    left[..., 3:, 4:] = _left_quat_matrices(matrix_to_quat_wxyz_torch(rotations))
+    buffers = out or {}
+    frames = _linkwise_columns(bound["pose_features"], spans, left, buffers.get("pose_km"))  # [B, 7, N]
     degree = bound["sh_degree"]
     k = (degree + 1) ** 2
-    links = [i for i, _, _ in bound["slices"]]
-    blocks = sh_rotation_blocks_torch(rotations[:, links], degree) if degree > 0 else None  # [B, S, K, K]
-    means, quats, shs = [], [], []
-    batch = poses.shape[0]
-    for s, (link, lo, hi) in enumerate(bound["slices"]):
-        rot, trans = rotations[:, link], translations[:, link]
-        means.append(torch.matmul(bound["means"][lo:hi], rot.transpose(-1, -2)) + trans[:, None, :])
-        quats.append(_quat_multiply(link_quats[:, link, None, :], bound["quats_wxyz"][lo:hi]))
-        coeffs = bound["sh_cm"][lo:hi].reshape(-1, k)
-        if blocks is None:
-            shs.append(coeffs.expand(batch, -1, -1).reshape(batch, hi - lo, 3, k))
-        else:
-            shs.append(torch.matmul(coeffs, blocks[:, s]).reshape(batch, hi - lo, 3, k))
+    n = len(bound["scales"])
+    if degree == 0:  # nothing turns; a broadcast view, no copy
+        sh_km = bound["sh_km"].expand(batch, -1, -1)
+    else:
+        blocks = sh_rotation_blocks_torch(rotations, degree)  # [B, S, K, K], row-vector form c' = c @ D
+        sh_spans = [(3 * lo, 3 * hi) for lo, hi in spans]
+        sh_km = _linkwise_columns(bound["sh_km"], sh_spans, blocks.transpose(-1, -2), buffers.get("sh_km"))
     return {
-        "means": torch.cat(means, dim=1),
-        "quats_wxyz": torch.cat(quats, dim=1),
+        "means": frames[:, :3].transpose(1, 2),
+        "quats_wxyz": frames[:, 3:].transpose(1, 2),
         "scales": bound["scales"],
         "opacities": bound["opacities"],
-        "sh": torch.cat(shs, dim=1).transpose(-1, -2),
+        "sh": sh_km.view(batch, k, n, 3).permute(0, 2, 1, 3),
+        "pose_km": frames,
+        "sh_km": sh_km,
         "link_index": bound["link_index"],
     }
