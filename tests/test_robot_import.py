@@ -127,3 +127,36 @@ def test_existing_prim_and_bad_flags(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "--fit-base" in capsys.readouterr().err
     assert main(["import-robot", str(tmp_path / "none.urdf"), "--stage", str(stage), "--prim", "/World/R3"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_align_robot_puts_origin_at_base_and_x_along_base(tmp_path: Path) -> None:
+    """align --robot: the base becomes the origin, its x axis +x; the robot is moved rigidly, and --invert undoes it."""
+    import torch
+    from pxr import Usd, UsdGeom
+
+    from splattwin.robot import load_robot
+    from splattwin.usd import open_twin
+
+    stage = tmp_path / "twin.usda"
+    assert (
+        main(["import-robot", str(PANDA), "--stage", str(stage), "--prim", "/World/Robot", "--base", "0.5,-0.2,0.1,35"])
+        == 0
+    )
+    before = load_robot(stage, "/World/Robot").link_poses(torch.zeros(1, 8, dtype=torch.float64))[0].numpy()
+    assert main(["align", "--stage", str(stage), "--robot", "/World/Robot"]) == 0
+    robot = load_robot(stage, "/World/Robot")
+    np.testing.assert_allclose(robot.base_world.numpy(), np.eye(4), atol=1e-9)
+    after = robot.link_poses(torch.zeros(1, 8, dtype=torch.float64))[0].numpy()
+    # the same rigid motion for every link: yaw -35 deg about z, then the base to the origin
+    yaw = np.radians(-35.0)
+    turn = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]])
+    expected = turn @ (before[:, :3, 3] - np.array([0.5, -0.2, 0.1])).T
+    np.testing.assert_allclose(after[:, :3, 3], expected.T, atol=1e-9)
+    twin = open_twin(stage)
+    record = twin.stage.GetPrimAtPath("/World").GetCustomDataByKey("splattwin:alignment")
+    assert record is not None
+    assert main(["align", "--stage", str(stage), "--invert"]) == 0
+    reopened = open_twin(stage)
+    prim = reopened.stage.GetPrimAtPath("/World/Robot")
+    base = np.array(UsdGeom.Xformable(prim).ComputeLocalToWorldTransform(Usd.TimeCode.Default())).T
+    np.testing.assert_allclose(base[:3, 3], [0.5, -0.2, 0.1], atol=1e-9)

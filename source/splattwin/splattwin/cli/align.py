@@ -22,6 +22,7 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     p.add_argument("--table", default=None, help="'auto' (fit the table plane to all content) or a prim path")
     p.add_argument("--table-height", type=number, default=0.0, help="table-top z before the origin shift, metres")
     p.add_argument("--origin", type=point, default=None, metavar="X,Y,Z", help="point that becomes the origin")
+    p.add_argument("--robot", default=None, metavar="PRIM", help="origin at this robot's base, x along its base x")
     p.add_argument("--invert", action="store_true", help="undo the recorded alignment")
     return p
 
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
             table=args.table,
             table_height=args.table_height,
             origin=args.origin,
+            robot=args.robot,
             invert=args.invert,
         )
     )

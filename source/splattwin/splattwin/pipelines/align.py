@@ -19,6 +19,7 @@ from splattwin.errors import InputError, StageError
 from splattwin.geometry.alignment import PlaneFit, fit_table_plane, unify_frame
 from splattwin.geometry.transforms import Similarity, matrix_to_quat_wxyz
 from splattwin.pipelines._common import local_to_world
+from splattwin.robot.frames import base_pose_world, move_robot_bases, robot_origin_step
 from splattwin.usd.frames import (
     ALIGNMENT_KEY,
     FRAME_KEY,
@@ -50,6 +51,8 @@ class AlignConfig:
             None: no gravity step.
         table_height: z of the table top after the gravity step, metres, before the origin shift.
         origin: the point (e.g. the robot base) that becomes the world origin.
+        robot: a robot prim (``import-robot``): the origin goes to its base and +x along its base's x axis
+            (a turn about z after the other steps); robots always move rigidly with an alignment.
         invert: undo the recorded alignment instead (all other options must be left unset).
     """
 
@@ -59,14 +62,17 @@ class AlignConfig:
     table: str | None = None
     table_height: float = 0.0
     origin: tuple[float, float, float] | None = None
+    robot: str | None = None
     invert: bool = False
 
     def validate(self) -> None:
         """Check option combinations."""
-        if self.invert and (self.scale_from or self.table or self.origin or self.up_axis != "z"):
+        if self.invert and (self.scale_from or self.table or self.origin or self.robot or self.up_axis != "z"):
             raise InputError("--invert", "undoes the recorded alignment; give it without other alignment options")
-        if not self.invert and not (self.scale_from or self.table or self.origin or self.up_axis != "z"):
-            raise InputError("align", "nothing to do: give --up-axis, --scale-from, --table and/or --origin")
+        if not self.invert and not (self.scale_from or self.table or self.origin or self.robot or self.up_axis != "z"):
+            raise InputError("align", "nothing to do: give --up-axis, --scale-from, --table, --origin and/or --robot")
+        if self.origin is not None and self.robot is not None:
+            raise InputError("--robot", "puts the origin at the robot base; give either --origin or --robot")
 
 
 @dataclass
@@ -240,6 +246,8 @@ def align_twin(config: AlignConfig) -> AlignResult:
                 table_height=config.table_height,
                 origin=config.origin,
             )
+            if config.robot is not None:
+                applied, record = _with_robot_step(twin, config.robot, applied, record)
         total = previous.then(applied)
         changed = []
         for prim in targets.splats + targets.meshes + targets.bodies:
@@ -253,6 +261,7 @@ def align_twin(config: AlignConfig) -> AlignResult:
                     _move_mesh_points(prim, _in_local_frame(prim, applied))
                 _rewrite_frame_record(prim, applied)
             changed.append(str(prim.GetPath()))
+        changed += move_robot_bases(twin, applied)
         with twin.edit_layer("scene"):
             world = twin.stage.GetPrimAtPath(WORLD_PATH)
             data = {
@@ -266,6 +275,20 @@ def align_twin(config: AlignConfig) -> AlignResult:
                 world.SetCustomDataByKey(ALIGNMENT_KEY, data)
     logger.info("aligned %d prims of %s (scale %.6g)", len(changed), config.stage, applied.scale)
     return AlignResult(applied=applied, total=total, record=record, prims=changed)
+
+
+def _with_robot_step(
+    twin: TwinStage, robot: str, applied: Similarity, record: dict[str, Any]
+) -> tuple[Similarity, dict[str, Any]]:
+    """Append ``--robot``'s step (origin at the base, x along the base's x) to the alignment steps."""
+    try:
+        step, step_record = robot_origin_step(base_pose_world(twin.stage, robot), applied)
+    except ValueError as exc:
+        raise InputError("--robot", str(exc)) from None
+    step_record["matrix"] = step.matrix().tolist()
+    composed = applied.then(step)
+    record = {**record, "steps": [*record["steps"], step_record], "matrix": composed.matrix().tolist()}
+    return composed, record
 
 
 def _up_hint(up_axis: str) -> np.ndarray:
