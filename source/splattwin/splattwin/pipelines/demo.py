@@ -23,6 +23,7 @@ from splattwin.errors import InputError
 from splattwin.pipelines.align import AlignConfig, align_twin
 from splattwin.pipelines.claim import ClaimConfig, claim_gaussians
 from splattwin.pipelines.importing import ImportMeshConfig, ImportSplatConfig, import_mesh, import_splat
+from splattwin.pipelines.robot import RobotDemoConfig, robot_report_lines
 
 __all__ = ["DemoConfig", "load_demo_config", "run_demo", "run_demo_from_cli"]
 
@@ -43,6 +44,7 @@ class DemoConfig:
         table: ``auto`` (fit the table plane) or a prim path holding the table.
         claim_margin_m: metres outside the object's collision hull still counted as its Gaussians.
         previews: write preview images.
+        robot: the robot step (:class:`~splattwin.pipelines.robot.RobotDemoConfig`).
     """
 
     out: Path = Path("out/demo")
@@ -54,6 +56,7 @@ class DemoConfig:
     table: str = "auto"
     claim_margin_m: float = 0.005
     previews: bool = True
+    robot: RobotDemoConfig = field(default_factory=RobotDemoConfig)
 
     def validate(self) -> None:
         """Check the options that need no file access."""
@@ -140,7 +143,15 @@ def run_demo(config: DemoConfig, *, console: Any | None = None) -> Path:
     (out / "resolved_config.json").write_text(json.dumps(asdict(config), indent=2, default=str))
 
     timings: dict[str, float] = {}
-    steps = ["import splat", "import scene mesh", "import object", "align", "claim object Gaussians", "validate"]
+    steps = [
+        "import splat",
+        "import scene mesh",
+        "import object",
+        "align",
+        "claim object Gaussians",
+        "robot",
+        "validate",
+    ]
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("building the twin", total=len(steps))
 
@@ -183,6 +194,9 @@ def run_demo(config: DemoConfig, *, console: Any | None = None) -> Path:
         )
         progress.advance(task)
         step(steps[5])
+        robot_section = _robot_step(config, stage, aligned.total)
+        progress.advance(task)
+        step(steps[6])
         twin = open_twin(stage)
         issues = validate_stage(twin.stage)
         description = describe_twin(twin)
@@ -193,7 +207,7 @@ def run_demo(config: DemoConfig, *, console: Any | None = None) -> Path:
     images = []
     if config.previews:
         world_views = []
-        for prim_path in (config.splat_prim, f"{config.object_prim}/Gaussians"):
+        for prim_path in (config.splat_prim, f"{config.object_prim}/Gaussians", *_robot_gaussian_prims(twin)):
             prim = twin.stage.GetPrimAtPath(prim_path)
             if prim:
                 world_views.append(local_to_world(prim).apply_gaussians(read_gaussians_prim(prim)))
@@ -225,6 +239,7 @@ def run_demo(config: DemoConfig, *, console: Any | None = None) -> Path:
             "table_tilt_corrected_deg": None if table_step is None else table_step["tilt_deg"],
             "table_fit_rmse_m": None if table_step is None else table_step["rmse"] * aligned.applied.scale,
         },
+        "robot": robot_section,
         "validation": {"errors": sum(i.severity == "Error" for i in issues), "findings": [i.__dict__ for i in issues]},
         "timings_s": durations,
         "description": description,
@@ -234,6 +249,32 @@ def run_demo(config: DemoConfig, *, console: Any | None = None) -> Path:
     report_path = out / "report.md"
     report_path.write_text(_markdown(report, capture))
     return report_path
+
+
+def _robot_step(config: DemoConfig, stage: Path, twin_from_recon: Any) -> dict[str, Any]:
+    """The robot (issue 5): a Panda splat, its base fitted, Gaussians bound, the twin's x along the base."""
+    import importlib.util  # noqa: PLC0415
+
+    from splattwin.pipelines.robot import run_robot_demo_step  # noqa: PLC0415
+
+    if not config.robot.enabled:
+        return {"skipped": "robot.enabled=false"}
+    if config.robot.urdf.startswith("pybullet_data:") and importlib.util.find_spec("pybullet_data") is None:
+        return {"skipped": "the demo's Panda comes from the pybullet wheel: pip install 'splattwin[robots]'"}
+    return run_robot_demo_step(
+        config.robot,
+        stage=stage,
+        out=config.out,
+        capture_json=config.assets / "capture.json",
+        twin_from_recon=twin_from_recon,
+    )
+
+
+def _robot_gaussian_prims(twin: Any) -> list[str]:
+    from splattwin.robot import find_robots  # noqa: PLC0415
+
+    links = [link for root in find_robots(twin.stage) for link in twin.stage.GetPrimAtPath(root).GetChildren()]
+    return [f"{link.GetPath()}/Gaussians" for link in links if link.GetChild("Gaussians")]
 
 
 def _json_default(value: Any) -> Any:
@@ -264,8 +305,8 @@ def _markdown(report: dict[str, Any], capture: _Capture) -> str:
             f"- Table plane: {align['table_tilt_corrected_deg']:.3f} deg of tilt corrected, fit RMSE "
             f"{1000 * align['table_fit_rmse_m']:.2f} mm."
         )
+    lines += ["", *robot_report_lines(report["robot"])]
     lines += [
-        "",
         "## OpenUSD validation",
         f"- {report['validation']['errors']} error(s), {len(report['validation']['findings'])} finding(s) in all.",
         "",

@@ -306,3 +306,207 @@ def _set_base(stage: Usd.Stage, prim_path: str, base_local: np.ndarray) -> None:
 
     xform = UsdGeom.Xformable(stage.GetPrimAtPath(prim_path))
     xform.GetOrderedXformOps()[0].Set(Gf.Matrix4d(np.asarray(base_local, np.float64).T.tolist()))
+
+
+PANDA_IN_PYBULLET_DATA = "pybullet_data:franka_panda/panda.urdf"
+"""The demo's robot: the Franka Panda URDF with meshes shipped in the ``pybullet`` wheel (``splattwin[robots]``)."""
+
+
+def resolve_urdf(spec: str) -> Path:
+    """A URDF path, or ``pybullet_data:<relative path>`` for the robots shipped with pybullet.
+
+    Raises:
+        InputError: ``pybullet_data:`` is asked for but pybullet is not installed (it says what to install).
+    """
+    if not spec.startswith("pybullet_data:"):
+        return Path(spec)
+    try:
+        import pybullet_data  # noqa: PLC0415
+    except ImportError:
+        raise InputError(
+            spec, "needs the pybullet wheel's robot files: pip install 'splattwin[robots]' (or give a URDF path)"
+        ) from None
+    return Path(pybullet_data.getDataPath()) / spec.split(":", 1)[1]
+
+
+@dataclass(kw_only=True)
+class RobotDemoConfig:
+    """The demo's robot step (``splattwin demo ... robot.seed=3``).
+
+    Attributes:
+        enabled: run the step.
+        urdf: the robot's URDF, or ``pybullet_data:<path>``.
+        prim: the robot prim in the twin.
+        joints: the configuration the robot was "captured" at (rad / m), joint name -> value.
+        gaussians: Gaussians in the generated robot splat.
+        seed: seed of the generated splat and of the coarse base guess.
+        guess_offset_m: how far the coarse base guess is from the truth (m), in a seeded random direction.
+        guess_yaw_deg: how far the guess is turned about z from the truth (deg).
+    """
+
+    enabled: bool = True
+    urdf: str = PANDA_IN_PYBULLET_DATA
+    prim: str = "/World/Robot"
+    joints: dict[str, float] = field(
+        default_factory=lambda: {
+            "panda_joint1": 0.35,
+            "panda_joint2": -0.45,
+            "panda_joint3": 0.2,
+            "panda_joint4": -2.2,
+            "panda_joint5": 0.15,
+            "panda_joint6": 1.8,
+            "panda_joint7": 0.7,
+            "panda_finger_joint1": 0.03,
+        }
+    )
+    gaussians: int = 30_000
+    seed: int = 7
+    guess_offset_m: float = 0.03
+    guess_yaw_deg: float = 5.0
+
+
+def make_capture_robot_splat(
+    urdf: Path, joints: dict[str, float], truth_base_recon: np.ndarray, recon_scale: float, *, count: int, seed: int
+) -> Gaussians:
+    """The robot as a scan would show it: Gaussians on its link meshes at ``joints``, in the reconstruction frame.
+
+    Args:
+        urdf: the robot.
+        joints: joint name -> value (rad / m).
+        truth_base_recon: the base pose in the reconstruction frame, rotation and translation [4, 4] (no scale).
+        recon_scale: reconstruction units per metre.
+        count: number of Gaussians.
+        seed: random seed (same seed, same splat).
+    """
+    import tempfile  # noqa: PLC0415
+
+    from splattwin.robot.kinematics import load_robot  # noqa: PLC0415
+    from splattwin.robot.synthetic import robot_splat_from_meshes  # noqa: PLC0415
+    from splattwin.robot.usd_robot import link_meshes  # noqa: PLC0415
+    from splattwin.usd.stage import open_twin  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stage = Path(tmp) / "robot.usda"
+        import_robot(ImportRobotConfig(urdf=urdf, stage=stage, prim="/World/Robot", gaussians_per_link=1))
+        twin = open_twin(stage)
+        robot = load_robot(twin, "/World/Robot", gaussians=False)
+        meshes = [link_meshes(twin.stage, path) for path in robot.link_paths]
+    q = robot.check_joint_values(joints, "joints")
+    metric, _ = robot_splat_from_meshes(robot, meshes, q, count=count, seed=seed, base_world=np.eye(4))
+    from splattwin.geometry.transforms import Similarity  # noqa: PLC0415
+
+    to_recon = Similarity(rotation=truth_base_recon[:3, :3], translation=truth_base_recon[:3, 3], scale=recon_scale)
+    return to_recon.apply_gaussians(metric)
+
+
+def run_robot_demo_step(
+    config: RobotDemoConfig, *, stage: Path, out: Path, capture_json: Path, twin_from_recon: Any
+) -> dict[str, Any]:
+    """The demo's robot: a Panda splat made from its meshes (seeded) as the scan shows it, the base fitted from a
+    coarse guess, the Gaussians bound to the links, then ``align --robot`` so the twin's axes follow the base.
+
+    Args:
+        config: the step's options.
+        stage: the demo twin (already aligned: z up, metres, table top at z = 0).
+        out: the demo's output folder (the generated splat files go there).
+        capture_json: ``capture.json`` of the sample; its ``truth`` block (where the assets script put the robot)
+            stands in for the camera that would have filmed the robot.
+        twin_from_recon: the demo's alignment (a Similarity, reconstruction frame -> twin).
+
+    Returns:
+        The report section: counts, RMSE, base errors against the truth, the heading fixed.
+    """
+    import time  # noqa: PLC0415
+
+    from splattwin.geometry.transforms import Similarity  # noqa: PLC0415
+    from splattwin.io import write_gaussians  # noqa: PLC0415
+    from splattwin.pipelines.align import AlignConfig, align_twin  # noqa: PLC0415
+
+    started = time.perf_counter()
+    urdf = resolve_urdf(config.urdf)
+    truth = json.loads(capture_json.read_text())["truth"]
+    recon_from_world = truth["recon_from_world"]
+    recon = Similarity(
+        rotation=np.array(recon_from_world["rotation"]),
+        translation=np.array(recon_from_world["translation"]),
+        scale=float(recon_from_world["scale"]),
+    )
+    # The robot base in the reconstruction: truth's base point, axes = truth world axes.
+    base_recon = np.eye(4)
+    base_recon[:3, :3] = recon.rotation
+    base_recon[:3, 3] = recon.apply_points(np.array(truth["robot_base"], np.float64))
+    capture = make_capture_robot_splat(
+        urdf, dict(config.joints), base_recon, recon.scale, count=config.gaussians, seed=config.seed
+    )
+    write_gaussians(out / "robot_capture.ply", capture)  # as the scan holds it (reconstruction frame)
+    in_twin = twin_from_recon.apply_gaussians(capture)
+    splat_path, joints_path = out / "robot_splat.ply", out / "robot_joints.json"
+    write_gaussians(splat_path, in_twin)
+    joints_path.write_text(json.dumps(dict(config.joints), indent=2))
+    # The base in the twin per the truth, and a coarse guess off by guess_offset_m / guess_yaw_deg.
+    true_base = np.eye(4)
+    true_base[:3, :3] = twin_from_recon.rotation @ base_recon[:3, :3]
+    true_base[:3, 3] = twin_from_recon.apply_points(base_recon[:3, 3])
+    true_yaw = float(np.degrees(np.arctan2(true_base[1, 0], true_base[0, 0])))
+    rng = np.random.default_rng(config.seed)
+    direction = rng.normal(size=3)
+    direction *= config.guess_offset_m / np.linalg.norm(direction)
+    guess = (*(true_base[:3, 3] + direction).tolist(), true_yaw + config.guess_yaw_deg)
+    result = import_robot(
+        ImportRobotConfig(
+            urdf=urdf,
+            stage=stage,
+            prim=config.prim,
+            base=guess,
+            splat=splat_path,
+            splat_joints=joints_path,
+            fit_base=True,
+        )
+    )
+    fitted = np.array(result.base_world)
+    relative = fitted[:3, :3].T @ true_base[:3, :3]
+    angle_error = float(np.degrees(np.arccos(np.clip((np.trace(relative) - 1) / 2, -1, 1))))
+    aligned = align_twin(AlignConfig(stage=stage, robot=config.prim))
+    heading = next(s for s in aligned.record["steps"] if s["name"] == "robot")["heading_deg"]
+    return {
+        "prim": result.prim,
+        "urdf": str(urdf),
+        "links": result.links,
+        "joints": result.joints,
+        "dof": result.dof,
+        "gaussians": result.total_gaussians,
+        "bound": sum(result.gaussians_per_link.values()),
+        "unbound": result.unbound,
+        "per_link": result.gaussians_per_link,
+        "bind_threshold_mm": 1000 * result.bind_threshold_m,
+        "fit_rmse_mm": 1000 * result.fit_rmse_m,
+        "fit_inliers": result.fit_inliers,
+        "guess_error_mm": 1000 * config.guess_offset_m,
+        "guess_yaw_deg": config.guess_yaw_deg,
+        "base_position_error_mm": float(1000 * np.linalg.norm(fitted[:3, 3] - true_base[:3, 3])),
+        "base_angle_error_deg": angle_error,
+        "heading_fixed_deg": heading,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def robot_report_lines(section: dict[str, Any]) -> list[str]:
+    """The demo report's robot section (markdown lines)."""
+    if "skipped" in section:
+        return ["## Robot", f"- Skipped: {section['skipped']}", ""]
+    per_link = ", ".join(f"{name} {count:,}" for name, count in section["per_link"].items())
+    return [
+        "## Robot",
+        f"- `{section['prim']}` from `{Path(section['urdf']).name}`: {section['links']} links, {section['joints']} "
+        f"joints, {section['dof']} degrees of freedom.",
+        f"- Robot splat (made from its own meshes, seeded): {section['gaussians']:,} Gaussians; "
+        f"{section['bound']:,} bound to links, {section['unbound']:,} unbound "
+        f"(threshold {section['bind_threshold_mm']:.1f} mm). Per link: {per_link}.",
+        f"- Base fit (ICP from a guess {section['guess_error_mm']:.0f} mm / {section['guess_yaw_deg']:.0f} deg off): "
+        f"RMSE {section['fit_rmse_mm']:.2f} mm over {section['fit_inliers']:,} Gaussians; error against the truth "
+        f"{section['base_position_error_mm']:.2f} mm, {section['base_angle_error_deg']:.3f} deg.",
+        f"- `align --robot`: the twin turned {-section['heading_fixed_deg']:.2f} deg about z, so +x follows the "
+        "robot base and the origin sits at the base.",
+        f"- Step time: {section['seconds']:.1f} s.",
+        "",
+    ]
