@@ -160,3 +160,29 @@ def test_align_robot_puts_origin_at_base_and_x_along_base(tmp_path: Path) -> Non
     prim = reopened.stage.GetPrimAtPath("/World/Robot")
     base = np.array(UsdGeom.Xformable(prim).ComputeLocalToWorldTransform(Usd.TimeCode.Default())).T
     np.testing.assert_allclose(base[:3, 3], [0.5, -0.2, 0.1], atol=1e-9)
+
+
+def test_inspect_lists_robot(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    from splattwin.robot.urdf import parse_urdf
+
+    stage = tmp_path / "twin.usda"
+    assert main(["import-robot", str(PANDA), "--stage", str(stage), "--prim", "/World/Robot"]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(stage), "--json"]) == 0
+    robots = json.loads(capsys.readouterr().out)["robots"]
+    assert [r["prim"] for r in robots] == ["/World/Robot"]
+    parsed = parse_urdf(PANDA)
+    assert sorted(link["name"] for link in robots[0]["links"]) == sorted(parsed.links)
+    by_name = {j["name"]: j for j in robots[0]["joints"]}
+    for joint in parsed.joints:
+        assert by_name[joint.name]["type"] == joint.type
+        if joint.type in ("revolute", "prismatic"):
+            assert by_name[joint.name]["lower"] == pytest.approx(joint.lower, abs=1e-6)
+            assert by_name[joint.name]["upper"] == pytest.approx(joint.upper, abs=1e-6)
+    assert by_name["panda_finger_joint2"]["mimic"] == "panda_finger_joint1"
+    with_geometry = [n for n, link in parsed.links.items() if link.visuals or link.collisions]
+    counts = {link["name"]: link["gaussians"] for link in robots[0]["links"]}
+    assert all(counts[name] > 0 for name in with_geometry)
+    assert robots[0]["bound_gaussians"] == sum(counts.values())

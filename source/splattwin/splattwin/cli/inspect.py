@@ -22,6 +22,9 @@ def run(args: argparse.Namespace, console: Any) -> int:
 
     twin = open_twin(args.stage)
     description = describe_twin(twin)
+    from splattwin.robot.usd_robot import describe_robots, print_robots  # noqa: PLC0415
+
+    description["robots"] = describe_robots(twin.stage)
     issues = validate_stage(twin.stage) if args.validate else None
     if args.json:
         if issues is not None:
@@ -29,6 +32,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
         print(json.dumps(description, indent=2, default=str))
     else:
         print_description(description, issues, console=console)
+        print_robots(description["robots"], console=console)
     if issues and any(issue.severity == "Error" for issue in issues):
         return 1
     return 0

@@ -62,14 +62,15 @@ class UrdfGeometry:
 
 @dataclass
 class UrdfLink:
-    """A link: its geometries (link frame) and inertial values (mass kg, centre of mass in the link frame, m)."""
+    """A link: its geometries (link frame) and inertial values (mass kg, centre of mass in the link frame m,
+    inertia tensor kg m^2; the inertial origin's rotation is applied to the tensor)."""
 
     name: str
     visuals: list[UrdfGeometry] = field(default_factory=list)
     collisions: list[UrdfGeometry] = field(default_factory=list)
     mass: float = 0.0
     com: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    inertia_diagonal: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    inertia: np.ndarray = field(default_factory=lambda: np.zeros((3, 3)))  # about the centre of mass, link axes
 
 
 @dataclass
@@ -301,10 +302,15 @@ def parse_urdf(path: str | Path) -> UrdfRobot:
         if inertial is not None:
             mass = inertial.find("mass")
             link.mass = float(mass.get("value", 0)) if mass is not None else 0.0
-            link.com = _origin(inertial.find("origin"), path, f"link {name!r} inertial")[:3, 3]
+            frame = _origin(inertial.find("origin"), path, f"link {name!r} inertial")
+            link.com = frame[:3, 3]
             inertia = inertial.find("inertia")
             if inertia is not None:
-                link.inertia_diagonal = np.array([float(inertia.get(k, 0)) for k in ("ixx", "iyy", "izz")])
+                i = {k: float(inertia.get(k, 0) or 0) for k in ("ixx", "ixy", "ixz", "iyy", "iyz", "izz")}
+                tensor = np.array(
+                    [[i["ixx"], i["ixy"], i["ixz"]], [i["ixy"], i["iyy"], i["iyz"]], [i["ixz"], i["iyz"], i["izz"]]]
+                )
+                link.inertia = frame[:3, :3] @ tensor @ frame[:3, :3].T
         links[name] = link
     if not links:
         raise InputError(path, "defines no <link>")

@@ -38,10 +38,12 @@ __all__ = [
     "LinkMesh",
     "RobotSpec",
     "author_robot",
+    "describe_robots",
     "find_robots",
     "geometry_mesh",
     "link_meshes",
     "link_order",
+    "print_robots",
     "read_robot_spec",
 ]
 
@@ -250,7 +252,7 @@ def author_robot(
     """
     from pxr import Sdf, UsdGeom, UsdPhysics, Vt  # noqa: PLC0415
 
-    from splattwin.usd.bodies import define_mesh  # noqa: PLC0415
+    from splattwin.usd.bodies import define_mesh, principal_inertia  # noqa: PLC0415
 
     root = UsdGeom.Xform.Define(stage, prim_path)
     root.AddTransformOp().Set(_matrix_to_gf(base_local))
@@ -276,8 +278,10 @@ def author_robot(
             mass = UsdPhysics.MassAPI.Apply(prim)
             mass.CreateMassAttr().Set(float(link.mass))
             mass.CreateCenterOfMassAttr().Set(tuple(float(v) for v in link.com))
-            if (link.inertia_diagonal > 0).all():
-                mass.CreateDiagonalInertiaAttr().Set(tuple(float(v) for v in link.inertia_diagonal))
+            moments, axes = principal_inertia(link.inertia)
+            if (moments > 0).all():  # both or neither, as UsdPhysics' validator wants
+                mass.CreateDiagonalInertiaAttr().Set(tuple(float(v) for v in moments))
+                mass.CreatePrincipalAxesAttr().Set(_rot_to_quatf(axes))
         visual = [geometry_mesh(g, f"link {name!r} visual") for g in link.visuals]
         collision = [geometry_mesh(g, f"link {name!r} collision") for g in link.collisions]
         for kind, parts in (("visuals", visual), ("collisions", collision)):
@@ -480,3 +484,69 @@ def link_meshes(stage: Usd.Stage, link_path: str) -> LinkMesh | None:
         if faces:
             return LinkMesh(np.concatenate(vertices), np.concatenate(faces), np.concatenate(colors).astype(np.float32))
     return None
+
+
+def describe_robots(stage: Usd.Stage) -> list[dict[str, Any]]:
+    """JSON-friendly description of every robot on a stage: links (with bound Gaussians), joints with limits.
+
+    Limits are in SI units (rad for revolute joints, m for prismatic ones); ``None`` for continuous joints.
+    """
+    robots = []
+    for path in find_robots(stage):
+        spec = read_robot_spec(stage, path)
+        links = []
+        for name, link_path in zip(spec.link_names, spec.link_paths, strict=True):
+            field = stage.GetPrimAtPath(f"{link_path}/Gaussians")
+            positions = field.GetAttribute("positions").Get() if field else None
+            links.append({"name": name, "prim": link_path, "gaussians": len(positions) if positions else 0})
+        joints = [
+            {
+                "name": j.name,
+                "type": j.type,
+                "parent": j.parent,
+                "child": j.child,
+                "lower": float(j.lower) if np.isfinite(j.lower) else None,
+                "upper": float(j.upper) if np.isfinite(j.upper) else None,
+                "mimic": j.mimic[0] if j.mimic else None,
+            }
+            for j in spec.joints
+        ]
+        info = stage.GetPrimAtPath(path).GetCustomDataByKey(ROBOT_KEY) or {}
+        robots.append(
+            {
+                "prim": path,
+                "name": info.get("name", ""),
+                "urdf": info.get("urdf", ""),
+                "base_position": spec.base_world[:3, 3].tolist(),
+                "links": links,
+                "joints": joints,
+                "bound_gaussians": sum(link["gaussians"] for link in links),
+            }
+        )
+    return robots
+
+
+def print_robots(robots: list[dict[str, Any]], *, console: Any) -> None:
+    """Rich tables of :func:`describe_robots`: one of links, one of joints per robot."""
+    from rich.table import Table  # noqa: PLC0415
+
+    for robot in robots:
+        links = Table(title=f"robot {robot['prim']} ({robot['name']}): links, {robot['bound_gaussians']:,} Gaussians")
+        for column in ("link", "prim", "bound Gaussians"):
+            links.add_column(column)
+        for link in robot["links"]:
+            links.add_row(link["name"], link["prim"], f"{link['gaussians']:,}")
+        joints = Table(title=f"robot {robot['prim']}: joints (limits in rad or m)")
+        for column in ("joint", "type", "parent -> child", "lower", "upper", "mimics"):
+            joints.add_column(column)
+        for joint in robot["joints"]:
+            joints.add_row(
+                joint["name"],
+                joint["type"],
+                f"{joint['parent']} -> {joint['child']}",
+                "-" if joint["lower"] is None else f"{joint['lower']:.4g}",
+                "-" if joint["upper"] is None else f"{joint['upper']:.4g}",
+                joint["mimic"] or "-",
+            )
+        console.print(links)
+        console.print(joints)
