@@ -32,9 +32,15 @@ __all__ = [
     "BINDING_PRIMVARS",
     "ImportRobotConfig",
     "ImportRobotResult",
+    "RobotDemoConfig",
     "base_matrix",
+    "capture_robot_base",
     "import_robot",
+    "make_capture_robot_splat",
     "read_joint_values",
+    "resolve_urdf",
+    "robot_report_lines",
+    "run_robot_demo_step",
 ]
 
 logger = logging.getLogger(__name__)
@@ -365,6 +371,26 @@ class RobotDemoConfig:
     guess_yaw_deg: float = 5.0
 
 
+def capture_robot_base(capture_json: Path) -> tuple[np.ndarray, float]:
+    """Where the sample's assets script put the robot: base pose [4, 4] in the reconstruction frame, and its scale.
+
+    From ``capture.json``'s ``truth`` (the robot base point; base axes = the truth world's axes), which stands in
+    for the camera that filmed the robot; an import never reads it.
+    """
+    from splattwin.geometry.transforms import Similarity  # noqa: PLC0415
+
+    truth = json.loads(Path(capture_json).read_text())["truth"]
+    recon = Similarity(
+        rotation=np.array(truth["recon_from_world"]["rotation"]),
+        translation=np.array(truth["recon_from_world"]["translation"]),
+        scale=float(truth["recon_from_world"]["scale"]),
+    )
+    base = np.eye(4)
+    base[:3, :3] = recon.rotation
+    base[:3, 3] = recon.apply_points(np.array(truth["robot_base"], np.float64))
+    return base, recon.scale
+
+
 def make_capture_robot_splat(
     urdf: Path, joints: dict[str, float], truth_base_recon: np.ndarray, recon_scale: float, *, count: int, seed: int
 ) -> Gaussians:
@@ -418,25 +444,14 @@ def run_robot_demo_step(
     """
     import time  # noqa: PLC0415
 
-    from splattwin.geometry.transforms import Similarity  # noqa: PLC0415
     from splattwin.io import write_gaussians  # noqa: PLC0415
     from splattwin.pipelines.align import AlignConfig, align_twin  # noqa: PLC0415
 
     started = time.perf_counter()
     urdf = resolve_urdf(config.urdf)
-    truth = json.loads(capture_json.read_text())["truth"]
-    recon_from_world = truth["recon_from_world"]
-    recon = Similarity(
-        rotation=np.array(recon_from_world["rotation"]),
-        translation=np.array(recon_from_world["translation"]),
-        scale=float(recon_from_world["scale"]),
-    )
-    # The robot base in the reconstruction: truth's base point, axes = truth world axes.
-    base_recon = np.eye(4)
-    base_recon[:3, :3] = recon.rotation
-    base_recon[:3, 3] = recon.apply_points(np.array(truth["robot_base"], np.float64))
+    base_recon, recon_scale = capture_robot_base(capture_json)
     capture = make_capture_robot_splat(
-        urdf, dict(config.joints), base_recon, recon.scale, count=config.gaussians, seed=config.seed
+        urdf, dict(config.joints), base_recon, recon_scale, count=config.gaussians, seed=config.seed
     )
     write_gaussians(out / "robot_capture.ply", capture)  # as the scan holds it (reconstruction frame)
     in_twin = twin_from_recon.apply_gaussians(capture)
