@@ -180,16 +180,6 @@ def _to_link_frame(gaussians: Gaussians, pose: np.ndarray) -> Gaussians:
     return Similarity.from_matrix(np.linalg.inv(pose)).apply_gaussians(gaussians)
 
 
-def _subset(gaussians: Gaussians, rows: np.ndarray) -> Gaussians:
-    return Gaussians(
-        means=gaussians.means[rows],
-        quats_wxyz=gaussians.quats_wxyz[rows],
-        scales=gaussians.scales[rows],
-        opacities=gaussians.opacities[rows],
-        sh=gaussians.sh[rows],
-    )
-
-
 def _bind_splat(
     config: ImportRobotConfig, robot: Robot, meshes: list[LinkMesh | None], q: np.ndarray, splat: Gaussians
 ) -> tuple[dict[int, tuple[Gaussians, dict[str, np.ndarray]]], Binding, float]:
@@ -219,7 +209,7 @@ def _bind_splat(
         rows = np.flatnonzero(binding.link == index)
         if len(rows) == 0:
             continue
-        local = _to_link_frame(_subset(splat, rows), poses[index])
+        local = _to_link_frame(splat.subset(rows), poses[index])
         per_link[index] = (
             local,
             {

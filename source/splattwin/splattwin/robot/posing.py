@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from splattwin.geometry.sh_rotation import _C0, _C1, _C2, _C3, _fibonacci_sphere, eval_sh_basis
+from splattwin.geometry.sh_rotation import eval_sh_basis, fibonacci_sphere, sh_basis_terms
 
 if TYPE_CHECKING:
     import torch
@@ -42,24 +42,8 @@ def sh_basis_torch(directions: torch.Tensor, degree: int) -> torch.Tensor:
     """Real SH basis at unit directions [..., 3] -> [..., (degree+1)^2], as :func:`eval_sh_basis`, in torch."""
     import torch  # noqa: PLC0415
 
-    x, y, z = directions[..., 0], directions[..., 1], directions[..., 2]
-    out = [torch.full_like(x, _C0)]
-    if degree >= 1:
-        out += [-_C1 * y, _C1 * z, -_C1 * x]
-    if degree >= 2:
-        xx, yy, zz = x * x, y * y, z * z
-        out += [_C2[0] * x * y, _C2[1] * y * z, _C2[2] * (2 * zz - xx - yy), _C2[3] * x * z, _C2[4] * (xx - yy)]
-    if degree >= 3:
-        out += [
-            _C3[0] * y * (3 * xx - yy),
-            _C3[1] * x * y * z,
-            _C3[2] * y * (4 * zz - xx - yy),
-            _C3[3] * z * (2 * zz - 3 * xx - 3 * yy),
-            _C3[4] * x * (4 * zz - xx - yy),
-            _C3[5] * z * (xx - yy),
-            _C3[6] * x * (xx - 3 * yy),
-        ]
-    return torch.stack(out, dim=-1)
+    terms = sh_basis_terms(directions[..., 0], directions[..., 1], directions[..., 2], degree)
+    return torch.stack(terms, dim=-1)
 
 
 def sh_rotation_blocks_torch(rotation: torch.Tensor, degree: int) -> torch.Tensor:
@@ -75,7 +59,7 @@ def sh_rotation_blocks_torch(rotation: torch.Tensor, degree: int) -> torch.Tenso
     out[..., 0, 0] = 1.0
     if degree == 0:
         return out
-    dirs_np = _fibonacci_sphere(_FIT_DIRECTIONS)
+    dirs_np = fibonacci_sphere(_FIT_DIRECTIONS)
     before = eval_sh_basis(dirs_np, degree)
     dirs = torch.as_tensor(dirs_np, dtype=rotation.dtype, device=rotation.device)
     after = sh_basis_torch(dirs @ rotation, degree)  # rows are R^T d: [..., 64, K]
