@@ -96,6 +96,7 @@ def test_demo_stage_validates_and_report_is_written(demo: Path) -> None:
 
 def test_demo_robot_registered_bound_and_heading_follows_base(demo: Path) -> None:
     """Issue 5's step: the Panda's base fitted to its splat, its Gaussians bound, the twin's x along the base."""
+    pytest.importorskip("pybullet_data")  # the demo's Panda (splattwin[robots]); without it the step is skipped
     from splattwin.robot import find_robots, load_robot
 
     report = json.loads((demo / "report.json").read_text())["robot"]
