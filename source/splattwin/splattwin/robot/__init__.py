@@ -6,7 +6,9 @@ that use them, so importing this package is cheap.
 Modules: :mod:`~splattwin.robot.urdf` (URDF parse and checks), :mod:`~splattwin.robot.usd_robot` (the robot on
 the stage), :mod:`~splattwin.robot.kinematics` (torch FK), :mod:`~splattwin.robot.mdh` (Modified
 Denavit-Hartenberg chains), :mod:`~splattwin.robot.binding` (Gaussians to link surfaces),
-:mod:`~splattwin.robot.posing` (Gaussians at q), :mod:`~splattwin.robot.registration` (base pose by ICP).
+:mod:`~splattwin.robot.posing` (Gaussians at q), :mod:`~splattwin.robot.registration` (base pose by ICP),
+:mod:`~splattwin.robot.frames` (``align --robot``), :mod:`~splattwin.robot.synthetic` (a robot splat from its
+meshes). See docs/robot.md.
 """
 
 from splattwin.robot.kinematics import Robot, load_robot

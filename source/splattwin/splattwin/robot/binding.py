@@ -33,6 +33,7 @@ __all__ = [
     "bind_gaussians",
     "closest_points_on_triangles",
     "nearest_triangles",
+    "plane_binding",
     "sample_link_gaussians",
 ]
 
