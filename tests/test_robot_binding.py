@@ -84,6 +84,13 @@ def test_import_with_splat_binds_and_stays_on_surface(panda) -> None:
 
     robot = load_robot(stage, "/World/Robot")
     twin = open_twin(stage)
+    # the scan's configuration is kept on the stage: customData and the drives' targets (degrees for angular)
+    from pxr import UsdPhysics
+
+    kept = twin.stage.GetPrimAtPath("/World/Robot").GetCustomDataByKey("splattwin:captureJoints")
+    assert kept["panda_finger_joint2"] == pytest.approx(Q_CAPTURE["panda_finger_joint1"])  # the mimic follows
+    drive = UsdPhysics.DriveAPI.Get(twin.stage.GetPrimAtPath("/World/Robot/joints/panda_joint4"), "angular")
+    assert drive.GetTargetPositionAttr().Get() == pytest.approx(np.degrees(Q_CAPTURE["panda_joint4"]), abs=1e-4)
     rng = np.random.default_rng(2)
     limits = robot.joint_limits.numpy()
     q = torch.tensor(rng.uniform(limits[:, 0], limits[:, 1], size=(1, robot.dof)))

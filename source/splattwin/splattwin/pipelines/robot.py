@@ -284,6 +284,7 @@ def import_robot(config: ImportRobotConfig) -> ImportRobotResult:
                 _set_base(stage, config.prim, parent_from_world @ base_world)
                 robot.base_world = torch.tensor(base_world)
             if splat is not None:
+                _record_capture_configuration(stage, config.prim, robot, q)
                 per_link, binding, threshold = _bind_splat(config, robot, meshes, q, splat)
                 result.unbound, result.bind_threshold_m, result.source = binding.unbound, threshold, str(config.splat)
             else:
@@ -295,6 +296,26 @@ def import_robot(config: ImportRobotConfig) -> ImportRobotResult:
             result.total_gaussians = sum(result.gaussians_per_link.values()) + result.unbound
             result.base_world = base_world.tolist()
     return result
+
+
+def _record_capture_configuration(stage: Usd.Stage, prim_path: str, robot: Robot, q: np.ndarray) -> None:
+    """Keep the scan's configuration: ``customData["splattwin:captureJoints"]`` on the robot prim (rad / m) and the
+    joint drives' targets (degrees for angular drives), so a simulator holds the robot where the scan shows it."""
+    from pxr import UsdPhysics  # noqa: PLC0415
+
+    values = dict(zip(robot.joint_names, (float(v) for v in q), strict=True))
+    for joint in robot.spec.joints:
+        if joint.mimic is not None:
+            values[joint.name] = joint.mimic[1] * values[joint.mimic[0]] + joint.mimic[2]
+    stage.GetPrimAtPath(prim_path).SetCustomDataByKey("splattwin:captureJoints", values)
+    for prim in stage.GetPrimAtPath(f"{prim_path}/joints").GetChildren():
+        name = str(prim.GetCustomDataByKey("splattwin:urdfName") or prim.GetName())
+        if name not in values:
+            continue
+        angular = prim.IsA(UsdPhysics.RevoluteJoint)
+        drive = UsdPhysics.DriveAPI.Get(prim, "angular" if angular else "linear")
+        if drive:
+            drive.GetTargetPositionAttr().Set(float(np.degrees(values[name]) if angular else values[name]))
 
 
 def _set_base(stage: Usd.Stage, prim_path: str, base_local: np.ndarray) -> None:
