@@ -28,14 +28,20 @@ def _rotation_about(axis: np.ndarray, angle: float) -> np.ndarray:
     return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
 
 
-@pytest.mark.slow
-def test_fit_base_recovers_perturbed_pose(tmp_path: Path) -> None:
-    bare = tmp_path / "bare.usda"
+@pytest.fixture(scope="module")
+def panda(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    """The Panda's kinematics, its link meshes and the capture configuration."""
+    bare = tmp_path_factory.mktemp("bare") / "bare.usda"
     import_robot(ImportRobotConfig(urdf=PANDA, stage=bare, prim="/World/Robot", gaussians_per_link=5))
     robot = load_robot(bare, "/World/Robot")
     meshes = [link_meshes(open_twin(bare).stage, p) for p in robot.link_paths]
+    return robot, meshes, robot.check_joint_values(JOINTS, "test")
+
+
+@pytest.mark.slow
+def test_fit_base_recovers_perturbed_pose(tmp_path: Path, panda: tuple) -> None:
+    robot, meshes, q = panda
     truth = base_matrix((0.42, -0.31, 0.75, 35.0))
-    q = robot.check_joint_values(JOINTS, "test")
     splat, _ = robot_splat_from_meshes(robot, meshes, q, count=30_000, seed=5, base_world=truth)
     splat_path, joints_path = tmp_path / "robot.ply", tmp_path / "joints.json"
     write_gaussians(splat_path, splat)
@@ -71,15 +77,11 @@ def test_fit_base_recovers_perturbed_pose(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_fit_base_tilted_guess(tmp_path: Path) -> None:
+def test_fit_base_tilted_guess(panda: tuple) -> None:
     """The same recovery when the guess is also tilted: 10 degrees about a skew axis, from the ICP core directly."""
     from splattwin.robot.registration import fit_base_pose, surface_samples
 
-    bare = tmp_path / "bare.usda"
-    import_robot(ImportRobotConfig(urdf=PANDA, stage=bare, prim="/World/Robot", gaussians_per_link=5))
-    robot = load_robot(bare, "/World/Robot")
-    meshes = [link_meshes(open_twin(bare).stage, p) for p in robot.link_paths]
-    q = robot.check_joint_values(JOINTS, "test")
+    robot, meshes, q = panda
     truth = base_matrix((-0.2, 0.5, 0.1, -60.0))
     splat, _ = robot_splat_from_meshes(robot, meshes, q, count=30_000, seed=8, base_world=truth)
     local = robot.link_poses(torch.tensor(q[None]), base_world=torch.eye(4, dtype=torch.float64))[0].numpy()
