@@ -102,3 +102,26 @@ def test_demo_stage_validates_and_report_is_written(demo: Path) -> None:
         assert (image.min(axis=-1) < 200).mean() > share, f"{name}: too few pixels show the twin (not background)"
         assert name in report["images"]
     assert main(["inspect", str(demo / "twin.usda"), "--validate"]) == 0
+
+
+def test_demo_robot_registered_bound_and_heading_follows_base(demo: Path) -> None:
+    """Issue 5's step: the Panda's base fitted to its splat, its Gaussians bound, the twin's x along the base."""
+    pytest.importorskip("pybullet_data")  # the demo's Panda (splattwin[robots]); without it the step is skipped
+    from splattwin.robot import find_robots, load_robot
+
+    report = json.loads((demo / "report.json").read_text())["robot"]
+    assert report["unbound"] == 0 and report["bound"] == report["gaussians"] > 10_000
+    assert report["base_position_error_mm"] < 2.0 and report["base_angle_error_deg"] < 0.2
+    twin = open_twin(demo / "twin.usda")
+    assert find_robots(twin.stage) == ["/World/Robot"]
+    robot = load_robot(twin, "/World/Robot")
+    np.testing.assert_allclose(robot.base_world.numpy(), np.eye(4), atol=2e-3)  # origin at the base, x along it
+    assert robot.gaussians is not None and len(robot.gaussians["scales"]) == report["bound"]
+    # The truth's table is the rectangle x in [0, 0.8], y in [-0.6, 0.6] m in the robot base frame: after
+    # align --robot the twin's table-top Gaussians span exactly that, axis-aligned (no 35-degree heading left).
+    scene = read_gaussians_prim(twin.stage.GetPrimAtPath("/World/Scene/Splat")).means
+    top = scene[(np.abs(scene[:, 2]) < 3e-3) & (scene[:, 0] > -0.5)]  # x = -0.6 is the wall behind the robot
+    np.testing.assert_allclose(top[:, 0].min(), 0.0, atol=0.01)
+    np.testing.assert_allclose(top[:, 0].max(), 0.8, atol=0.01)
+    np.testing.assert_allclose(top[:, 1].min(), -0.6, atol=0.01)
+    np.testing.assert_allclose(top[:, 1].max(), 0.6, atol=0.01)

@@ -27,6 +27,7 @@ EXIT_USAGE = 2
 VERB_MODULES = (
     "import_splat",
     "import_mesh",
+    "import_robot",
     "export_splat",
     "inspect",
     "align",

@@ -22,6 +22,7 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     p.add_argument("--table", default=None, help="'auto' (fit the table plane to all content) or a mesh/splat prim")
     p.add_argument("--table-height", type=number, default=None, help="table-top z before the origin shift, metres")
     p.add_argument("--origin", type=point, default=None, metavar="X,Y,Z", help="point that becomes the origin")
+    p.add_argument("--robot", default=None, metavar="PRIM", help="origin at this robot's base, x along its base x")
     p.add_argument("--invert", action="store_true", help="undo the recorded alignment (every prim back)")
     p.add_argument("--compose", action="store_true", help="on an aligned twin: apply on top (aligned-frame points)")
     p.add_argument("--redo", action="store_true", help="on an aligned twin: replace the alignment (recon-frame points)")
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
             table=args.table,
             table_height=args.table_height,
             origin=args.origin,
+            robot=args.robot,
             invert=args.invert,
             compose=args.compose,
             redo=args.redo,

@@ -22,6 +22,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
     if not args.stage.is_file():  # answered before OpenUSD and the describers load
         raise StageError(args.stage, "no such USD file")
     from splattwin.reporting import print_description  # noqa: PLC0415
+    from splattwin.robot.usd_robot import describe_robots, print_robots  # noqa: PLC0415
     from splattwin.usd import describe_stage, describe_twin, open_usd_stage, validate_stage  # noqa: PLC0415
     from splattwin.usd.stage import open_twin  # noqa: PLC0415
 
@@ -31,6 +32,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
         description, stage = describe_twin(twin), twin.stage
     else:
         description = describe_stage(stage, str(args.stage))
+    description["robots"] = describe_robots(stage)
     issues = validate_stage(stage) if args.validate else None
     if args.json:
         if issues is not None:
@@ -40,6 +42,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
         if not description["twin"]:
             console.print("not a SplatTwin twin: described as a plain USD stage", highlight=False)
         print_description(description, issues, console=console)
+        print_robots(description["robots"], console=console)
     if issues and any(issue.severity == "Error" for issue in issues):
         return 1
     return 0

@@ -8,9 +8,11 @@ fixed set of directions, which avoids hand-coding Wigner matrices for this parti
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-__all__ = ["eval_sh_basis", "rotate_sh", "sh_rotation_matrices"]
+__all__ = ["eval_sh_basis", "fibonacci_sphere", "rotate_sh", "sh_basis_terms", "sh_rotation_matrices"]
 
 _C0 = 0.28209479177387814
 _C1 = 0.4886025119029199
@@ -26,11 +28,13 @@ _C3 = (
 )
 
 
-def eval_sh_basis(directions: np.ndarray, degree: int) -> np.ndarray:
-    """Real SH basis values at unit directions: [..., 3] -> [..., (degree + 1)^2] (float64)."""
-    d = np.asarray(directions, dtype=np.float64)
-    x, y, z = d[..., 0], d[..., 1], d[..., 2]
-    out = [np.full(x.shape, _C0)]
+def sh_basis_terms(x: Any, y: Any, z: Any, degree: int) -> list[Any]:
+    """The (degree + 1)^2 real SH basis functions at direction components x, y, z, as a list.
+
+    Plain arithmetic only, so it serves numpy arrays and torch tensors alike (the robot's differentiable SH
+    rotation uses it with torch); stack the list on the last axis for [..., (degree + 1)^2].
+    """
+    out = [x * 0 + _C0]
     if degree >= 1:
         out += [-_C1 * y, _C1 * z, -_C1 * x]
     if degree >= 2:
@@ -46,10 +50,17 @@ def eval_sh_basis(directions: np.ndarray, degree: int) -> np.ndarray:
             _C3[5] * z * (xx - yy),
             _C3[6] * x * (xx - 3 * yy),
         ]
-    return np.stack(out, axis=-1)
+    return out
 
 
-def _fibonacci_sphere(n: int) -> np.ndarray:
+def eval_sh_basis(directions: np.ndarray, degree: int) -> np.ndarray:
+    """Real SH basis values at unit directions: [..., 3] -> [..., (degree + 1)^2] (float64)."""
+    d = np.asarray(directions, dtype=np.float64)
+    return np.stack(sh_basis_terms(d[..., 0], d[..., 1], d[..., 2], degree), axis=-1)
+
+
+def fibonacci_sphere(n: int) -> np.ndarray:
+    """n nearly uniform unit directions [n, 3] (the fixed fit directions of :func:`sh_rotation_matrices`)."""
     i = np.arange(n) + 0.5
     phi = np.arccos(1 - 2 * i / n)
     theta = np.pi * (1 + 5**0.5) * i
@@ -59,7 +70,7 @@ def _fibonacci_sphere(n: int) -> np.ndarray:
 def sh_rotation_matrices(rotation: np.ndarray, degree: int) -> list[np.ndarray]:
     """Per-band matrices D_l [2l+1, 2l+1], l = 1..degree, with ``Y_l(R^T d) = D_l Y_l(d)``."""
     rotation = np.asarray(rotation, dtype=np.float64)
-    dirs = _fibonacci_sphere(64)
+    dirs = fibonacci_sphere(64)
     before = eval_sh_basis(dirs, degree)  # Y(d)
     after = eval_sh_basis(dirs @ rotation, degree)  # rows are R^T d
     mats = []

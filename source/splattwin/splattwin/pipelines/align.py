@@ -24,6 +24,7 @@ from splattwin.errors import InputError, StageError
 from splattwin.geometry.alignment import PlaneFit, fit_table_plane, unify_frame
 from splattwin.geometry.transforms import Similarity, matrix_to_quat_wxyz
 from splattwin.pipelines._common import check_prim_path_syntax, local_to_world, up_axis_transform
+from splattwin.robot.frames import base_pose_world, move_robot_bases, robot_origin_step
 from splattwin.usd.frames import (
     ALIGNED,
     ALIGNMENT_KEY,
@@ -59,6 +60,8 @@ class AlignConfig:
         table_height: z of the table top after the gravity step, metres, before the origin shift; None (no
             ``--table-height``) is 0. Only with ``table``.
         origin: the point (e.g. the robot base) that becomes the world origin.
+        robot: a robot prim (``import-robot``): the origin goes to its base and +x along its base's x axis
+            (a turn about z after the other steps); robots always move rigidly with an alignment.
         invert: undo the recorded alignment instead (all other options must be left unset).
         compose: the twin is aligned already: apply this alignment on top (points in the aligned frame).
         redo: the twin is aligned already: replace its alignment by this one (points in the reconstruction
@@ -71,12 +74,15 @@ class AlignConfig:
     table: str | None = None
     table_height: float | None = None
     origin: tuple[float, float, float] | None = None
+    robot: str | None = None
     invert: bool = False
     compose: bool = False
     redo: bool = False
 
     def _has_steps(self) -> bool:
-        return bool(self.scale_from or self.table or self.origin or str(self.up_axis).lower().lstrip("+") != "z")
+        return bool(
+            self.scale_from or self.table or self.origin or self.robot or str(self.up_axis).lower().lstrip("+") != "z"
+        )
 
     def validate(self) -> None:
         """Check option combinations."""
@@ -86,13 +92,15 @@ class AlignConfig:
         if self.compose and self.redo:
             raise InputError("--compose", "and --redo exclude each other: compose on top, or redo from the originals")
         if not self.invert and not self._has_steps():
-            raise InputError("align", "nothing to do: give --up-axis, --scale-from, --table and/or --origin")
+            raise InputError("align", "nothing to do: give --up-axis, --scale-from, --table, --origin and/or --robot")
         if self.table_height is not None and self.table is None:
             raise InputError("--table-height", "only applies with --table (the height the fitted table top goes to)")
         if self.table_height is not None and not np.isfinite(self.table_height):
             raise InputError("--table-height", f"must be a finite height in metres, got {self.table_height}")
         if self.table not in (None, "auto"):
             check_prim_path_syntax(self.table, "--table")
+        if self.origin is not None and self.robot is not None:
+            raise InputError("--robot", "puts the origin at the robot base; give either --origin or --robot")
 
 
 @dataclass
@@ -335,7 +343,10 @@ def align_twin(config: AlignConfig) -> AlignResult:
                 origin=config.origin,
             )
             applied = to_points_frame.then(unified)
-            total = unified if config.redo else previous.then(unified)
+            if config.robot is not None:
+                applied, record = _with_robot_step(twin, config.robot, applied, record)
+            # previous.then(applied) is `unified` itself for --redo (applied starts with previous.inverse()).
+            total = previous.then(applied)
         # A twin that was aligned stays aligned (and refuses a second align) even when the result is the identity.
         state = RECONSTRUCTION if config.invert else ALIGNED
         changed = []
@@ -350,6 +361,7 @@ def align_twin(config: AlignConfig) -> AlignResult:
                     _move_mesh_points(prim, _in_local_frame(prim, applied))
                 _rewrite_frame_record(prim, applied, previous, state)
             changed.append(str(prim.GetPath()))
+        changed += move_robot_bases(twin, applied)
         with twin.edit_layer("scene"):
             world = twin.stage.GetPrimAtPath(WORLD_PATH)
             if state == RECONSTRUCTION:
@@ -396,6 +408,20 @@ def table_fit_summary(record: dict[str, Any]) -> dict[str, Any] | None:
         "inliers": int(step.get("inliers", 0)),
         "method": str(step.get("method", "")),
     }
+
+
+def _with_robot_step(
+    twin: TwinStage, robot: str, applied: Similarity, record: dict[str, Any]
+) -> tuple[Similarity, dict[str, Any]]:
+    """Append ``--robot``'s step (origin at the base, x along the base's x) to the alignment steps."""
+    try:
+        step, step_record = robot_origin_step(base_pose_world(twin.stage, robot), applied)
+    except ValueError as exc:
+        raise InputError("--robot", str(exc)) from None
+    step_record["matrix"] = step.matrix().tolist()
+    composed = applied.then(step)
+    record = {**record, "steps": [*record["steps"], step_record], "matrix": composed.matrix().tolist()}
+    return composed, record
 
 
 def _up_hint(up_axis: str) -> np.ndarray:

@@ -23,6 +23,7 @@ from splattwin.errors import InputError
 from splattwin.pipelines.align import AlignConfig, align_twin
 from splattwin.pipelines.claim import ClaimConfig, claim_gaussians
 from splattwin.pipelines.importing import ImportMeshConfig, ImportSplatConfig, import_mesh, import_splat
+from splattwin.pipelines.robot import RobotDemoConfig, robot_report_lines
 
 __all__ = ["DemoConfig", "check_out_folder", "check_overrides", "load_demo_config", "run_demo", "run_demo_from_cli"]
 
@@ -45,6 +46,7 @@ class DemoConfig:
         previews: write preview images.
         identify: identify the object's mass from the push logs in ``assets/pushes`` (section "Mass
             identification" of the report).
+        robot: the robot step (:class:`~splattwin.pipelines.robot.RobotDemoConfig`).
     """
 
     out: Path = Path("out/demo")
@@ -57,6 +59,7 @@ class DemoConfig:
     claim_margin_m: float = 0.005
     previews: bool = True
     identify: bool = True
+    robot: RobotDemoConfig = field(default_factory=RobotDemoConfig)
 
     def validate(self) -> None:
         """Check the options that need no file access."""
@@ -195,7 +198,7 @@ def run_demo(config: DemoConfig, *, console: Any | None = None, overwrite: bool 
     (out / "resolved_config.json").write_text(json.dumps(asdict(config), indent=2, default=str))
 
     timings: dict[str, float] = {}
-    steps = ["import splat", "import scene mesh", "import object", "align", "claim object Gaussians", "validate"]
+    steps = ["import splat", "import scene mesh", "import object", "align", "claim object Gaussians"]
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("building the twin", total=len(steps))
 
@@ -237,20 +240,25 @@ def run_demo(config: DemoConfig, *, console: Any | None = None, overwrite: bool 
             ClaimConfig(stage=stage, splat=config.splat_prim, body=config.object_prim, margin=config.claim_margin_m)
         )
         progress.advance(task)
-        step(steps[5])
-        twin = open_twin(stage)
-        issues = validate_stage(twin.stage)
-        description = describe_twin(twin)
-        progress.advance(task)
+    # The push logs were recorded in the frame of the aligned twin before the robot re-heads it (align --robot
+    # turns the twin about z), so the mass is identified first; a rigid turn leaves mass and inertia as they are.
+    timings["identify mass"] = time.perf_counter()
+    identification = _identify_step(config, stage, console=console) if config.identify else None
+    timings["robot"] = time.perf_counter()
+    robot_section = _robot_step(config, stage, aligned.total)
+    timings["validate"] = time.perf_counter()
+    twin = open_twin(stage)
+    issues = validate_stage(twin.stage)
+    description = describe_twin(twin)
+    timings["render"] = time.perf_counter()
+    renders = _render_step(config, stage, out)
     ordered = list(timings.items()) + [("end", time.perf_counter())]
     durations = {name: ordered[i + 1][1] - t for i, (name, t) in enumerate(ordered[:-1])}
 
-    images = []
-    renders = _render_step(config, stage, out)
-    images += renders["images"] if renders else []
+    images = list(renders["images"]) if renders else []
     if config.previews and not renders:
         world_views = []
-        for prim_path in (config.splat_prim, f"{config.object_prim}/Gaussians"):
+        for prim_path in (config.splat_prim, f"{config.object_prim}/Gaussians", *_robot_gaussian_prims(twin)):
             prim = twin.stage.GetPrimAtPath(prim_path)
             if prim:
                 world_views.append(local_to_world(prim).apply_gaussians(read_gaussians_prim(prim)))
@@ -280,16 +288,17 @@ def run_demo(config: DemoConfig, *, console: Any | None = None, overwrite: bool 
             "matrix": aligned.applied.matrix().tolist(),
             "steps": [s["name"] for s in aligned.record["steps"]],
             "table_tilt_corrected_deg": None if table_step is None else table_step["tilt_deg"],
-            "table_fit_rmse_m": None if table_step is None else table_step["rmse"] * aligned.applied.scale,
+            "table_fit_rmse_m": None if table_step is None else table_step["rmse"],  # metric: fitted after scaling
         },
+        "robot": robot_section,
         "validation": {"errors": sum(i.severity == "Error" for i in issues), "findings": [i.__dict__ for i in issues]},
         "timings_s": durations,
         "description": description,
         "images": [str(p.name) for p in images],
         "renders": renders and {k: v for k, v in renders.items() if k != "images"},
     }
-    if config.identify:
-        report["identification"] = _identify_step(config, stage, console=console)
+    if identification is not None:
+        report["identification"] = identification
     (out / "report.json").write_text(json.dumps(report, indent=2, default=_json_default))
     report_path = out / "report.md"
     markdown = _markdown(report, capture)
@@ -387,6 +396,32 @@ def _render_markdown(renders: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _robot_step(config: DemoConfig, stage: Path, twin_from_recon: Any) -> dict[str, Any]:
+    """The robot (issue 5): a Panda splat, its base fitted, Gaussians bound, the twin's x along the base."""
+    import importlib.util  # noqa: PLC0415
+
+    from splattwin.pipelines.robot import run_robot_demo_step  # noqa: PLC0415
+
+    if not config.robot.enabled:
+        return {"skipped": "robot.enabled=false"}
+    if config.robot.urdf.startswith("pybullet_data:") and importlib.util.find_spec("pybullet_data") is None:
+        return {"skipped": "the demo's Panda comes from the pybullet wheel: pip install 'splattwin[robots]'"}
+    return run_robot_demo_step(
+        config.robot,
+        stage=stage,
+        out=config.out,
+        capture_json=config.assets / "capture.json",
+        twin_from_recon=twin_from_recon,
+    )
+
+
+def _robot_gaussian_prims(twin: Any) -> list[str]:
+    from splattwin.robot import find_robots  # noqa: PLC0415
+
+    links = [link for root in find_robots(twin.stage) for link in twin.stage.GetPrimAtPath(root).GetChildren()]
+    return [f"{link.GetPath()}/Gaussians" for link in links if link.GetChild("Gaussians")]
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic | np.ndarray):
         return value.tolist()
@@ -415,8 +450,8 @@ def _markdown(report: dict[str, Any], capture: _Capture) -> str:
             f"- Table plane: {align['table_tilt_corrected_deg']:.3f} deg of tilt corrected, fit RMSE "
             f"{1000 * align['table_fit_rmse_m']:.2f} mm."
         )
+    lines += ["", *robot_report_lines(report["robot"])]
     lines += [
-        "",
         "## OpenUSD validation",
         f"- {report['validation']['errors']} error(s), {len(report['validation']['findings'])} finding(s) in all.",
         "",
