@@ -279,7 +279,8 @@ def run_demo(config: DemoConfig, *, console: Any | None = None, overwrite: bool 
         "object": {
             "prim": block.prim,
             "mass_kg": body["mass_kg"],  # after alignment: the import saw reconstruction units
-            "mass_kind": block.mass_kind,
+            # The composed stage's mass: identified (physics layer) when that step ran, else the prior.
+            "mass_kind": (body.get("mass_provenance") or {}).get("kind", block.mass_kind),
             "claimed_gaussians": claimed,
             "mesh_report": block.report,
         },
@@ -439,8 +440,13 @@ def _markdown(report: dict[str, Any], capture: _Capture) -> str:
         "## Content",
         f"- Scene splat `{report['splat']['prim']}`: {report['splat']['count']:,} Gaussians imported, "
         f"SH degree {report['splat']['sh_degree']}; {obj['claimed_gaussians']:,} handed to the object.",
-        f"- Object `{obj['prim']}`: mass {obj['mass_kg']:.4g} kg ({obj['mass_kind']}: volume x density of "
-        f"{capture.object_material}), watertight={obj['mesh_report']['watertight']}.",
+        f"- Object `{obj['prim']}`: mass {obj['mass_kg']:.4g} kg ("
+        + (
+            "identified from robot pushes, see Mass identification"
+            if obj["mass_kind"] == "identified"
+            else f"{obj['mass_kind']}: volume x density of {capture.object_material}"
+        )
+        + f"), watertight={obj['mesh_report']['watertight']}.",
         "",
         "## Frame unification",
         f"- Steps: {' -> '.join(align['steps'])}; scale {align['scale']:.6g} m per reconstruction unit.",

@@ -347,11 +347,12 @@ def _demo_cameras(scene: Any, width: int, height: int) -> list[Any]:
     towards_wall = tall.mean(axis=0) - target[:2] if len(tall) else np.array([-1.0, 0.0])
     away = -towards_wall / max(np.linalg.norm(towards_wall), 1e-9)
     cameras = []
-    for angle_deg, distance, height_m in ((35.0, 2.0, 0.9), (-50.0, 1.6, 1.4)):
+    # Far and high enough that the robot (about 1 m tall at the origin) stays in frame with the table.
+    for angle_deg, distance, height_m in ((35.0, 2.6, 1.0), (-50.0, 2.3, 1.5)):
         a = np.radians(angle_deg)
         direction = np.array([np.cos(a) * away[0] - np.sin(a) * away[1], np.sin(a) * away[0] + np.cos(a) * away[1]])
         eye = np.array([*(target[:2] + distance * direction), target[2] + height_m])
-        cameras.append(look_at_camera(eye, target + np.array([0, 0, -0.15]), width=width, height=height))
+        cameras.append(look_at_camera(eye, target + np.array([0, 0, 0.2]), width=width, height=height))
     return cameras
 
 

@@ -492,7 +492,7 @@ def run_robot_demo_step(
     fitted = np.array(result.base_world)
     relative = fitted[:3, :3].T @ true_base[:3, :3]
     angle_error = float(np.degrees(np.arccos(np.clip((np.trace(relative) - 1) / 2, -1, 1))))
-    aligned = align_twin(AlignConfig(stage=stage, robot=config.prim))
+    aligned = align_twin(AlignConfig(stage=stage, robot=config.prim, compose=True))
     heading = next(s for s in aligned.record["steps"] if s["name"] == "robot")["heading_deg"]
     return {
         "prim": result.prim,
