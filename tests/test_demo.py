@@ -97,7 +97,7 @@ def test_demo_stage_validates_and_report_is_written(demo: Path) -> None:
     assert report["alignment"]["steps"] == ["up_axis", "scale", "table", "origin"]
     assert report["alignment"]["scale"] == pytest.approx(1 / 2.380952, rel=1e-4)
     assert (demo / "report.md").read_text().startswith("# SplatTwin demo report")
-    for name, share in (("renders.png", 0.25), ("overlay.png", 0.15)):  # renders replace the scatter previews
+    for name, share in (("renders.png", 0.25), ("overlay.png", 0.12)):  # renders replace the scatter previews
         image = imageio.v3.imread(demo / name)
         assert (image.min(axis=-1) < 200).mean() > share, f"{name}: too few pixels show the twin (not background)"
         assert name in report["images"]
