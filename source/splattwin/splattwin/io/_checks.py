@@ -112,7 +112,8 @@ def validated_after_reading(gaussians: Gaussians, path: Path) -> Gaussians:
 
     Besides :meth:`Gaussians.validate`, refuses coordinates or scales beyond :data:`LARGEST_PLAUSIBLE_M`.
     """
-    gaussians.validate(path)
+    with np.errstate(invalid="ignore", over="ignore"):  # signalling NaNs and huge sums: validate reports them
+        gaussians.validate(path)
     for name in ("means", "scales"):
         values = getattr(gaussians, name)
         if np.abs(values).max() > LARGEST_PLAUSIBLE_M:
