@@ -21,6 +21,7 @@ from conftest import random_gaussians
 from pxr import Usd, UsdGeom
 
 import splattwin
+from splattwin.errors import StageError
 from splattwin.io import write_gaussians
 from splattwin.usd import edit_twin, open_twin
 from splattwin.usd.locking import lock_path
@@ -147,3 +148,25 @@ def test_sigkill_at_every_flush_and_rename_of_the_save(tmp_path: Path, create: b
             _next_edit_is_free_and_cleans_up(twin)
         else:
             pytest.fail(f"the save made more than {points[-1]} {target} calls; extend the kill points")
+
+
+def test_interrupted_creation_is_cleared_but_foreign_files_are_not(tmp_path: Path) -> None:
+    """Sublayers without a root layer are the debris of a killed first save, unless the folder holds other files."""
+    twin = tmp_path / "twin.usda"
+    layers = tmp_path / "twin_layers"
+    layers.mkdir()
+    for name in ("trajectories.usda", "physics.usda", "robot.usdc", "objects.usdc", "scene.usdc"):
+        (layers / name).write_bytes(b"half a twin")
+    (layers / ".scene.usdc.0123abcd.usdc").write_bytes(b"a temporary")
+    with edit_twin(twin) as handle:
+        UsdGeom.Xform.Define(handle.stage, "/World/Fresh")
+    assert Usd.Stage.Open(str(twin)).GetPrimAtPath("/World/Fresh")
+    assert sorted(p.name for p in layers.iterdir()) == sorted(
+        ["trajectories.usda", "physics.usda", "robot.usdc", "objects.usdc", "scene.usdc"]
+    )
+    other = tmp_path / "other.usda"
+    (tmp_path / "other_layers").mkdir()
+    (tmp_path / "other_layers" / "notes.txt").write_text("someone's own file")
+    with pytest.raises(StageError, match="does not exist but"), edit_twin(other):
+        pass
+    assert (tmp_path / "other_layers" / "notes.txt").read_text() == "someone's own file"

@@ -260,3 +260,51 @@ def test_material_density_within_published_range(name: str) -> None:
     assert low <= density <= high, f"{name}: {density} kg/m^3 outside the published {low}-{high}"
     # One litre of the material weighs density / 1000 kg.
     assert mass_prior(1e-3, name).mass_kg == pytest.approx(density / 1000)
+
+
+# --- found by bench/mutation_score.py (seed 1) -----------------------------------------------------------------
+
+
+def test_playcanvas_compressed_ply_of_sh_degree_0_reads(tmp_path: Path) -> None:
+    """gsply returns no shN for degree 0; the reader must still build sh [N, 1, 3]."""
+    import gsply
+
+    count = 256  # one PlayCanvas chunk
+    rng = np.random.default_rng(2)
+    means = rng.uniform(-1, 1, (count, 3)).astype(np.float32)
+    path = tmp_path / "c.compressed.ply"  # gsply names compressed files so
+    gsply.plywrite(
+        path,
+        means,
+        scales=np.full((count, 3), np.log(0.02), np.float32),
+        quats=np.tile(np.float32([1, 0, 0, 0]), (count, 1)),
+        opacities=np.zeros(count, np.float32),
+        sh0=np.zeros((count, 3), np.float32),
+        compressed=True,
+    )
+    g = read_gaussians(path)
+    assert g.sh.shape == (count, 1, 3)
+    # Compressed positions are quantised to 11/10/11 bits inside the chunk's bounds: within a few mm here.
+    np.testing.assert_allclose(g.means, means, atol=2e-3)
+
+
+def test_packed_vertex_properties_without_chunks_are_not_a_compressed_ply(tmp_path: Path) -> None:
+    header = "ply\nformat binary_little_endian 1.0\nelement vertex 2\n"
+    header += "".join(
+        f"property uint {n}\n" for n in ("packed_position", "packed_rotation", "packed_scale", "packed_color")
+    )
+    path = tmp_path / "p.ply"
+    path.write_bytes((header + "end_header\n").encode() + bytes(32))
+    with pytest.raises(InputError, match="missing required vertex properties: x, y, z"):
+        read_gaussians(path)
+
+
+def test_table_fit_threshold_is_one_percent_of_the_median_distance() -> None:
+    """The scale-free default: 1 % of the median distance to the median point (not the mean, which outliers pull)."""
+    rng = np.random.default_rng(3)
+    floor = _plane_points(rng, 3000, (0, 0, 0), 2.0)
+    far = rng.uniform(50, 60, (300, 3))  # a few far outliers move the mean distance a lot, the median little
+    points = np.concatenate([floor, far])
+    median_point = np.median(points, axis=0)
+    expected = 0.01 * float(np.median(np.linalg.norm(points - median_point, axis=1)))
+    assert fit_table_plane(points).threshold == pytest.approx(expected, rel=1e-12)

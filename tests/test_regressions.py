@@ -38,7 +38,9 @@ def test_regression_file_reads_or_is_refused(case: Path) -> None:
         assert str(case) in str(exc)
         return
     if reader.gaussians:
-        assert np.isfinite(result.means).all() and (result.scales > 0).all()
+        assert np.isfinite(result.means).all() and (result.scales > 0).all() and np.isfinite(result.sh).all()
+        assert ((result.opacities >= 0) & (result.opacities <= 1)).all()
+        np.testing.assert_allclose(np.linalg.norm(result.quats_wxyz, axis=1), 1.0, atol=1e-5)
     else:
         assert np.isfinite(result.vertices).all() and result.faces.max() < len(result.vertices)
 

@@ -101,8 +101,31 @@ def validate_for_writing(gaussians: Gaussians, path: Path) -> None:
         raise InputError(path, f"not written: the Gaussians are invalid: {exc.problem}") from None
 
 
+LARGEST_PLAUSIBLE_M = 1e15
+"""Largest |coordinate| or scale a file may hold [file units]: 1e15 (about a light-year in metres). Beyond it the
+data are corrupt (a flipped exponent bit, a NaN-like pattern), and squares in float32 (extents, covariances)
+would overflow to Inf downstream."""
+
+
 def validated_after_reading(gaussians: Gaussians, path: Path) -> Gaussians:
-    """Validate data read from ``path``, then normalise its quaternions in place (no copy of the big arrays)."""
-    gaussians.validate(path)
-    gaussians.quats_wxyz /= np.linalg.norm(gaussians.quats_wxyz, axis=1, keepdims=True)
+    """Validate data read from ``path``, then normalise its quaternions in place (no copy of the big arrays).
+
+    Besides :meth:`Gaussians.validate`, refuses coordinates or scales beyond :data:`LARGEST_PLAUSIBLE_M`.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):  # signalling NaNs and huge sums: validate reports them
+        gaussians.validate(path)
+    for name in ("means", "scales"):
+        values = getattr(gaussians, name)
+        if np.abs(values).max() > LARGEST_PLAUSIBLE_M:
+            bad = (np.abs(values) > LARGEST_PLAUSIBLE_M).any(axis=1)
+            raise InputError(
+                path,
+                f"{int(bad.sum())} Gaussian(s) have {name} beyond +-{LARGEST_PLAUSIBLE_M:g} (first at index "
+                f"{int(np.flatnonzero(bad)[0])}: {values[np.flatnonzero(bad)[0]].tolist()}); the file is corrupt",
+            )
+    quats = gaussians.quats_wxyz
+    # Dividing by the largest component first keeps the norm finite for components near float32's maximum (their
+    # squares would overflow to Inf and the quaternion come out as zero); the direction is unchanged.
+    quats /= np.abs(quats).max(axis=1, keepdims=True)
+    quats /= np.linalg.norm(quats, axis=1, keepdims=True)
     return gaussians

@@ -444,11 +444,13 @@ def _read_vertices(file: BinaryIO, path: Path, header: _Header, vertex: _Element
         if uniform:
             table = rows.view(row_type[0]).reshape(len(rows), len(vertex.properties))
             if table.dtype != np.float32:  # other byte order or type: one converted copy of the chunk
-                table = table.astype(np.float32)
+                with np.errstate(over="ignore", invalid="ignore"):  # doubles beyond float32: Inf, refused later
+                    table = table.astype(np.float32)
         else:
             table = np.empty((len(rows), len(vertex.properties)), np.float32)
-            for index, prop in enumerate(vertex.properties):
-                table[:, index] = rows[prop.name]
+            with np.errstate(over="ignore", invalid="ignore"):
+                for index, prop in enumerate(vertex.properties):
+                    table[:, index] = rows[prop.name]
         _fill(gaussians, first, table, columns)
     return gaussians
 
@@ -458,9 +460,12 @@ def _read_ascii_rows(file: BinaryIO, path: Path, vertex: _Element, skipped: list
     import io  # noqa: PLC0415 - only for ASCII bodies
 
     text = io.TextIOWrapper(file, encoding="ascii", errors="replace")
-    for _ in range(sum(element.count for element in skipped)):
-        text.readline()
-    lines = list(itertools.islice(text, vertex.count))
+    try:
+        for _ in range(sum(element.count for element in skipped)):
+            text.readline()
+        lines = list(itertools.islice(text, vertex.count))
+    finally:
+        text.detach()  # the caller's `with` owns and closes the file, not this wrapper
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # loadtxt warns on empty input; the count check below covers it
@@ -475,7 +480,8 @@ def _read_ascii_rows(file: BinaryIO, path: Path, vertex: _Element, skipped: list
         raise InputError(
             path, f"malformed ASCII vertex data: {table.shape[1]} values per line, expected {len(vertex.properties)}"
         )
-    return table.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # values beyond float32 become Inf, refused by validation
+        return table.astype(np.float32)
 
 
 def _fill(gaussians: Gaussians, first: int, table: np.ndarray, columns: _ColumnMap) -> None:
