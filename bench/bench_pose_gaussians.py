@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+import splattwin  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch and numba load libgomp)
+
 
 def _timed(fn, repeats: int) -> float:
     """Median wall time of ``repeats`` calls after a warm-up (allocator, lazy imports)."""

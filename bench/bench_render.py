@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+import splattwin  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch and numba load libgomp)
+
 __all__ = ["main", "make_scene"]
 
 REPO = Path(__file__).resolve().parents[1]

@@ -4,6 +4,14 @@ Kit-free: nothing here imports ``omni``, ``carb``, ``isaacsim`` or ``isaaclab``.
 inside the functions that author USD, so ``import splattwin`` works without an OpenUSD install.
 """
 
+import os
+
+# torch and the numba kernels (render, claim) share libgomp. With its default (active) wait policy the idle pool
+# of one spins on the cores the other needs: measured here, a 100k-Gaussian render took 1.8 s forward instead
+# of 0.22 s. PASSIVE makes idle OpenMP threads sleep. libgomp reads it once, when torch or numba first loads it,
+# so it only helps where splattwin is imported first (the CLI, the tests); docs/rendering.md says so.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from splattwin.errors import InputError, SplatTwinError, StageError
 from splattwin.gaussians import Gaussians
 
