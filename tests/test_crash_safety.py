@@ -170,3 +170,21 @@ def test_interrupted_creation_is_cleared_but_foreign_files_are_not(tmp_path: Pat
     with pytest.raises(StageError, match="does not exist but"), edit_twin(other):
         pass
     assert (tmp_path / "other_layers" / "notes.txt").read_text() == "someone's own file"
+
+
+def test_next_edit_removes_what_a_kill_inside_openusds_export_left(tmp_path: Path) -> None:
+    """OpenUSD exports into our temporary through its own ``<temporary>.XXXXXX`` file; a kill between its write
+    and its rename leaves that one (seen in the random-kill test). The next edit removes both kinds, and nothing
+    else that merely starts with the layer's name."""
+    twin = tmp_path / "twin.usda"
+    with edit_twin(twin):
+        pass
+    layers = twin.with_name("twin_layers")
+    debris = [layers / ".scene.usdc.18137d44.Fe2FxX", layers / ".objects.usdc.0a1b2c3d.usdc"]
+    kept = [layers / ".scene.usdc.notes", layers / ".scene.usdc.18137d44.Fe2FxX.bak"]
+    for path in debris + kept:
+        path.write_bytes(b"partial")
+    with edit_twin(twin) as handle:
+        UsdGeom.Xform.Define(handle.stage, "/World/B")
+    assert [p.exists() for p in debris] == [False, False]
+    assert [p.exists() for p in kept] == [True, True]

@@ -176,3 +176,18 @@ def test_layer_names_are_strongest_first(tmp_path: Path, box_obj: Path) -> None:
         twin.layers["objects"].identifier,
     ]
     assert LAYER_NAMES.index("physics") < LAYER_NAMES.index("objects")
+
+
+def test_a_second_edit_in_the_same_process_works_while_the_creating_handle_lives(tmp_path: Path) -> None:
+    """A notebook keeps the handle of the edit that created the twin (``with edit_twin(p) as twin``) and edits
+    again: the created layers must be clean after the save, or the second edit refuses them as unsaved work."""
+    from pxr import UsdGeom
+
+    path = tmp_path / "twin.usda"
+    with edit_twin(path) as first:
+        UsdGeom.Xform.Define(first.stage, "/World/A")
+    with edit_twin(path) as second:
+        UsdGeom.Xform.Define(second.stage, "/World/B")
+    assert first.stage is not None  # the first handle is still alive here
+    reopened = open_twin(path)
+    assert reopened.stage.GetPrimAtPath("/World/A") and reopened.stage.GetPrimAtPath("/World/B")

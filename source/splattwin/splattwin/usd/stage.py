@@ -174,8 +174,13 @@ class TwinStage:
         for name, layer, path in self._files():
             if not path.is_file():
                 raise StageError(self.root_path, f"cannot reload: its {name} layer {path} is missing")
+            if not layer.Reload(force=True):
+                # A layer made by Sdf.Layer.New (a twin's creation) was never read from a file, so OpenUSD refuses
+                # to reload it and it stays dirty, which would make every later edit in this process refuse the
+                # twin. Saving it once (OpenUSD writes a temporary and renames it) ties it to its file; the
+                # content is what was just renamed into place, so a crash here changes nothing.
+                layer.Save(force=True)
             version = _file_version(path)
-            layer.Reload(force=True)
             self._versions[path] = _loaded_versions[layer.identifier] = version
         self._new_layers.clear()
 
@@ -228,8 +233,13 @@ class TwinStage:
         for layer, path in pending:
             # Re-read what was just written (cheap: crate files load lazily) so the layer is clean and tied to the
             # new file; other handles in this process share it and see the saved state.
+            if not layer.Reload(force=True):
+                # A layer made by Sdf.Layer.New (a twin's creation) was never read from a file, so OpenUSD refuses
+                # to reload it and it stays dirty, which would make every later edit in this process refuse the
+                # twin. Saving it once (OpenUSD writes a temporary and renames it) ties it to its file; the
+                # content is what was just renamed into place, so a crash here changes nothing.
+                layer.Save(force=True)
             version = _file_version(path)
-            layer.Reload(force=True)
             self._versions[path] = _loaded_versions[layer.identifier] = version
 
     def discard(self) -> None:
@@ -345,8 +355,10 @@ def open_twin(path: str | Path, *, lock_timeout_s: float | None = None, _for_edi
 
 
 def _temporaries_of(path: Path) -> list[Path]:
-    """Leftover temporaries of :func:`splattwin.io.atomic_output` for ``path`` (``.scene.usdc.1a2b3c4d.usdc``)."""
-    pattern = re.compile(rf"^\.{re.escape(path.name)}\.[0-9a-f]{{8}}{re.escape(path.suffix)}$")
+    """Leftover temporaries of :func:`splattwin.io.atomic_output` for ``path`` (``.scene.usdc.1a2b3c4d.usdc``),
+    and those of OpenUSD's own export into such a temporary, which writes ``.scene.usdc.1a2b3c4d.<6 chars>``
+    first and renames it (a kill between the two leaves that one)."""
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.[0-9a-f]{{8}}({re.escape(path.suffix)}|\.[A-Za-z0-9]{{6}})$")
     try:
         return [entry for entry in path.parent.iterdir() if pattern.match(entry.name)]
     except OSError:
