@@ -217,7 +217,14 @@ def integrate_bodies(
             fn = wp.max(kc * depth + cc * approach, 0.0)
             sliding = relative + normal * approach
             speed = wp.sqrt(wp.dot(sliding, sliding) + 1.0e-6)
-            f_pusher = normal * fn - sliding * (pusher_friction[b] * fn / speed)
+            # Regularised Coulomb: a viscous slope mu fn / speed near sticking. Where it exceeds the explicit-Euler
+            # damping limit (~ m_red / dt; a heavy object pressed hard, e.g. a 1 kg bottle: 780 N s/m against the
+            # fingertip's free vertical axis) the stick phase chatters and the tape gradient grows without bound
+            # (1e20 and NaN). In series with 0.5 m_red / dt, like k_c: unchanged where it was stable.
+            slope = pusher_friction[b] * fn / speed
+            slope_limit = 0.5 * reduced / dt
+            slope = slope * slope_limit / (slope + slope_limit)
+            f_pusher = normal * fn - sliding * slope
             f_body = f_body - f_pusher
             t_body = t_body + wp.cross(r, -f_pusher)
     drive = pusher_kp[b] * (target_x[step, b] - px) + pusher_kd[b] * (target_v[step, b] - pv)
