@@ -84,7 +84,9 @@ def _baseline(*args):  # noqa: ANN002, ANN202
     sys.path.insert(0, str(REPO / "tests"))
     from render_reference import reference_pairlist_rasterization
 
-    return reference_pairlist_rasterization(*args, sh_degree=3)
+    # Each Gaussian paired with the pixels of its own 3-sigma box: the plain pair list (fewer pairs than its tile
+    # range, so a faster, fairer baseline than pairing whole tiles).
+    return reference_pairlist_rasterization(*args, sh_degree=3, pixel_box=True)
 
 
 def _peak_worker(num: int, width: int, height: int) -> None:
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     parser.add_argument("--skip-peak", action="store_true", help="skip the 1M-Gaussian memory run")
     parser.add_argument(
-        "--torch-threads", type=int, default=1, help="torch intra-op threads for both sides (numba uses all cores)"
+        "--torch-threads", type=int, default=0, help="torch intra-op threads, both sides (0: torch's default)"
     )
     parser.add_argument("_worker", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -133,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     numba.get_num_threads()  # initialises numba's OpenMP layer, which resets torch's thread count: set it after
-    torch.set_num_threads(args.torch_threads)
+    if args.torch_threads > 0:
+        torch.set_num_threads(args.torch_threads)
     big = (20_000, 320, 240) if args.quick else (100_000, 640, 480)
 
     results: dict[str, object] = {"torch_threads": torch.get_num_threads(), "numba_threads": numba.get_num_threads()}
