@@ -125,9 +125,12 @@ def read_object_mass(stage: Any, prim_path: str) -> MassEstimate:
         source = str(provenance.get("kind", "given"))
         if source == "user":
             source = "given"
-        relative = provenance.get("relativeUncertainty")
-        if relative is None and provenance.get("uncertaintyKg") is not None:
+        # customData dictionaries merge across layers: an identification's absolute uncertainty in physics.usda
+        # sits beside the prior's stale relativeUncertainty from objects.usdc, so the absolute one wins.
+        if provenance.get("uncertaintyKg") is not None:
             relative = float(provenance["uncertaintyKg"]) / float(attr.Get())
+        else:
+            relative = provenance.get("relativeUncertainty")
         estimate = MassEstimate(float(attr.Get()), float(relative or 0.0), source, provenance)
     if estimate.source != "identified":
         message = (
@@ -231,8 +234,8 @@ def read_twin_scene(
         raise InputError(twin_path, "no such twin (make one with `splattwin demo --out DIR`, then twin=DIR/twin.usda)")
     stage = open_twin(twin_path).stage
     prim = stage.GetPrimAtPath(object_prim)
-    if not prim or not prim.HasAPI(UsdPhysics.RigidBodyAPI):
-        bodies = [str(p.GetPath()) for p in stage.Traverse() if p.HasAPI(UsdPhysics.RigidBodyAPI)]
+    if not prim or not prim.IsActive() or not prim.HasAPI(UsdPhysics.RigidBodyAPI):
+        bodies = [str(p.GetPath()) for p in stage.Traverse() if p.HasAPI(UsdPhysics.RigidBodyAPI)]  # active ones
         raise StageError(
             twin_path, f"has no rigid object at {object_prim} (rigid bodies on the stage: {bodies or 'none'})"
         )

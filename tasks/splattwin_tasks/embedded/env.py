@@ -287,7 +287,6 @@ class EmbeddedManipulationEnv:
         self.episode_length_buf[env_ids] = 0
         self.action_manager.action[env_ids] = 0.0
         self.action_manager.prev_action[env_ids] = 0.0
-        self.termination_manager.clear(env_ids)
         mujoco.mj_kinematics(self.model, d)
         mujoco.mj_comPos(self.model, d)
 
@@ -311,11 +310,8 @@ class _TerminationManager:
         return terminated, truncated & ~terminated
 
     def get_term(self, name: str) -> torch.Tensor:
+        """The term's value at the last step (kept through the reset that followed, as Isaac Lab does)."""
         return self._values.get(name, torch.zeros(self._num_envs, dtype=torch.bool, device=self._device))
-
-    def clear(self, env_ids: torch.Tensor) -> None:
-        for value in self._values.values():
-            value[env_ids] = False
 
 
 class _Scene:
