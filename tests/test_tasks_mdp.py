@@ -135,6 +135,10 @@ def test_rewards_by_hand() -> None:
     assert mdp.grip_over_ceiling(env, 0.5, 3.0, finger_cfg=fingers).tolist() == [0.0, 0.0]
     assert mdp.grip_over_ceiling(env, 0.5, 0.5, finger_cfg=fingers).tolist() == [1.0, 0.0]
     np.testing.assert_allclose(mdp.action_rate_l2(env), [0.16 + 0.36, 0.0], rtol=1e-6)
+    # Holding needs m g / (2 mu): 1.962 N at 0.2 kg (5 N grip: inside [1.962, 5.886]) and 3.53 N at 0.36 kg (1 N
+    # grip: slips).
+    assert mdp.grip_within_window(env, 0.5, 3.0, finger_cfg=fingers).tolist() == [1.0, 0.0]
+    assert mdp.grip_within_window(env, 0.5, 2.0, finger_cfg=fingers).tolist() == [0.0, 0.0]  # 5 N > 3.924 N
 
 
 def test_terminations_by_hand() -> None:

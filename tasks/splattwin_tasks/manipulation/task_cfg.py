@@ -197,13 +197,16 @@ class LiftTaskCfg(ManipulationTaskCfg):
         goal_lift_m: lift above the resting height that counts as success [m].
         grip_ceiling_ratio: the fragility ceiling as a multiple of the force that just holds the object.
         grip_force_range_n: closing force at grip action -1 and +1 [N]; log-scaled in between.
+        grip_time_constant_s: the gripper's force follows the commanded force with this first-order lag [s]
+            (a force-controlled gripper does not jump; it also keeps one noisy action from crushing the object).
         pregrasp_jitter_m: uniform jitter of the hand around the object's centre in x and y [m].
     """
 
-    episode_length_s: float = 2.0
+    episode_length_s: float = 1.5
     goal_lift_m: float = 0.06
     grip_ceiling_ratio: float = 3.0
     grip_force_range_n: tuple = (0.1, 40.0)
+    grip_time_constant_s: float = 0.1
     pregrasp_jitter_m: float = 0.004
     mass_range_ratio: float = 3.0
     action_dim: int = 4
@@ -222,8 +225,9 @@ class LiftTaskCfg(ManipulationTaskCfg):
             "last_action": Term(mdp.last_action),
         }
         rewards = {
-            "lift": Term(mdp.object_lift_progress, {"rest_height_m": rest, "goal_lift_m": self.goal_lift_m}, 1.0),
-            "success": Term(mdp.task_success, {"term": "success"}, weight=20.0),
+            "grip_window": Term(mdp.grip_within_window, grip, weight=1.0),
+            "lift": Term(mdp.object_lift_progress, {"rest_height_m": rest, "goal_lift_m": self.goal_lift_m}, 2.0),
+            "success": Term(mdp.task_success, {"term": "success"}, weight=50.0),
             "crushed": Term(mdp.task_success, {"term": "crushed"}, weight=-10.0),
             "action_rate": Term(mdp.action_rate_l2, weight=-0.01),
         }

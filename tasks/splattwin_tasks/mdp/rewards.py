@@ -20,6 +20,7 @@ __all__ = [
     "ee_object_proximity",
     "grip_force_ceiling",
     "grip_over_ceiling",
+    "grip_within_window",
     "object_lift_progress",
     "object_target_proximity",
     "task_success",
@@ -64,6 +65,18 @@ def grip_over_ceiling(
     """1.0 where the closing force exceeds the object's fragility ceiling, else 0.0."""
     ceiling = grip_force_ceiling(object_mass(env, object_cfg), friction, ceiling_ratio)
     return (grip_force(env, finger_cfg) > ceiling).float()
+
+
+def grip_within_window(
+    env: Any, friction: float, ceiling_ratio: float, object_cfg: Any = _OBJECT, finger_cfg: Any = _FINGERS
+) -> torch.Tensor:
+    """1.0 where the closing force holds the object's weight (``F >= m g / (2 mu)``) without passing the fragility
+    ceiling, else 0.0: the mass-dependent window a grasp must hit (the reward may use the true mass; the policy
+    sees only what its observations give it)."""
+    mass = object_mass(env, object_cfg)
+    force = grip_force(env, finger_cfg)
+    holding = mass * GRAVITY_M_S2 / (2.0 * friction)
+    return ((force >= holding) & (force <= grip_force_ceiling(mass, friction, ceiling_ratio))).float()
 
 
 def task_success(env: Any, term: str) -> torch.Tensor:

@@ -30,6 +30,8 @@ VERB_MODULES = (
     "inspect",
     "align",
     "demo",
+    "train",
+    "play",
 )
 """Modules of :mod:`splattwin.cli`, one per verb, in the order ``--help`` lists them."""
 

@@ -13,6 +13,9 @@ class LiftPPORunnerCfg(SplatTwinPPORunnerCfg):
     max_iterations: int = 200
     experiment_name: str = "splattwin_lift"
 
+    def __post_init__(self) -> None:
+        self.actor["distribution_cfg"]["init_std"] = 0.5
+
 
 @configclass
 class LiftNoMassPPORunnerCfg(LiftPPORunnerCfg):
