@@ -418,12 +418,12 @@ def _record(env: Any, frames: list[tuple[Any, Any, Any]], task: str, checkpoint:
     base = env.twin_scene.robot_base
     fps = 1.0 / env.step_dt
     with edit_twin(env.twin_scene.twin_path, create=False) as twin, twin.edit_layer("trajectories") as stage:
-        stage.SetTimeCodesPerSecond(fps)
-        stage.SetStartTimeCode(0)
-        stage.SetEndTimeCode(len(frames) - 1)
-        twin.layers["trajectories"].timeCodesPerSecond = fps
-        twin.layers["trajectories"].startTimeCode = 0
-        twin.layers["trajectories"].endTimeCode = len(frames) - 1
+        # The samples' rate on their own layer (USD scales a sublayer's time codes by it) and the stage's playback
+        # range on the root layer, the only place stage metadata lives.
+        for layer in (twin.layers["trajectories"], twin.root_layer):
+            layer.timeCodesPerSecond = fps
+            layer.startTimeCode = 0
+            layer.endTimeCode = len(frames) - 1
         body = UsdGeom.Xformable(stage.GetPrimAtPath(env.twin_scene.object_prim))
         ops = {op.GetOpName(): op for op in body.GetOrderedXformOps()}
         translate, orient = ops.get("xformOp:translate"), ops.get("xformOp:orient")

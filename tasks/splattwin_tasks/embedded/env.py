@@ -120,7 +120,7 @@ class EmbeddedManipulationEnv:
         # Events draw from torch's global generator, as Isaac Lab's do; hand starts from this one.
         torch.manual_seed(int(cfg.seed))
         self._rng = np.random.default_rng(int(cfg.seed))
-        self._grip_force = np.zeros(num_envs)  # the gripper's closing force per finger [N] (Lift)
+        self._grip_level = np.full(num_envs, -1.0)  # the lagged grip action (Lift); -1 is the least force
         self.scene = _Scene(self, torch.as_tensor(origins, dtype=torch.float32, device=self.device), default_state)
         self.episode_length_buf = torch.zeros(num_envs, dtype=torch.long, device=self.device)
         self.action_manager = _Namespace(
@@ -256,9 +256,11 @@ class EmbeddedManipulationEnv:
         target[:, 2] = np.clip(target[:, 2], self._table_z + 0.02, self._table_z + 0.5)
         d.ctrl[self._ctrl_carriage] = target - self._hand_start
         if self.is_lift:
+            # The lag acts on the grip level (the log-force action), so a deterministic policy gets the force its
+            # stochastic training runs averaged to (a lag on the force itself would average exp(noise) upwards).
             alpha = self.step_dt / (self.step_dt + self.cfg.grip_time_constant_s)
-            self._grip_force += alpha * (self.grip_force_n(actions[:, 3]) - self._grip_force)
-            d.ctrl[self._ctrl_fingers] = self._grip_force[:, None]
+            self._grip_level += alpha * (actions[:, 3] - self._grip_level)
+            d.ctrl[self._ctrl_fingers] = self.grip_force_n(self._grip_level)[:, None]
         else:
             d.ctrl[self._ctrl_fingers] = _PUSH_FINGER_FORCE_N
 
@@ -285,7 +287,7 @@ class EmbeddedManipulationEnv:
         d.qvel[self._finger_v[ids]] = 0.0
         d.ctrl[self._ctrl_carriage[ids]] = start - self._hand_start
         d.ctrl[self._ctrl_fingers[ids]] = 0.0
-        self._grip_force[ids] = 0.0
+        self._grip_level[ids] = -1.0
         d.qacc_warmstart[:] = 0.0
         self.episode_length_buf[env_ids] = 0
         self.action_manager.action[env_ids] = 0.0

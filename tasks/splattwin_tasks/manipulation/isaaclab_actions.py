@@ -31,15 +31,18 @@ class LogGripForceAction(JointEffortAction):
         self._raw_actions[:] = actions.expand_as(self._raw_actions) if actions.shape[1] == 1 else actions
         low, high = self.cfg.force_range_n
         grip = actions[:, :1].clamp(-1.0, 1.0)
-        target = torch.exp(math.log(low) + (grip + 1.0) / 2.0 * (math.log(high) - math.log(low)))
+        if not hasattr(self, "_grip_level"):
+            self._grip_level = torch.full_like(grip, -1.0)
         step_dt = self._env.step_dt
         alpha = step_dt / (step_dt + self.cfg.time_constant_s)
-        current = -self._processed_actions[:, :1]
-        self._processed_actions[:] = -(current + alpha * (target - current)).expand(-1, self._num_joints)
+        self._grip_level += alpha * (grip - self._grip_level)  # the lag acts on the log-force level
+        force = torch.exp(math.log(low) + (self._grip_level + 1.0) / 2.0 * (math.log(high) - math.log(low)))
+        self._processed_actions[:] = -force.expand(-1, self._num_joints)
 
     def reset(self, env_ids: Sequence[int] | None = None) -> None:
         self._raw_actions[env_ids] = 0.0
-        self._processed_actions[env_ids] = 0.0
+        if hasattr(self, "_grip_level"):
+            self._grip_level[env_ids] = -1.0
 
 
 @configclass

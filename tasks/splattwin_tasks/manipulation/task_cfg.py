@@ -197,7 +197,7 @@ class LiftTaskCfg(ManipulationTaskCfg):
         goal_lift_m: lift above the resting height that counts as success [m].
         grip_ceiling_ratio: the fragility ceiling as a multiple of the force that just holds the object.
         grip_force_range_n: closing force at grip action -1 and +1 [N]; log-scaled in between.
-        grip_time_constant_s: the gripper's force follows the commanded force with this first-order lag [s]
+        grip_time_constant_s: the grip level (log-force) follows the grip action with this first-order lag [s]
             (a force-controlled gripper does not jump; it also keeps one noisy action from crushing the object).
         pregrasp_jitter_m: uniform jitter of the hand around the object's centre in x and y [m].
     """
