@@ -9,7 +9,6 @@ The env exposes the parts of Isaac Lab's ``ManagerBasedRLEnv`` the shared MDP te
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import gymnasium as gym
@@ -277,7 +276,10 @@ class EmbeddedManipulationEnv:
             opening = HandGeometry.finger_travel
         else:
             low, high = self.cfg.hand_start_distance_m
-            distance, heading = self._rng.uniform(low, high, k), self._rng.uniform(0, 2 * math.pi, k)
+            target = self.push_target_pos[env_ids].cpu().numpy()
+            away = np.arctan2(obj[:, 1] - target[:, 1], obj[:, 0] - target[:, 0])  # from the target through the object
+            spread = np.deg2rad(self.cfg.hand_start_angle_deg)
+            distance, heading = self._rng.uniform(low, high, k), away + self._rng.uniform(-spread, spread, k)
             start = obj + np.stack([distance * np.cos(heading), distance * np.sin(heading), np.zeros(k)], 1)
             start[:, 2] = self._table_z + self.cfg.push_height_m
             opening = 0.0

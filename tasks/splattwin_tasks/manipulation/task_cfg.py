@@ -146,6 +146,8 @@ class PushTaskCfg(ManipulationTaskCfg):
         success_tolerance_m: the object's centre within this of the target is a success [m].
         start_jitter_m: uniform jitter of the object's start in x and y [m].
         hand_start_distance_m: range of the hand's start distance from the object [m].
+        hand_start_angle_deg: the hand starts behind the object (opposite the target), up to this many degrees off
+            that line: a pre-push pose, as Lift starts from a pre-grasp pose.
         push_height_m: grasp-centre height above the table while pushing [m].
     """
 
@@ -153,7 +155,8 @@ class PushTaskCfg(ManipulationTaskCfg):
     target_distance_m: tuple = (0.06, 0.12)
     success_tolerance_m: float = 0.02
     start_jitter_m: float = 0.02
-    hand_start_distance_m: tuple = (0.09, 0.13)
+    hand_start_distance_m: tuple = (0.08, 0.11)
+    hand_start_angle_deg: float = 30.0
     push_height_m: float = 0.02
     action_dim: int = 2
 
@@ -172,7 +175,7 @@ class PushTaskCfg(ManipulationTaskCfg):
             "reach": Term(mdp.ee_object_proximity, {"std_m": 0.1}, weight=0.2),
             "object_to_target": Term(mdp.object_target_proximity, {"std_m": 0.1}, weight=1.0),
             "object_to_target_fine": Term(mdp.object_target_proximity, {"std_m": 0.02}, weight=1.0),
-            "success": Term(mdp.task_success, {"term": "success"}, weight=20.0),
+            "success": Term(mdp.task_success, {"term": "success"}, weight=100.0),
             "action_rate": Term(mdp.action_rate_l2, weight=-0.01),
         }
         terminations = {
