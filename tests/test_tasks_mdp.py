@@ -135,10 +135,16 @@ def test_rewards_by_hand() -> None:
     assert mdp.grip_over_ceiling(env, 0.5, 3.0, finger_cfg=fingers).tolist() == [0.0, 0.0]
     assert mdp.grip_over_ceiling(env, 0.5, 0.5, finger_cfg=fingers).tolist() == [1.0, 0.0]
     np.testing.assert_allclose(mdp.action_rate_l2(env), [0.16 + 0.36, 0.0], rtol=1e-6)
-    # Holding needs m g / (2 mu): 1.962 N at 0.2 kg (5 N grip: inside [1.962, 5.886]) and 3.53 N at 0.36 kg (1 N
-    # grip: slips).
-    assert mdp.grip_within_window(env, 0.5, 3.0, finger_cfg=fingers).tolist() == [1.0, 0.0]
-    assert mdp.grip_within_window(env, 0.5, 2.0, finger_cfg=fingers).tolist() == [0.0, 0.0]  # 5 N > 3.924 N
+    # Holding needs h = m g / (2 mu): 1.962 N at 0.2 kg, 3.532 N at 0.36 kg. Window centre sqrt(3) h, half-width
+    # log(3) / 2: 5 N at 0.2 kg is log(5 / 3.398) / 0.5493 = 0.7030 half-widths off; 1 N at 0.36 kg is log(1 / 6.117) / 0.5493 = -3.2970.
+    np.testing.assert_allclose(
+        mdp.grip_within_window(env, 0.5, 3.0, finger_cfg=fingers),
+        [math.exp(-(0.7030**2)), math.exp(-(3.2970**2))],
+        rtol=2e-3,
+    )
+    # At the window's edges the value is exp(-1): a 1.962 N grip on the 0.2 kg object.
+    env.scene["robot"].data.applied_torque = torch.tensor([[-1.962, -1.962], [-3.532 * 3, -3.532 * 3]])
+    np.testing.assert_allclose(mdp.grip_within_window(env, 0.5, 3.0, finger_cfg=fingers), [math.exp(-1)] * 2, rtol=2e-3)
 
 
 def test_terminations_by_hand() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -70,13 +71,19 @@ def grip_over_ceiling(
 def grip_within_window(
     env: Any, friction: float, ceiling_ratio: float, object_cfg: Any = _OBJECT, finger_cfg: Any = _FINGERS
 ) -> torch.Tensor:
-    """1.0 where the closing force holds the object's weight (``F >= m g / (2 mu)``) without passing the fragility
-    ceiling, else 0.0: the mass-dependent window a grasp must hit (the reward may use the true mass; the policy
-    sees only what its observations give it)."""
+    """How well the closing force sits in the mass-dependent window ``[h, ceiling_ratio * h]``, ``h = m g / (2 mu)``.
+
+    ``exp(-(log(F / F*) / w)^2)`` with ``F* = sqrt(ceiling_ratio) * h`` the window's centre in log force and
+    ``w = log(ceiling_ratio) / 2`` its half-width: 1 at the centre, ``exp(-1)`` at either edge, smooth outside so a
+    policy far from the window still gets a gradient. The reward may use the true mass; the policy sees only its
+    observations.
+    """
     mass = object_mass(env, object_cfg)
-    force = grip_force(env, finger_cfg)
+    force = grip_force(env, finger_cfg).clamp_min(1e-6)
     holding = mass * GRAVITY_M_S2 / (2.0 * friction)
-    return ((force >= holding) & (force <= grip_force_ceiling(mass, friction, ceiling_ratio))).float()
+    half_width = 0.5 * math.log(ceiling_ratio)
+    offset = (torch.log(force) - torch.log(holding) - half_width) / half_width
+    return torch.exp(-torch.square(offset))
 
 
 def task_success(env: Any, term: str) -> torch.Tensor:
