@@ -136,7 +136,8 @@ def test_rewards_by_hand() -> None:
     assert mdp.grip_over_ceiling(env, 0.5, 0.5, finger_cfg=fingers).tolist() == [1.0, 0.0]
     np.testing.assert_allclose(mdp.action_rate_l2(env), [0.16 + 0.36, 0.0], rtol=1e-6)
     # Holding needs h = m g / (2 mu): 1.962 N at 0.2 kg, 3.532 N at 0.36 kg. Window centre sqrt(3) h, half-width
-    # log(3) / 2: 5 N at 0.2 kg is log(5 / 3.398) / 0.5493 = 0.7030 half-widths off; 1 N at 0.36 kg is log(1 / 6.117) / 0.5493 = -3.2970.
+    # log(3) / 2 = 0.5493: 5 N at 0.2 kg is log(5 / 3.398) / 0.5493 = 0.7030 half-widths off; 1 N at 0.36 kg is
+    # log(1 / 6.117) / 0.5493 = -3.2970.
     np.testing.assert_allclose(
         mdp.grip_within_window(env, 0.5, 3.0, finger_cfg=fingers),
         [math.exp(-(0.7030**2)), math.exp(-(3.2970**2))],
