@@ -175,7 +175,9 @@ class PushTaskCfg(ManipulationTaskCfg):
             "reach": Term(mdp.ee_object_proximity, {"std_m": 0.1}, weight=0.2),
             "object_to_target": Term(mdp.object_target_proximity, {"std_m": 0.1}, weight=1.0),
             "object_to_target_fine": Term(mdp.object_target_proximity, {"std_m": 0.02}, weight=1.0),
-            "success": Term(mdp.task_success, {"term": "success"}, weight=100.0),
+            # Success ends the episode, so its bonus must beat what staying near the target would still collect
+            # (2 per second for up to 3 s): 400 x 0.02 s = 8.
+            "success": Term(mdp.task_success, {"term": "success"}, weight=400.0),
             "action_rate": Term(mdp.action_rate_l2, weight=-0.01),
         }
         terminations = {
@@ -230,7 +232,9 @@ class LiftTaskCfg(ManipulationTaskCfg):
         rewards = {
             "grip_window": Term(mdp.grip_within_window, grip, weight=1.0),
             "lift": Term(mdp.object_lift_progress, {"rest_height_m": rest, "goal_lift_m": self.goal_lift_m}, 2.0),
-            "success": Term(mdp.task_success, {"term": "success"}, weight=50.0),
+            # Success ends the episode: its bonus (300 x 0.02 s = 6) beats hovering just under the goal for the
+            # rest of it (grip 1 + lift 2 per second, 1.5 s).
+            "success": Term(mdp.task_success, {"term": "success"}, weight=300.0),
             "crushed": Term(mdp.task_success, {"term": "crushed"}, weight=-10.0),
             "action_rate": Term(mdp.action_rate_l2, weight=-0.01),
         }
