@@ -47,6 +47,8 @@ def _twin(require_robot: bool) -> Path:
 
 
 def bench_steps(num_envs: int, steps: int, twin: Path, robot: bool) -> dict:
+    import copy
+
     import mujoco
     import splattwin_tasks
 
@@ -62,7 +64,7 @@ def bench_steps(num_envs: int, steps: int, twin: Path, robot: bool) -> dict:
     for a in actions:
         env.step(a)
     ours = time.perf_counter() - start
-    data = mujoco.MjData(env.model)
+    data = copy.copy(env.data)  # the same worlds in the same state, holding the last actions
     start = time.perf_counter()
     for _ in range(steps):
         mujoco.mj_step(env.model, data, nstep=env.cfg.decimation)
