@@ -1,23 +1,12 @@
 """``SplatTwin-Lift-Franka-v0`` and ``SplatTwin-Lift-Franka-NoMass-v0``: gym ids with Isaac Lab's string entry points.
 
-``env_cfg_entry_point`` is the Isaac Lab env cfg (imported only by Isaac Lab's tooling), ``rsl_rl_cfg_entry_point``
-the PPO runner cfg, ``embedded_cfg_entry_point`` the task cfg the embedded MuJoCo runtime builds from.
+``env_cfg_entry_point`` is the Isaac Lab env cfg (``lift_env_cfg.py``, imported only by Isaac Lab's tooling),
+``rsl_rl_cfg_entry_point`` the PPO runner cfg (``agents/rsl_rl_ppo_cfg.py``), ``embedded_cfg_entry_point`` the task cfg
+the embedded MuJoCo runtime builds from.
 """
 
-import gymnasium as gym
-
-from splattwin_tasks.manipulation.lift import agents
+from splattwin_tasks.manipulation._register import register_task
 
 __all__: list[str] = []
 
-for _suffix, _variant in (("", ""), ("-NoMass", "NoMass")):
-    gym.register(
-        id=f"SplatTwin-Lift-Franka{_suffix}-v0",
-        entry_point="isaaclab.envs:ManagerBasedRLEnv",
-        disable_env_checker=True,
-        kwargs={
-            "env_cfg_entry_point": f"{__name__}.lift_env_cfg:Lift{_variant}EnvCfg",
-            "rsl_rl_cfg_entry_point": f"{agents.__name__}.rsl_rl_ppo_cfg:Lift{_variant}PPORunnerCfg",
-            "embedded_cfg_entry_point": f"splattwin_tasks.manipulation.task_cfg:Lift{_variant}TaskCfg",
-        },
-    )
+register_task("Lift", __name__)
