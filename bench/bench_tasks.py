@@ -81,8 +81,11 @@ def bench_steps(num_envs: int, steps: int, twin: Path, robot: bool) -> dict:
 
 
 def _train(task: str, log_dir: Path, iterations: int, num_envs: int, twin: Path, robot: bool, env: dict) -> Path:
+    import shutil
+
     from splattwin_tasks.training import TrainConfig, train
 
+    shutil.rmtree(log_dir, ignore_errors=True)  # a fresh run each time
     config = TrainConfig(
         task=task,
         num_envs=num_envs,

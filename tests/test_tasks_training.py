@@ -62,6 +62,8 @@ def test_resume_continues_from_the_last_checkpoint(run, tmp_path) -> None:
     curve = json.loads((log_dir / "curve.json").read_text())
     assert curve["iterations"] == [ITERATIONS, ITERATIONS + 1]
     assert (log_dir / f"model_{ITERATIONS + 1}.pt").is_file()
+    # Starting afresh where checkpoints already are is refused (their numbering would mix).
+    assert main([*args, "max_iterations=1", "progress=false"]) == 2
     empty = tmp_path / "empty"
     assert main([*args[:-1], f"log_dir={empty}", "max_iterations=1", "resume=true", "progress=false"]) == 2
 

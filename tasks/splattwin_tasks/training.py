@@ -282,6 +282,10 @@ def train(config: TrainConfig, *, on_iteration: Callable[[int, float, float], No
         **config.env,
     )
     log_dir = Path(config.log_dir or Path("logs/rsl_rl") / agent.experiment_name / f"{config.task}_seed{config.seed}")
+    if not config.resume and latest_checkpoint(log_dir) is not None:
+        raise InputError(
+            log_dir, "holds checkpoints of an earlier run: resume=true continues it, another log_dir starts afresh"
+        )
     log_dir.mkdir(parents=True, exist_ok=True)
     resolved = {"train": asdict(config), "agent": train_cfg, "env": env.cfg.to_dict(), "twin": str(env.cfg.twin)}
     (log_dir / "resolved_config.json").write_text(json.dumps(resolved, indent=2, default=str))
@@ -346,8 +350,9 @@ def play(config: PlayConfig) -> dict[str, Any]:
         raise InputError(config.checkpoint, "no checkpoint (model_<it>.pt) there")
     try:
         saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        trained_obs = saved["actor_state_dict"]["mlp.0.weight"].shape[1]
     except Exception as exc:  # torch raises several types for a file that is not a checkpoint
-        raise InputError(checkpoint, f"is not a readable checkpoint ({type(exc).__name__})") from None
+        raise InputError(checkpoint, f"is not a readable rsl-rl-lib checkpoint ({type(exc).__name__})") from None
     trained_task = (saved.get("infos") or {}).get("task")
     if trained_task and trained_task != config.task:
         raise InputError(checkpoint, f"was trained on {trained_task}, not {config.task}")
@@ -360,6 +365,9 @@ def play(config: PlayConfig) -> dict[str, Any]:
         seed=config.seed,
         **config.env,
     )
+    obs_dim = env.observation_space["policy"].shape[1]
+    if trained_obs != obs_dim:
+        raise InputError(checkpoint, f"takes {trained_obs} observations but {config.task} gives {obs_dim}")
     _, train_cfg = _runner_cfg(config.task, TrainConfig(task=config.task))
     vec_env = _VecEnv(env, float(train_cfg.get("clip_actions", 1.0)))
     with contextlib.redirect_stdout(io.StringIO()):

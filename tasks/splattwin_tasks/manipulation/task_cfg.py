@@ -166,6 +166,7 @@ class PushTaskCfg(ManipulationTaskCfg):
         observations = {
             "ee_position": Term(mdp.ee_position),
             "object_position": Term(mdp.object_position),
+            "object_orientation": Term(mdp.object_quat_wxyz),
             "object_velocity": Term(mdp.object_linear_velocity),
             "target_offset": Term(mdp.push_target_offset),
             **self._mass_observation(scene),
