@@ -36,6 +36,8 @@ VERB_MODULES = (
     "identify_mass",
     "render",
     "demo",
+    "train",
+    "play",
 )
 """Modules of :mod:`splattwin.cli`, one per verb, in the order ``--help`` lists them."""
 

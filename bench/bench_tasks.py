@@ -1,0 +1,208 @@
+"""Benchmark of the embedded runtime: env steps/s, and the cross-mass study (DREAM Table III) for Lift.
+
+Run from the repository root::
+
+    .venv/bin/python bench/bench_tasks.py steps                       # Push, 64 envs, random actions
+    .venv/bin/python bench/bench_tasks.py study --iterations 40       # train x eval mass table (minutes)
+    .venv/bin/python bench/bench_tasks.py push --iterations 300       # Push success after training
+
+``steps`` prints env steps/s next to a baseline measured in the same run: the same MuJoCo model stepped by
+``mj_step`` alone (no Python env, no terms), so the ratio is the price of the batched interface.
+
+``study`` trains Lift policies with rsl-rl-lib PPO: ``-NoMass`` at each of three fixed masses (the twin's mass
+divided and multiplied by ``--spread``) and the mass-conditioned task across the log-uniform range, then
+evaluates every policy at every mass and prints the success table (rows: training, columns: evaluation mass).
+Every run builds the demo twin first (a few seconds) and works in ``bench/.cache/tasks``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+CACHE = BENCH_DIR / ".cache" / "tasks"
+sys.path.insert(0, str(ROOT / "tasks"))  # the tasks package, if not pip-installed
+
+
+def _twin(require_robot: bool) -> Path:
+    from splattwin.cli import main
+
+    twin = CACHE / "demo" / "twin.usda"
+    if not twin.exists():
+        assert main(["demo", "--out", str(twin.parent), "previews=false"]) == 0
+    if require_robot:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from tasks_support import build_twin
+
+        return build_twin(CACHE / "demo_robot")
+    return twin
+
+
+def bench_steps(num_envs: int, steps: int, twin: Path, robot: bool) -> dict:
+    import copy
+
+    import mujoco
+    import splattwin_tasks
+
+    env = splattwin_tasks.make(
+        "SplatTwin-Push-Franka-v0", num_envs=num_envs, twin=twin, require_robot=robot, mass_distribution="loguniform"
+    )
+    env.reset()
+    generator = torch.Generator().manual_seed(0)
+    actions = [torch.rand(env.action_space.shape, generator=generator) * 2 - 1 for _ in range(steps)]
+    for a in actions[:10]:
+        env.step(a)
+    start = time.perf_counter()
+    for a in actions:
+        env.step(a)
+    ours = time.perf_counter() - start
+    data = copy.copy(env.data)  # the same worlds in the same state, holding the last actions
+    start = time.perf_counter()
+    for _ in range(steps):
+        mujoco.mj_step(env.model, data, nstep=env.cfg.decimation)
+    raw = time.perf_counter() - start
+    result = {
+        "num_envs": num_envs,
+        "policy_steps": steps,
+        "env_steps_per_s": num_envs * steps / ours,
+        "mj_step_only_env_steps_per_s": num_envs * steps / raw,
+        "interface_overhead_ratio": ours / raw,
+    }
+    env.close()
+    return result
+
+
+def _train(task: str, log_dir: Path, iterations: int, num_envs: int, twin: Path, robot: bool, env: dict) -> Path:
+    import shutil
+
+    from splattwin_tasks.training import TrainConfig, train
+
+    shutil.rmtree(log_dir, ignore_errors=True)  # a fresh run each time
+    config = TrainConfig(
+        task=task,
+        num_envs=num_envs,
+        max_iterations=iterations,
+        twin=str(twin),
+        log_dir=str(log_dir),
+        env={"require_robot": robot, **env},
+        progress=False,
+        seed=1,
+    )
+    start = time.perf_counter()
+    result = train(config)
+    print(
+        f"  trained {task} {env} in {time.perf_counter() - start:.0f} s: return "
+        f"{result.mean_return[0]:.3f} -> {result.mean_return[-1]:.3f}, success {result.success_rate[-1]:.0%}",
+        flush=True,
+    )
+    return result.checkpoint
+
+
+def _evaluate(task: str, checkpoint: Path, mass: float, twin: Path, robot: bool, episodes: int) -> float:
+    from splattwin_tasks.training import PlayConfig, play
+
+    config = PlayConfig(
+        task=task,
+        checkpoint=str(checkpoint),
+        num_envs=32,
+        episodes=episodes,
+        twin=str(twin),
+        env={"require_robot": robot, "mass_distribution": "fixed", "fixed_mass_kg": mass},
+    )
+    return float(play(config)["success_rate"])
+
+
+def bench_study(iterations: int, num_envs: int, spread: float, twin: Path, robot: bool, episodes: int) -> dict:
+    from splattwin_tasks.twin_scene import read_twin_scene
+
+    m0 = read_twin_scene(twin, require_robot=robot).mass.mass_kg
+    masses = [m0 / spread, m0, m0 * spread]
+    names = [f"{m:.3f} kg" for m in masses]
+    rows: dict[str, list[float]] = {}
+    runs = [
+        (f"NoMass @ {name}", "SplatTwin-Lift-Franka-NoMass-v0", {"mass_distribution": "fixed", "fixed_mass_kg": m})
+        for name, m in zip(names, masses, strict=True)
+    ]
+    runs.append(
+        (
+            f"mass-conditioned, log-uniform x{spread:g}",
+            "SplatTwin-Lift-Franka-v0",
+            {"mass_distribution": "loguniform", "mass_range_ratio": spread * 1.2},
+        )
+    )
+    for index, (label, task, env) in enumerate(runs):
+        checkpoint = _train(task, CACHE / "study" / f"run{index}", iterations, num_envs, twin, robot, env)
+        rows[label] = [_evaluate(task, checkpoint, m, twin, robot, episodes) for m in masses]
+        print(f"  {label}: " + "  ".join(f"{s:.0%}" for s in rows[label]), flush=True)
+    return {"eval_masses_kg": masses, "rows": rows, "iterations": iterations, "num_envs": num_envs}
+
+
+def bench_push(iterations: int, num_envs: int, twin: Path, robot: bool, episodes: int) -> dict:
+    start = time.perf_counter()
+    checkpoint = _train("SplatTwin-Push-Franka-v0", CACHE / "push", iterations, num_envs, twin, robot, {})
+    minutes = (time.perf_counter() - start) / 60
+    from splattwin_tasks.training import PlayConfig, play
+
+    config = PlayConfig(
+        task="SplatTwin-Push-Franka-v0",
+        checkpoint=str(checkpoint),
+        num_envs=32,
+        episodes=episodes,
+        twin=str(twin),
+        env={"require_robot": robot},
+    )
+    return {"train_minutes": minutes, "iterations": iterations, **play(config)}
+
+
+def _markdown(study: dict) -> str:
+    header = "| train \\ eval | " + " | ".join(f"{m:.3f} kg" for m in study["eval_masses_kg"]) + " |"
+    lines = [header, "|" + "---|" * (len(study["eval_masses_kg"]) + 1)]
+    for label, values in study["rows"].items():
+        lines.append(f"| {label} | " + " | ".join(f"{v:.0%}" for v in values) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=("steps", "study", "push"))
+    parser.add_argument("--num-envs", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=300, help="steps: policy steps to time")
+    parser.add_argument("--iterations", type=int, default=40, help="study/push: PPO iterations per policy")
+    parser.add_argument("--spread", type=float, default=2.5, help="study: eval masses m0/s, m0, m0*s")
+    parser.add_argument("--episodes", type=int, default=64, help="study/push: evaluation episodes per cell")
+    parser.add_argument("--with-robot", action="store_true", help="add a Panda stand-in to the twin")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore", UserWarning)  # the demo twin's mass is a prior; the bench knows
+    CACHE.mkdir(parents=True, exist_ok=True)
+    twin = _twin(args.with_robot)
+    torch.set_num_threads(1)
+    if args.mode == "steps":
+        result = bench_steps(args.num_envs, args.steps, twin, args.with_robot)
+        print(
+            f"Push, {result['num_envs']} envs, random actions: {result['env_steps_per_s']:,.0f} env steps/s "
+            f"(mj_step alone: {result['mj_step_only_env_steps_per_s']:,.0f}/s; interface costs "
+            f"x{result['interface_overhead_ratio']:.2f}); target >= 2,000/s"
+        )
+    elif args.mode == "study":
+        result = bench_study(args.iterations, args.num_envs, args.spread, twin, args.with_robot, args.episodes)
+        print(_markdown(result))
+    else:
+        result = bench_push(args.iterations, args.num_envs, twin, args.with_robot, args.episodes)
+        print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

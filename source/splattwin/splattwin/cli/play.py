@@ -1,0 +1,32 @@
+"""``splattwin play``: roll a trained checkpoint out; optionally record it into the twin's ``trajectories`` layer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from splattwin.errors import InputError
+
+TASKS_MISSING = "the splattwin_tasks package is not installed: run `pip install -e tasks` (make does it)"
+
+
+def add_parser(verbs: Any) -> argparse.ArgumentParser:
+    p = verbs.add_parser(
+        "play",
+        help="roll a task checkpoint out (success rate); record=true writes it into the twin's trajectories layer",
+        description="Overrides are key=value: task=SplatTwin-Push-Franka-v0 checkpoint=RUN_DIR_OR_MODEL.pt "
+        "num_envs=16 episodes=64 twin=out/demo/twin.usda record=true env.mass_distribution=fixed ...",
+    )
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    return p
+
+
+def run(args: argparse.Namespace, console: Any) -> int:
+    try:
+        from splattwin_tasks.training import PlayConfig, parse_overrides, play  # noqa: PLC0415
+    except ImportError:
+        raise InputError("splattwin_tasks", TASKS_MISSING) from None
+    result = play(parse_overrides(PlayConfig, args.overrides))
+    console.print(json.dumps(result, indent=2))
+    return 0

@@ -1,0 +1,158 @@
+"""The MJCF of the embedded runtime: N copies of the twin's workcell in one MuJoCo model.
+
+Each world holds the table (a box whose top is the twin's table height), the object (its convex collision mesh,
+mass, inertia and friction from the twin) and a Panda end-effector: the Panda hand with its two fingers on a
+Cartesian carriage (three slide joints with stiff position servos: a Cartesian impedance controller standing in
+for the arm's operational-space control), the fingers driven by force motors. The arm's links and joints are not
+simulated; the carriage is kept inside the Panda's reach around the twin's robot base. Worlds sit
+:data:`WORLD_SPACING_M` apart so they never touch, and one ``mj_step`` advances all of them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from splattwin.errors import StageError
+from splattwin_tasks.twin_scene import TwinScene
+
+__all__ = ["HandGeometry", "WORLD_SPACING_M", "build_mjcf", "grasp_yaw", "world_origins"]
+
+WORLD_SPACING_M = 2.0
+PANDA_MAX_OPENING_M = 0.08
+
+
+class HandGeometry:
+    """Panda hand dimensions [m] and masses [kg] (franka_panda URDF / Franka datasheet, rounded)."""
+
+    hand_mass = 0.73
+    finger_mass = 0.015
+    pad_half = (0.011, 0.005, 0.0225)  # finger pad half-extents: along the palm, across (closing axis), height
+    palm_half = (0.03, 0.1, 0.0125)
+    palm_z = 0.0225 + 0.035  # palm centre above the grasp centre
+    finger_travel = 0.04
+    carriage_kp = 800.0  # N/m: the impedance controller's stiffness
+    carriage_damping = 60.0  # N s/m, about critical for the hand's mass
+    carriage_force = 60.0  # N: largest force the carriage exerts on each axis
+
+
+def world_origins(num_envs: int) -> np.ndarray:
+    """Origins of the worlds on a square grid :data:`WORLD_SPACING_M` apart, shape [N, 3]."""
+    side = math.ceil(math.sqrt(num_envs))
+    index = np.arange(num_envs)
+    return np.stack([(index // side) * WORLD_SPACING_M, (index % side) * WORLD_SPACING_M, np.zeros(num_envs)], 1)
+
+
+def grasp_yaw(scene: TwinScene) -> tuple[float, float]:
+    """Closing direction (yaw [rad] of the finger axis) across the object's narrowest horizontal width, and that
+    width [m]; :class:`StageError` when it does not fit between the Panda's fingers."""
+    rotation = _quat_matrix(scene.object_quat_wxyz)
+    xy = (scene.object_vertices @ rotation.T)[:, :2]
+    angles = np.deg2rad(np.arange(0.0, 180.0, 1.0))
+    directions = np.stack([np.cos(angles), np.sin(angles)], 1)
+    projections = xy @ directions.T
+    widths = projections.max(0) - projections.min(0)
+    best = int(np.argmin(widths))
+    if widths[best] >= PANDA_MAX_OPENING_M:
+        raise StageError(
+            scene.twin_path,
+            f"object {scene.object_prim} is {widths[best]:.3f} m wide at its narrowest: wider than "
+            f"the Panda gripper's {PANDA_MAX_OPENING_M} m opening",
+        )
+    return float(angles[best]), float(widths[best])
+
+
+def _quat_matrix(q: np.ndarray) -> np.ndarray:
+    from splattwin.geometry.transforms import quat_wxyz_to_matrix  # noqa: PLC0415
+
+    return quat_wxyz_to_matrix(np.asarray(q, dtype=np.float64))
+
+
+def _vec(values: np.ndarray | tuple | list) -> str:
+    return " ".join(f"{float(v):.9g}" for v in values)
+
+
+def _finger(i: int, finger: int, g: type[HandGeometry]) -> str:
+    """Finger ``finger`` (1: +y, 2: -y) of world ``i``: a pad on a slide joint that opens towards +."""
+    side = 1 if finger == 1 else -1
+    return (
+        f'<body name="finger{finger}_{i}" gravcomp="1">'
+        f'<inertial pos="0 0 0" mass="{g.finger_mass}" diaginertia="1e-6 1e-6 1e-6"/>'
+        f'<joint name="panda_finger_joint{finger}_{i}" type="slide" axis="0 {side} 0" range="0 {g.finger_travel}" '
+        'damping="2"/>'
+        f'<geom name="pad{finger}_{i}" type="box" size="{_vec(g.pad_half)}" pos="0 {side * g.pad_half[1]} 0" '
+        'mass="0"/></body>'
+    )
+
+
+def build_mjcf(scene: TwinScene, num_envs: int, *, sim_dt: float, hand_start: np.ndarray) -> str:
+    """The MJCF text of ``num_envs`` worlds.
+
+    Args:
+        scene: the twin's task scene (world frame, metres; the robot base is each world's origin).
+        num_envs: number of worlds.
+        sim_dt: physics time step [s].
+        hand_start: grasp-centre start position relative to the robot base [3], metres (resets move it).
+    """
+    g = HandGeometry
+    yaw, _ = grasp_yaw(scene)
+    # The palm's local y is the closing axis: turn the palm so that it points across the object.
+    palm_yaw = yaw - math.pi / 2
+    palm_quat = (math.cos(palm_yaw / 2), 0.0, 0.0, math.sin(palm_yaw / 2))
+    base = scene.robot_base
+    obj_pos = scene.object_position - base
+    table_z = scene.table_height - base[2]
+    moments, axes = np.linalg.eigh(scene.object_inertia)
+    if np.linalg.det(axes) < 0:
+        axes[:, 2] *= -1
+    from splattwin.geometry.transforms import matrix_to_quat_wxyz  # noqa: PLC0415
+
+    iquat = matrix_to_quat_wxyz(axes)
+    friction = scene.friction
+    vertices = " ".join(f"{v:.9g}" for v in scene.object_vertices.reshape(-1))
+    parts = [
+        '<mujoco model="splattwin_embedded">',
+        f'<option timestep="{sim_dt}" integrator="implicitfast" cone="elliptic" impratio="10"/>',
+        '<size memory="64M"/>' if num_envs > 256 else "",
+        "<default>",
+        f'<geom friction="{friction} 0.005 0.0001" solref="0.004 1" condim="4"/>',
+        "</default>",
+        f'<asset><mesh name="object" vertex="{vertices}"/></asset>',
+        "<worldbody>",
+    ]
+    excludes, actuators = [], []
+    for i, origin in enumerate(world_origins(num_envs)):
+        table_centre = origin + np.array([obj_pos[0], obj_pos[1], table_z - 0.02])
+        parts.append(f'<geom name="table{i}" type="box" size="0.35 0.35 0.02" pos="{_vec(table_centre)}"/>')
+        parts.append(
+            f'<body name="object{i}" pos="{_vec(origin + obj_pos)}" quat="{_vec(scene.object_quat_wxyz)}">'
+            f'<freejoint name="object{i}"/>'
+            f'<inertial pos="0 0 0" mass="{scene.mass.mass_kg:.9g}" diaginertia="{_vec(moments)}" '
+            f'quat="{_vec(iquat)}"/>'
+            f'<geom name="object{i}" type="mesh" mesh="object" mass="0"/></body>'
+        )
+        parts.append(
+            f'<body name="carriage{i}" pos="{_vec(origin + hand_start)}" gravcomp="1">'
+            f'<joint name="x{i}" type="slide" axis="1 0 0" damping="{g.carriage_damping}"/>'
+            f'<joint name="y{i}" type="slide" axis="0 1 0" damping="{g.carriage_damping}"/>'
+            f'<joint name="z{i}" type="slide" axis="0 0 1" damping="{g.carriage_damping}"/>'
+            f'<body name="hand{i}" quat="{_vec(palm_quat)}" gravcomp="1">'
+            f'<inertial pos="0 0 {g.palm_z}" mass="{g.hand_mass}" diaginertia="0.003 0.002 0.003"/>'
+            f'<geom name="palm{i}" type="box" size="{_vec(g.palm_half)}" pos="0 0 {g.palm_z}" mass="0"/>'
+            f'<site name="ee{i}" pos="0 0 0" size="0.005"/>' + _finger(i, 1, g) + _finger(i, 2, g) + "</body></body>"
+        )
+        excludes.append(f'<exclude body1="finger1_{i}" body2="finger2_{i}"/>')
+        for axis in "xyz":
+            actuators.append(
+                f'<position name="{axis}{i}" joint="{axis}{i}" kp="{g.carriage_kp}" '
+                f'forcerange="{-g.carriage_force} {g.carriage_force}" forcelimited="true" ctrllimited="false"/>'
+            )
+        # Finger motors: a positive control is a closing force [N] (the joints open towards +).
+        for finger in ("1", "2"):
+            actuators.append(f'<motor name="f{finger}_{i}" joint="panda_finger_joint{finger}_{i}" gear="-1"/>')
+    parts.append("</worldbody>")
+    parts.append(f"<contact>{''.join(excludes)}</contact>")
+    parts.append(f"<actuator>{''.join(actuators)}</actuator>")
+    parts.append("</mujoco>")
+    return "\n".join(p for p in parts if p)

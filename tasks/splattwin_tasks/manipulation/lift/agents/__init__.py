@@ -1,0 +1,1 @@
+"""PPO runner cfgs (rsl-rl-lib) of the task."""

@@ -1,0 +1,80 @@
+"""MDP terms shared verbatim by the Isaac Lab env cfgs and the embedded MuJoCo runtime.
+
+Every term is a plain torch function ``(env, ..., asset_cfg) -> Tensor`` with leading dimension ``num_envs``, as
+Isaac Lab's manager-based terms are. They read the scene through Isaac Lab's names
+(``env.scene["object"].data.root_pos_w``, ``root_physx_view.get_masses()``, ``env.action_manager.action``...),
+which the embedded runtime provides too; quaternions are converted to (w, x, y, z) where they enter
+(:func:`splattwin_tasks.quaternions.convert_quat_order`).
+"""
+
+from splattwin_tasks.mdp.events import (
+    lognormal_mass,
+    loguniform_mass,
+    randomize_object_mass,
+    reset_object_pose,
+    reset_push_target,
+    scale_inertia_with_mass,
+)
+from splattwin_tasks.mdp.observations import (
+    ee_position,
+    grip_force,
+    gripper_opening,
+    last_action,
+    object_linear_velocity,
+    object_mass,
+    object_mass_observation,
+    object_position,
+    object_quat_wxyz,
+    push_target_offset,
+    push_target_position,
+)
+from splattwin_tasks.mdp.rewards import (
+    action_rate_l2,
+    ee_object_proximity,
+    grip_force_ceiling,
+    grip_over_ceiling,
+    grip_within_window,
+    object_lift_progress,
+    object_target_proximity,
+    task_success,
+)
+from splattwin_tasks.mdp.terminations import (
+    lift_success,
+    object_crushed,
+    object_off_table,
+    push_success,
+    time_out,
+)
+
+__all__ = [
+    "action_rate_l2",
+    "ee_object_proximity",
+    "ee_position",
+    "grip_force",
+    "grip_force_ceiling",
+    "grip_over_ceiling",
+    "grip_within_window",
+    "gripper_opening",
+    "last_action",
+    "lift_success",
+    "lognormal_mass",
+    "loguniform_mass",
+    "object_crushed",
+    "object_lift_progress",
+    "object_linear_velocity",
+    "object_mass",
+    "object_mass_observation",
+    "object_off_table",
+    "object_position",
+    "object_quat_wxyz",
+    "object_target_proximity",
+    "push_success",
+    "push_target_offset",
+    "push_target_position",
+    "randomize_object_mass",
+    "reset_object_pose",
+    "reset_push_target",
+    "scale_inertia_with_mass",
+    "task_success",
+    "time_out",
+]

@@ -1,0 +1,55 @@
+"""Names shared by the terms: entity configs, the env's quaternion order, per-env buffers kept on the env."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from splattwin_tasks.quaternions import convert_quat_order
+
+__all__ = ["GRAVITY_M_S2", "SceneEntityCfg", "env_buffer", "quat_wxyz_from_env"]
+
+GRAVITY_M_S2 = 9.81
+
+
+@dataclass
+class SceneEntityCfg:
+    """The embedded runtime's stand-in for Isaac Lab's ``SceneEntityCfg``: an entity name and joint ids.
+
+    Under Isaac Lab the env cfgs pass ``isaaclab.managers.SceneEntityCfg`` instead; terms only read ``name`` and
+    ``joint_ids``, which both have.
+    """
+
+    name: str
+    joint_names: list[str] = field(default_factory=list)
+    joint_ids: Any = field(default_factory=lambda: slice(None))
+
+
+def quat_wxyz_from_env(env: Any, quats: torch.Tensor) -> torch.Tensor:
+    """Quaternions read from ``env``'s scene, shape [N, 4], in (w, x, y, z) order.
+
+    The runtime says its order in ``env.quat_order`` (the embedded runtime: ``"wxyz"``); an Isaac Lab env has no
+    such attribute, so the installed Isaac Lab's version decides (2.x wxyz, 3.0 xyzw).
+    """
+    order = getattr(env, "quat_order", None)
+    if order is None:
+        from splattwin_tasks._compat import isaaclab_quat_order  # noqa: PLC0415
+
+        order = isaaclab_quat_order()
+        env.quat_order = order
+    return convert_quat_order(quats, order, "wxyz")
+
+
+def env_buffer(env: Any, name: str, width: int) -> torch.Tensor:
+    """A per-env float buffer [N, width] kept on the env as ``env.<name>`` (zeros until an event fills it).
+
+    Isaac Lab's managers call each observation term once while they are built, before any reset event has run,
+    so a buffer an event fills must exist before then.
+    """
+    buffer = getattr(env, name, None)
+    if buffer is None:
+        buffer = torch.zeros(env.num_envs, width, device=env.device)
+        setattr(env, name, buffer)
+    return buffer

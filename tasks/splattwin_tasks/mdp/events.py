@@ -1,0 +1,141 @@
+"""Reset events: the object's mass around its identified value, its pose, the push target.
+
+Mass sampling follows the identified value and its uncertainty: log-normal with median m0 and log-standard
+deviation ``sigma = sqrt(log(1 + u^2))`` for a relative standard deviation u (so the sample's relative spread is
+u), or, for training across masses, log-uniform over ``[m0 / r, m0 * r]``. The inertia is rescaled with the
+mass (same shape, uniform density: I is proportional to m).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from splattwin_tasks.mdp._scene import SceneEntityCfg, env_buffer
+
+__all__ = [
+    "lognormal_mass",
+    "loguniform_mass",
+    "randomize_object_mass",
+    "reset_object_pose",
+    "reset_push_target",
+    "scale_inertia_with_mass",
+]
+
+_OBJECT = SceneEntityCfg("object")
+
+
+def lognormal_mass(
+    count: int, nominal_mass_kg: float, relative_uncertainty: float, *, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """``count`` masses [kg], log-normal with median ``nominal_mass_kg`` and relative std ``relative_uncertainty``."""
+    if nominal_mass_kg <= 0 or relative_uncertainty < 0:
+        raise ValueError(f"need nominal mass > 0 and uncertainty >= 0, got {nominal_mass_kg}, {relative_uncertainty}")
+    sigma = math.sqrt(math.log1p(relative_uncertainty**2))
+    normal = torch.randn(count, generator=generator, dtype=torch.float64)
+    return (math.log(nominal_mass_kg) + sigma * normal).exp().float()
+
+
+def loguniform_mass(
+    count: int, nominal_mass_kg: float, range_ratio: float, *, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """``count`` masses [kg], log-uniform over ``[nominal / range_ratio, nominal * range_ratio]``."""
+    if nominal_mass_kg <= 0 or range_ratio < 1:
+        raise ValueError(f"need nominal mass > 0 and range ratio >= 1, got {nominal_mass_kg}, {range_ratio}")
+    uniform = torch.rand(count, generator=generator, dtype=torch.float64)
+    log_low, log_high = math.log(nominal_mass_kg / range_ratio), math.log(nominal_mass_kg * range_ratio)
+    return (log_low + (log_high - log_low) * uniform).exp().float()
+
+
+def scale_inertia_with_mass(inertia: torch.Tensor, old_mass: torch.Tensor, new_mass: torch.Tensor) -> torch.Tensor:
+    """Inertia tensors of the same shape at a new mass: ``I * new / old`` (uniform density).
+
+    Args:
+        inertia: flattened 3x3 inertia about the centre of mass [kg m^2], shape [N, 9].
+        old_mass: masses the inertia belongs to [kg], shape [N].
+        new_mass: masses to rescale to [kg], shape [N].
+    """
+    return inertia * (new_mass / old_mass).reshape(-1, 1)
+
+
+def randomize_object_mass(
+    env: Any,
+    env_ids: torch.Tensor | None,
+    asset_cfg: Any = _OBJECT,
+    nominal_mass_kg: float = 1.0,
+    relative_uncertainty: float = 0.0,
+    distribution: str = "lognormal",
+    range_ratio: float = 4.0,
+    fixed_mass_kg: float | None = None,
+) -> None:
+    """Set the object's mass (and inertia) in the reset envs.
+
+    Args:
+        env: the env.
+        env_ids: indices of the envs to reset, shape [K]; None for all.
+        asset_cfg: the object entity.
+        nominal_mass_kg: the identified (or prior) mass m0 [kg].
+        relative_uncertainty: its relative standard deviation u.
+        distribution: ``"lognormal"`` (around m0 by u), ``"loguniform"`` (``[m0 / range_ratio, m0 * range_ratio]``,
+            for training across masses) or ``"fixed"`` (``fixed_mass_kg``, for the cross-mass study).
+        range_ratio: the log-uniform range's ratio r >= 1.
+        fixed_mass_kg: the mass for ``"fixed"``.
+    """
+    asset = env.scene[asset_cfg.name]
+    view = asset.root_physx_view
+    if env_ids is None:
+        env_ids = torch.arange(env.num_envs, device=env.device)
+    ids_cpu = env_ids.cpu()  # PhysX's mass views live on the CPU
+    count = len(ids_cpu)
+    if distribution == "lognormal":
+        new = lognormal_mass(count, nominal_mass_kg, relative_uncertainty)
+    elif distribution == "loguniform":
+        new = loguniform_mass(count, nominal_mass_kg, range_ratio)
+    elif distribution == "fixed":
+        if fixed_mass_kg is None or fixed_mass_kg <= 0:
+            raise ValueError(f"distribution 'fixed' needs fixed_mass_kg > 0, got {fixed_mass_kg}")
+        new = torch.full((count,), float(fixed_mass_kg))
+    else:
+        raise ValueError(f"mass distribution must be lognormal, loguniform or fixed, got {distribution!r}")
+    masses = view.get_masses().clone()
+    inertias = view.get_inertias().clone()
+    old = masses.reshape(masses.shape[0], -1)[ids_cpu, 0]
+    inertia_rows = inertias.reshape(inertias.shape[0], -1)[ids_cpu]
+    masses.reshape(masses.shape[0], -1)[ids_cpu, 0] = new
+    inertias.reshape(inertias.shape[0], -1)[ids_cpu] = scale_inertia_with_mass(inertia_rows, old, new)
+    view.set_masses(masses, ids_cpu)
+    view.set_inertias(inertias, ids_cpu)
+
+
+def reset_object_pose(
+    env: Any, env_ids: torch.Tensor, xy_range_m: Sequence[float] = (0.0, 0.0), asset_cfg: Any = _OBJECT
+) -> None:
+    """Put the object back at its default (twin) pose, shifted uniformly by up to ``xy_range_m`` in x and y, at rest."""
+    asset = env.scene[asset_cfg.name]
+    state = asset.data.default_root_state[env_ids].clone()
+    shift = (torch.rand(len(env_ids), 2, device=env.device) * 2.0 - 1.0) * torch.tensor(xy_range_m, device=env.device)
+    state[:, :2] += shift + env.scene.env_origins[env_ids, :2]
+    state[:, 2] += env.scene.env_origins[env_ids, 2]
+    asset.write_root_pose_to_sim(state[:, :7], env_ids=env_ids)
+    asset.write_root_velocity_to_sim(torch.zeros_like(state[:, 7:]), env_ids=env_ids)
+
+
+def reset_push_target(
+    env: Any, env_ids: torch.Tensor, distance_range_m: Sequence[float], asset_cfg: Any = _OBJECT
+) -> None:
+    """Sample the push target at a uniform distance in ``distance_range_m`` and uniform heading from the object.
+
+    Run after :func:`reset_object_pose` (event terms run in the order the cfg lists them). The target keeps the
+    object's height; it is stored in the env frame as ``env.push_target_pos`` [N, 3].
+    """
+    targets = env_buffer(env, "push_target_pos", 3)
+    start = env.scene[asset_cfg.name].data.root_pos_w[env_ids] - env.scene.env_origins[env_ids]
+    low, high = distance_range_m
+    distance = low + (high - low) * torch.rand(len(env_ids), device=env.device)
+    heading = 2.0 * math.pi * torch.rand(len(env_ids), device=env.device)
+    targets[env_ids, 0] = start[:, 0] + distance * torch.cos(heading)
+    targets[env_ids, 1] = start[:, 1] + distance * torch.sin(heading)
+    targets[env_ids, 2] = start[:, 2]

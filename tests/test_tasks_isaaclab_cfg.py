@@ -1,0 +1,102 @@
+"""The Isaac Lab side without Isaac Lab: term cfgs carry the very functions and params the embedded runtime runs,
+the object USD export, the PPO runner cfg in rsl-rl-lib 5's format, and the package's entry points."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from tasks_support import ROOT, build_twin
+
+# isort: split
+from splattwin_tasks import mdp
+from splattwin_tasks._compat import isaaclab_available
+from splattwin_tasks.manipulation.isaaclab_env import export_object_usd, manager_term_cfgs
+from splattwin_tasks.manipulation.task_cfg import LiftNoMassTaskCfg, LiftTaskCfg
+from splattwin_tasks.registry import load_entry_point
+from splattwin_tasks.twin_scene import read_twin_scene
+
+
+@dataclass
+class _Term:  # Isaac Lab's term cfgs are configclasses with these fields
+    func: Any
+    params: dict = field(default_factory=dict)
+    weight: float = 0.0
+    time_out: bool = False
+    mode: str = ""
+
+
+@dataclass
+class _Entity:  # isaaclab.managers.SceneEntityCfg(name, joint_names=...)
+    name: str
+    joint_names: list = field(default_factory=list)
+
+
+CLASSES = {"ObsTerm": _Term, "RewTerm": _Term, "DoneTerm": _Term, "EventTerm": _Term, "SceneEntityCfg": _Entity}
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return read_twin_scene(build_twin(tmp_path_factory.mktemp("twin")))
+
+
+def test_isaaclab_terms_are_the_embedded_terms(scene) -> None:
+    terms = LiftTaskCfg().terms(scene)
+    cfgs = manager_term_cfgs(terms, CLASSES)
+    assert list(cfgs["observations"]) == list(terms.observations)
+    assert cfgs["observations"]["object_mass"].func is mdp.object_mass_observation
+    assert cfgs["observations"]["object_mass"].params["nominal_mass_kg"] == pytest.approx(scene.mass.mass_kg)
+    assert cfgs["rewards"]["success"].weight == terms.rewards["success"].weight
+    assert cfgs["terminations"]["time_out"].time_out and not cfgs["terminations"]["crushed"].time_out
+    assert all(term.mode == "reset" for term in cfgs["events"].values())
+    assert cfgs["events"]["object_mass"].func is mdp.randomize_object_mass
+    # The finger entity becomes Isaac Lab's SceneEntityCfg with the Panda's finger joint names to resolve.
+    fingers = cfgs["observations"]["gripper_opening"].params["asset_cfg"]
+    assert fingers == _Entity("robot", ["panda_finger_joint1", "panda_finger_joint2"])
+    hidden = manager_term_cfgs(LiftNoMassTaskCfg().terms(scene), CLASSES)
+    assert set(cfgs["observations"]) - set(hidden["observations"]) == {"object_mass"}
+
+
+def test_object_usd_export_keeps_mass_and_collision(scene, tmp_path) -> None:
+    from pxr import Usd, UsdPhysics
+
+    out = export_object_usd(scene.twin_path, "/World/Objects/Block", tmp_path / "object.usda")
+    stage = Usd.Stage.Open(str(out))
+    prim = stage.GetDefaultPrim()
+    assert prim.GetName() == "Block" and prim.HasAPI(UsdPhysics.RigidBodyAPI)
+    assert UsdPhysics.MassAPI(prim).GetMassAttr().Get() == pytest.approx(scene.mass.mass_kg, rel=1e-6)
+    assert prim.GetChild("collision").HasAPI(UsdPhysics.CollisionAPI)
+
+
+def test_runner_cfg_is_rsl_rl_5_train_cfg() -> None:
+    from rsl_rl.utils import resolve_callable
+
+    cfg = load_entry_point("SplatTwin-Push-Franka-v0", "rsl_rl_cfg_entry_point")()
+    train_cfg = cfg.train_cfg()
+    for key in ("num_steps_per_env", "save_interval", "obs_groups", "actor", "critic", "algorithm"):
+        assert key in train_cfg
+    for part in ("actor", "critic", "algorithm"):
+        assert callable(resolve_callable(train_cfg[part]["class_name"]))
+    nomass = load_entry_point("SplatTwin-Push-Franka-NoMass-v0", "rsl_rl_cfg_entry_point")()
+    assert nomass.experiment_name != cfg.experiment_name
+
+
+def test_package_metadata_declares_isaaclab_entry_point_and_no_torch_pin() -> None:
+    project = tomllib.loads((ROOT / "tasks" / "pyproject.toml").read_text())
+    assert project["project"]["entry-points"]["isaaclab.tasks"] == {"splattwin_tasks": "splattwin_tasks"}
+    dependencies = project["project"]["dependencies"]
+    assert any(dep.startswith("rsl-rl-lib") for dep in dependencies)
+    assert not any(dep.split(">")[0].split("=")[0].strip() == "torch" for dep in dependencies)
+
+
+@pytest.mark.kit
+@pytest.mark.skipif(not isaaclab_available(), reason="needs Isaac Lab")
+def test_isaaclab_env_cfg_builds() -> None:  # pragma: no cover - runs only inside Isaac Lab
+    cfg = load_entry_point("SplatTwin-Lift-Franka-v0", "env_cfg_entry_point")()
+    assert cfg.observations.policy.object_mass.func is mdp.object_mass_observation
