@@ -35,6 +35,7 @@ VERB_MODULES = (
     "remove",
     "identify_mass",
     "render",
+    "trajectory",
     "demo",
 )
 """Modules of :mod:`splattwin.cli`, one per verb, in the order ``--help`` lists them."""
