@@ -211,3 +211,22 @@ def test_object_poses_round_trip_in_the_trajectories_layer(tmp_path: Path, box_o
     assert np.array_equal(back_t, times)
     np.testing.assert_array_equal(back_p, positions)
     np.testing.assert_allclose(back_q, quats, atol=1e-7)  # the orient op is a float quaternion
+
+
+def test_render_trajectory_stage_renders_the_time_samples(twin: Path, tmp_path: Path) -> None:
+    """``render --trajectory stage`` gives the same frames as rendering the file that was imported."""
+    q = np.zeros((2, 7))
+    q[:, 3] = -1.5
+    q[1, 0] = 1.0  # the arm swings about its base joint
+    write_trajectory(tmp_path / "in.csv", Trajectory(times=np.array([0.0, 0.5]), positions=q, joint_names=list(ARM)))
+    assert (
+        main(["trajectory", "import", str(tmp_path / "in.csv"), "--stage", str(twin), "--robot", "/World/Robot"]) == 0
+    )
+    view = ["--stage", str(twin), "--view", "1.5,-1.5,1", "0,0,0.4", "--size", "48x36", "--backend", "cpu"]
+    assert main(["render", *view, "--trajectory", "stage", "--out", str(tmp_path / "s.mp4")]) == 0
+    assert main(["render", *view, "--trajectory", str(tmp_path / "in.csv"), "--out", str(tmp_path / "f.mp4")]) == 0
+    from_stage = sorted((tmp_path / "s_frames").glob("*.png"))
+    from_file = sorted((tmp_path / "f_frames").glob("*.png"))
+    assert len(from_stage) == 2
+    assert [p.read_bytes() for p in from_stage] == [p.read_bytes() for p in from_file]
+    assert from_stage[0].read_bytes() != from_stage[1].read_bytes()  # the samples did pose the robot
