@@ -176,3 +176,20 @@ def test_poses_at_time_follow_the_time_samples(tmp_path: Path) -> None:
     assert set(at_half) == set(expected)
     for path, pose in expected.items():
         np.testing.assert_allclose(at_half[path], pose, atol=1e-9)
+
+
+def test_undo_snapshot_restores_every_layer(tmp_path: Path, box_obj: Path) -> None:
+    from pxr import Usd
+
+    from splattwin.app.undo import restore_twin, snapshot_twin
+
+    panel = PanelController(stage=tmp_path / "twin.usda")
+    assert snapshot_twin(tmp_path / "twin.usda") is None
+    assert panel.import_splat(TABLETOP / "tabletop.ply").ok
+    before = snapshot_twin(tmp_path / "twin.usda")
+    assert panel.import_mesh(box_obj, "/World/Box", dynamic=True).ok
+    assert Usd.Stage.Open(str(tmp_path / "twin.usda")).GetPrimAtPath("/World/Box")
+    assert restore_twin(tmp_path / "twin.usda", before) == ["objects"]
+    assert not Usd.Stage.Open(str(tmp_path / "twin.usda")).GetPrimAtPath("/World/Box")  # undone, on disk
+    assert snapshot_twin(tmp_path / "twin.usda") == before
+    assert panel.import_mesh(box_obj, "/World/Box", dynamic=True).ok  # redo works on the restored twin
