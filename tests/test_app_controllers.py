@@ -193,3 +193,25 @@ def test_undo_snapshot_restores_every_layer(tmp_path: Path, box_obj: Path) -> No
     assert not Usd.Stage.Open(str(tmp_path / "twin.usda")).GetPrimAtPath("/World/Box")  # undone, on disk
     assert snapshot_twin(tmp_path / "twin.usda") == before
     assert panel.import_mesh(box_obj, "/World/Box", dynamic=True).ok  # redo works on the restored twin
+
+
+def test_samples_edited_past_a_joint_limit_are_a_panel_warning(tmp_path: Path) -> None:
+    pybullet_data = pytest.importorskip("pybullet_data")
+    from pxr import Usd
+
+    panel = PanelController(stage=tmp_path / "twin.usda")
+    assert panel.import_robot(f"{pybullet_data.getDataPath()}/franka_panda/panda.urdf").ok
+    assert panel.import_trajectory(TABLETOP / "panda_wave.csv", "/World/Robot").ok
+    assert panel.check_trajectory("/World/Robot").messages[0].level == "info"
+    stage = Usd.Stage.Open(str(tmp_path / "twin.usda"))
+    layer = next(layer for layer in stage.GetLayerStack() if layer.identifier.endswith("trajectories.usda"))
+    with Usd.EditContext(stage, layer):  # a key dragged above joint4's upper limit (-0.0698 rad in panda.urdf)
+        stage.GetPrimAtPath("/World/Robot").GetAttribute("splattwin:joint:panda_joint4").Set(0.2, 10.0)
+    layer.Save()
+    before = file_bytes(tmp_path)
+    result = panel.check_trajectory("/World/Robot")
+    assert result.ok and any(
+        m.level == "warning" and "panda_joint4 = 0.2 rad at t=1 s" in m.text for m in result.messages
+    )
+    assert file_bytes(tmp_path) == before
+    assert not panel.check_trajectory("/World/Nope").ok  # no robot there: an error line, no exception

@@ -84,6 +84,8 @@ class ViewportOverlay:
         self._buffers = _RtxBuffers(self._viewport.render_product_path)
         self._frame_number = 0
         self._shown = -1
+        self._pose_time: float | None = None
+        self._poses: dict[str, np.ndarray] = {}
 
     def update(self) -> None:
         """Queue this frame (never waits) and show the newest finished one."""
@@ -93,7 +95,11 @@ class ViewportOverlay:
         width, height = (int(v) for v in self._viewport.resolution)
         camera = camera_from_viewport_matrices(self._viewport.view, self._viewport.projection, width, height)
         seconds = omni.timeline.get_timeline_interface().get_current_time()
-        poses = poses_at_time(stage, seconds * stage.GetTimeCodesPerSecond())
+        if seconds != self._pose_time or omni.timeline.get_timeline_interface().is_playing():
+            # about 8 ms for a Panda on the 2-core build machine: only when the time moved or the sim runs
+            self._poses = poses_at_time(stage, seconds * stage.GetTimeCodesPerSecond())
+            self._pose_time = seconds
+        poses = self._poses
         sim_rgb, sim_depth = self._buffers.read()
         if sim_rgb is not None and sim_rgb.shape[:2] != (height, width):
             sim_rgb = sim_depth = None

@@ -37,7 +37,9 @@ class ActionResult:
         return "\n".join(f"{m.level}: {m.text}" for m in self.messages)
 
 
-def run_action(what: str, action: Callable[[], Any], describe: Callable[[Any], list[Message]] | None = None):
+def run_action(
+    what: str, action: Callable[[], Any], describe: Callable[[Any], list[Message]] | None = None
+) -> ActionResult:
     """Run ``action``; a user error becomes one error line, anything else an ``internal error`` line (logged).
 
     The pipelines save a twin atomically or not at all, so an action that failed left the stage as it was.

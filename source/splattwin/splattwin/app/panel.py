@@ -54,7 +54,9 @@ class PanelController:
     identified: dict[str, IdentifiedMass] = field(default_factory=dict)
 
     # ---- imports -------------------------------------------------------------------------------------------
-    def import_splat(self, source: Path, prim: str = "/World/Scene/Splat", *, up_axis: str = "z", scale: float = 1.0):
+    def import_splat(
+        self, source: Path, prim: str = "/World/Scene/Splat", *, up_axis: str = "z", scale: float = 1.0
+    ) -> ActionResult:
         """Import a Gaussian file (.ply, .spz, .splat) as a splat prim of the scene layer."""
         from splattwin.pipelines.importing import ImportSplatConfig, import_splat  # noqa: PLC0415
 
@@ -85,7 +87,9 @@ class PanelController:
             ),
         )
 
-    def import_robot(self, urdf: str, prim: str = "/World/Robot", *, base: Sequence[float] = (0.0, 0.0, 0.0)):
+    def import_robot(
+        self, urdf: str, prim: str = "/World/Robot", *, base: Sequence[float] = (0.0, 0.0, 0.0)
+    ) -> ActionResult:
         """Import a URDF robot (``pybullet_data:...`` names work) with Gaussians bound to its links."""
         from splattwin.pipelines.robot import ImportRobotConfig, import_robot, resolve_urdf  # noqa: PLC0415
 
@@ -109,7 +113,9 @@ class PanelController:
         self.table_prim = prim
         return ActionResult(ok=True, messages=[Message("info", f"table: {prim}")])
 
-    def unify_frame(self, distance_m: float, *, up_axis: str = "z", origin: Sequence[float] | None = None):
+    def unify_frame(
+        self, distance_m: float, *, up_axis: str = "z", origin: Sequence[float] | None = None
+    ) -> ActionResult:
         """Align the twin: scale from the two picked points and their real distance, gravity from the table."""
         from splattwin.pipelines.align import AlignConfig, align_twin  # noqa: PLC0415
 

@@ -182,7 +182,9 @@ def _apply_timing(twin: TwinStage, rate: float, times: np.ndarray) -> None:
         _set_timing(layer, rate, start, end)
 
 
-def write_joint_trajectory(twin: TwinStage, robot_prim: str, trajectory: Trajectory, *, source: str | None = None):
+def write_joint_trajectory(
+    twin: TwinStage, robot_prim: str, trajectory: Trajectory, *, source: str | None = None
+) -> None:
     """Key ``trajectory`` on the robot's joint attributes in the trajectories layer (earlier keys replaced).
 
     Args:
