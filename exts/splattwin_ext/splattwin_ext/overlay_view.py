@@ -109,8 +109,16 @@ class ViewportOverlay:
         )
         frame = self._controller.latest()
         if frame is not None and frame.frame != self._shown:
-            rgba = to_rgba8(frame.image)
-            self._provider.set_bytes_data(rgba.flatten().tolist(), [rgba.shape[1], rgba.shape[0]])
+            image = frame.image
+            if image.shape[2] == 4:  # splats alone come premultiplied; the image provider wants straight alpha
+                alpha = image[..., 3:]
+                image = np.concatenate([image[..., :3] / np.maximum(alpha, 1e-6), alpha], axis=2)
+            rgba = to_rgba8(image)
+            size = [rgba.shape[1], rgba.shape[0]]
+            try:
+                self._provider.set_bytes_data(rgba.reshape(-1).data, size)  # no per-pixel Python list
+            except TypeError:  # Kit builds whose binding takes only a list
+                self._provider.set_bytes_data(rgba.reshape(-1).tolist(), size)
             self._shown = frame.frame
         for error in self._controller.errors[-1:]:
             _log.warning(error)
