@@ -230,3 +230,26 @@ def test_render_trajectory_stage_renders_the_time_samples(twin: Path, tmp_path: 
     assert len(from_stage) == 2
     assert [p.read_bytes() for p in from_stage] == [p.read_bytes() for p in from_file]
     assert from_stage[0].read_bytes() != from_stage[1].read_bytes()  # the samples did pose the robot
+
+
+def test_recording_is_keyed_and_replays_as_drive_targets(twin: Path, tmp_path: Path) -> None:
+    from pxr import Usd
+
+    from splattwin.app.recording import TrajectoryRecorder
+    from splattwin.usd.trajectories import drive_targets
+
+    recorder = TrajectoryRecorder(ARM)
+    motion = _safe_motion(30, rate=60.0)
+    for t, q in zip(motion.times, motion.positions, strict=True):
+        recorder.add(float(t), dict(zip(ARM, q, strict=True)))
+        recorder.add(float(t), q)  # a repeated step is ignored
+    assert len(recorder) == 30
+    recorder.save(twin, "/World/Robot")
+    assert main(["trajectory", "export", "--stage", str(twin), "--robot", "/World/Robot", str(tmp_path / "r.npz")]) == 0
+    back = read_trajectory(tmp_path / "r.npz")
+    assert np.array_equal(back.times, motion.times) and np.array_equal(back.positions, motion.positions)
+
+    stage = Usd.Stage.Open(str(twin))
+    targets = drive_targets(stage, "/World/Robot", 12.0)  # frame 12 at 60 Hz: sample 12
+    assert set(targets) == {f"/World/Robot/joints/{name}" for name in ARM}
+    assert targets["/World/Robot/joints/panda_joint4"] == pytest.approx(np.degrees(motion.positions[12, 3]), abs=1e-12)

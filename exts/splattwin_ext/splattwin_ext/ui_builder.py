@@ -14,14 +14,17 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import omni.kit.app
 import omni.kit.commands
+import omni.timeline
 import omni.ui as ui
 import omni.usd
 from pxr import Usd, UsdGeom
 
 from splattwin.app.messages import ActionResult, Message
 from splattwin.app.panel import PanelController
+from splattwin.app.recording import TrajectoryRecorder
 from splattwin.app.training import TrainingRun, training_command
 from splattwin.app.undo import snapshot_twin
 
@@ -70,6 +73,8 @@ class UIBuilder:
             .create_subscription_to_pop(self._on_update, name="splattwin.panel.update")
         )
         self._models: dict[str, Any] = {}
+        self._recorder: TrajectoryRecorder | None = None
+        self._record_channels: list[Any] = []
 
     # ---- building -------------------------------------------------------------------------------------------
     def _field(self, label: str, key: str, value: str = "") -> None:
@@ -126,6 +131,12 @@ class UIBuilder:
                             ui.Button("Import file", clicked_fn=self._import_trajectory)
                             ui.Button("Check", clicked_fn=self._check_trajectory)
                             ui.Button("Export file", clicked_fn=self._export_trajectory)
+                        with ui.HStack(height=22):
+                            self._models["replay"] = ui.CheckBox(width=20).model
+                            ui.Label("replay keys as drive targets", width=190)
+                            self._models["record"] = ui.CheckBox(width=20).model
+                            ui.Label("record from sim")
+                        self._models["record"].add_value_changed_fn(lambda _: self._toggle_recording())
                 with ui.CollapsableFrame("Training", height=0):
                     with ui.VStack(spacing=4):
                         self._field("Task", "task", "SplatTwin-Push-v0")
@@ -273,6 +284,80 @@ class UIBuilder:
                 )
             )
 
+    def _replay_step(self) -> None:
+        """While the timeline plays: the keyed values at its time become drive targets (session layer only)."""
+        from splattwin.usd.trajectories import drive_targets
+
+        stage = omni.usd.get_context().get_stage()
+        timeline = omni.timeline.get_timeline_interface()
+        if stage is None or not timeline.is_playing():
+            return
+        try:
+            targets = drive_targets(
+                stage, self._text("robot"), timeline.get_current_time() * stage.GetTimeCodesPerSecond()
+            )
+        except Exception as exc:  # noqa: BLE001
+            self._message.text = f"error: replay: {exc}"
+            self._models["replay"].set_value(False)
+            return
+        with Usd.EditContext(stage, stage.GetSessionLayer()):  # never saved: the twin's layers stay untouched
+            for joint_path, value in targets.items():
+                joint = stage.GetPrimAtPath(joint_path)
+                for kind in ("angular", "linear"):
+                    attribute = joint.GetAttribute(f"drive:{kind}:physics:targetPosition")
+                    if attribute:
+                        attribute.Set(value)
+
+    def _toggle_recording(self) -> None:
+        panel = self._panel()
+        if panel is None:
+            return
+        if self._models["record"].get_value_as_bool():
+            from splattwin.usd.trajectories import joint_channels
+
+            stage = omni.usd.get_context().get_stage()
+            try:
+                self._record_channels = joint_channels(stage, self._text("robot"))
+            except Exception as exc:  # noqa: BLE001
+                self._message.text = f"error: record: {exc}"
+                return
+            self._recorder = TrajectoryRecorder([c.name for c in self._record_channels])
+            self._message.text = "recording: press Play; untick to key the samples on the robot"
+            return
+        recorder, self._recorder = self._recorder, None
+        if recorder is None or len(recorder) == 0:
+            self._message.text = "record: no samples (the joints need PhysicsJointStateAPI and the sim playing)"
+            return
+        save_dirty_layers()
+        before = snapshot_twin(panel.stage)
+        try:
+            recorder.save(panel.stage, self._text("robot"))
+        except Exception as exc:  # noqa: BLE001
+            self._message.text = f"error: record: {exc}"
+            return
+        omni.kit.commands.execute(
+            "SplatTwinRecordedEdit", stage_path=str(panel.stage), before=before, after=snapshot_twin(panel.stage)
+        )
+        self._message.text = f"keyed {len(recorder)} recorded samples on {self._text('robot')}"
+
+    def _record_step(self) -> None:
+        """While playing: joint positions from the joints' PhysicsJointStateAPI (deg or m) into the recorder."""
+        stage = omni.usd.get_context().get_stage()
+        timeline = omni.timeline.get_timeline_interface()
+        if stage is None or not timeline.is_playing():
+            return
+        robot = self._text("robot")
+        values = []
+        for channel in self._record_channels:
+            joint = stage.GetPrimAtPath(f"{robot}/joints/{channel.attribute.rsplit(':', 1)[-1]}")
+            kind = "linear" if channel.type == "prismatic" else "angular"
+            attribute = joint.GetAttribute(f"state:{kind}:physics:position")
+            value = attribute.Get() if attribute else None
+            if value is None:
+                return
+            values.append(float(value) if kind == "linear" else float(np.radians(value)))
+        self._recorder.add(timeline.get_current_time(), values)
+
     def _start_training(self) -> None:
         if self._training is not None and self._training.status().running:
             self._message.text = "error: a training run is already running (Stop it first)"
@@ -319,6 +404,10 @@ class UIBuilder:
             self._train_label.text = f"iteration {status.iteration}/{status.total or '?'}{reward} ({state})"
         if self._overlay is not None:
             self._overlay.update()
+        if self._models.get("replay") is not None and self._models["replay"].get_value_as_bool():
+            self._replay_step()
+        if self._recorder is not None:
+            self._record_step()
 
     def pause(self) -> None:
         """The window was hidden: stop drawing the overlay (training and identification keep running)."""

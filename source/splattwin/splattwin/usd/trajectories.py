@@ -43,6 +43,7 @@ __all__ = [
     "JointChannel",
     "TrajectoryIssue",
     "check_trajectory",
+    "drive_targets",
     "joint_channels",
     "read_joint_trajectory",
     "read_object_poses",
@@ -251,6 +252,24 @@ def read_joint_trajectory(stage: Usd.Stage, robot_prim: str) -> Trajectory:
     trajectory = Trajectory(times=times, positions=positions, joint_names=[c.name for c, _ in keyed])
     trajectory.validate(f"{_stage_name(stage)}:{robot_prim}")
     return trajectory
+
+
+def drive_targets(stage: Usd.Stage, robot_prim: str, time_code: float) -> dict[str, float]:
+    """Drive targets that replay the keyed joint values at ``time_code``: joint prim path -> target.
+
+    In the units of ``UsdPhysics.DriveAPI`` ``targetPosition``: degrees for revolute / continuous joints, metres
+    for prismatic ones. Joints without samples are left out.
+    """
+    robot = stage.GetPrimAtPath(robot_prim)
+    targets = {}
+    for channel in joint_channels(stage, robot_prim):
+        attribute = robot.GetAttribute(channel.attribute)
+        if not attribute or attribute.GetNumTimeSamples() == 0:
+            continue
+        value = float(attribute.Get(time_code))
+        joint_path = f"{robot_prim}/joints/{channel.attribute[len(JOINT_ATTRIBUTE_PREFIX) :]}"
+        targets[joint_path] = value if channel.type == "prismatic" else float(np.degrees(value))
+    return targets
 
 
 def resample(trajectory: Trajectory, rate_hz: float) -> Trajectory:
