@@ -253,3 +253,21 @@ def test_recording_is_keyed_and_replays_as_drive_targets(twin: Path, tmp_path: P
     targets = drive_targets(stage, "/World/Robot", 12.0)  # frame 12 at 60 Hz: sample 12
     assert set(targets) == {f"/World/Robot/joints/{name}" for name in ARM}
     assert targets["/World/Robot/joints/panda_joint4"] == pytest.approx(np.degrees(motion.positions[12, 3]), abs=1e-12)
+
+
+def test_irregular_times_round_trip_exactly_with_seconds_as_time_codes(twin: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    times = np.cumsum(rng.uniform(0.001, 0.02, 200)) + 0.3
+    source = Trajectory(
+        times=times, positions=rng.uniform(-0.5, 0.5, (200, 2)), joint_names=["panda_joint1", "panda_joint7"]
+    )
+    write_trajectory(tmp_path / "in.npz", source)
+    args = ["--stage", str(twin), "--robot", "/World/Robot"]
+    assert main(["trajectory", "import", str(tmp_path / "in.npz"), *args]) == 0
+    assert main(["trajectory", "export", *args, str(tmp_path / "out.npz")]) == 0
+    back = read_trajectory(tmp_path / "out.npz")
+    assert np.array_equal(back.times, times) and np.array_equal(back.positions, source.positions)
+    from pxr import Usd
+
+    stage = Usd.Stage.Open(str(twin))
+    assert stage.GetTimeCodesPerSecond() == 1.0 and stage.GetStartTimeCode() == times[0]
