@@ -24,6 +24,11 @@ _MENU = "Window"
 class SplatTwinExtension(omni.ext.IExt):
     """Builds the SplatTwin window on start-up and removes everything it made on shut-down."""
 
+    # Defaults so that on_shutdown after a failed on_startup still cleans up what exists.
+    _builder: UIBuilder | None = None
+    _window: ui.Window | None = None
+    _menu_items: list = []  # noqa: RUF012 (replaced per instance, never mutated)
+
     def on_startup(self, ext_id: str) -> None:
         self._ext_id = ext_id
         settings = carb.settings.get_settings()
@@ -53,7 +58,8 @@ class SplatTwinExtension(omni.ext.IExt):
             self._builder.pause()
 
     def on_shutdown(self) -> None:
-        remove_menu_items(self._menu_items, _MENU)
+        if self._menu_items:
+            remove_menu_items(self._menu_items, _MENU)
         self._menu_items = []
         if self._builder is not None:
             self._builder.cleanup()  # stops the overlay worker, training run and subscriptions
