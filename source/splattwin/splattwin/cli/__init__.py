@@ -35,6 +35,7 @@ VERB_MODULES = (
     "remove",
     "identify_mass",
     "render",
+    "trajectory",
     "demo",
     "train",
     "play",

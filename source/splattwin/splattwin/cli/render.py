@@ -26,7 +26,11 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="the RGB .png, or the .mp4 of a --trajectory")
     pose = p.add_mutually_exclusive_group()
     pose.add_argument("--joints", help='joint values as JSON (inline or a file), e.g. {"panda_joint1": 0.3}')
-    pose.add_argument("--trajectory", type=Path, help="a .csv (time,<joints>) or .npz (t, q, joint_names) file")
+    pose.add_argument(
+        "--trajectory",
+        type=Path,
+        help="a .csv (time,<joints>) or .npz (t, q, joint_names) file, or 'stage': the robot's time samples",
+    )
     p.add_argument("--size", type=_size, default=(640, 480), metavar="WxH", help="image size (default 640x480)")
     p.add_argument("--fov", type=float, default=50.0, help="vertical field of view of --view [deg]")
     p.add_argument("--fps", type=float, help="video frame rate (default: the trajectory's rate)")

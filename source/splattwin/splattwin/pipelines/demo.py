@@ -246,6 +246,8 @@ def run_demo(config: DemoConfig, *, console: Any | None = None, overwrite: bool 
     identification = _identify_step(config, stage, console=console) if config.identify else None
     timings["robot"] = time.perf_counter()
     robot_section = _robot_step(config, stage, aligned.total)
+    timings["trajectory"] = time.perf_counter()
+    trajectory_section = _trajectory_step(config, stage, out, robot_section)
     timings["validate"] = time.perf_counter()
     twin = open_twin(stage)
     issues = validate_stage(twin.stage)
@@ -292,6 +294,7 @@ def run_demo(config: DemoConfig, *, console: Any | None = None, overwrite: bool 
             "table_fit_rmse_m": None if table_step is None else table_step["rmse"],  # metric: fitted after scaling
         },
         "robot": robot_section,
+        "trajectory": trajectory_section,
         "validation": {"errors": sum(i.severity == "Error" for i in issues), "findings": [i.__dict__ for i in issues]},
         "timings_s": durations,
         "description": description,
@@ -416,6 +419,42 @@ def _robot_step(config: DemoConfig, stage: Path, twin_from_recon: Any) -> dict[s
     )
 
 
+def _trajectory_step(config: DemoConfig, stage: Path, out: Path, robot_section: dict[str, Any]) -> dict[str, Any]:
+    """Trajectories in the stage (issue 8): the sample wave keyed on the robot, checked, exported at 50 Hz."""
+    from splattwin.pipelines.trajectory import export_trajectory, import_trajectory  # noqa: PLC0415
+
+    source = config.assets / "panda_wave.csv"
+    if "skipped" in robot_section or not source.is_file():
+        return {"skipped": robot_section.get("skipped") or f"no {source.name} in {config.assets}"}
+    keyed = import_trajectory(source, stage=stage, robot=config.robot.prim)
+    exported = export_trajectory(stage, config.robot.prim, out / "trajectory_50hz.csv", rate_hz=50.0)
+    return {
+        "source": str(source),
+        "robot": config.robot.prim,
+        "samples": len(keyed.trajectory.times),
+        "joints": len(keyed.trajectory.joint_names),
+        "issues": [issue.message for issue in keyed.issues],
+        "exported": exported.trajectory.times.size,
+        "file": "trajectory_50hz.csv",
+    }
+
+
+def _trajectory_markdown(section: dict[str, Any] | None) -> list[str]:
+    if not section:
+        return []
+    if "skipped" in section:
+        return ["## Trajectory in the stage", f"- skipped: {section['skipped']}", ""]
+    issues = section["issues"]
+    return [
+        "## Trajectory in the stage",
+        f"- `{Path(section['source']).name}`: {section['samples']} samples x {section['joints']} joints keyed as time "
+        f"samples on `{section['robot']}` (trajectories layer; edit them on Kit's timeline, docs/extension.md).",
+        f"- Check: {'; '.join(issues) if issues else 'within joint and velocity limits, no gaps'}.",
+        f"- Exported resampled to 50 Hz: `{section['file']}` ({section['exported']} samples).",
+        "",
+    ]
+
+
 def _robot_gaussian_prims(twin: Any) -> list[str]:
     from splattwin.robot import find_robots  # noqa: PLC0415
 
@@ -457,6 +496,7 @@ def _markdown(report: dict[str, Any], capture: _Capture) -> str:
             f"{1000 * align['table_fit_rmse_m']:.2f} mm."
         )
     lines += ["", *robot_report_lines(report["robot"])]
+    lines += _trajectory_markdown(report.get("trajectory"))
     lines += [
         "## OpenUSD validation",
         f"- {report['validation']['errors']} error(s), {len(report['validation']['findings'])} finding(s) in all.",

@@ -27,11 +27,21 @@ import numpy as np
 
 from splattwin.errors import InputError
 
-__all__ = ["DEPTH_PNG_SCALE", "RenderConfig", "RenderResult", "render_twin", "write_depth_png", "write_segmentation"]
+__all__ = [
+    "DEPTH_PNG_SCALE",
+    "STAGE_TRAJECTORY",
+    "RenderConfig",
+    "RenderResult",
+    "render_twin",
+    "write_depth_png",
+    "write_segmentation",
+]
 
 logger = logging.getLogger(__name__)
 
 DEPTH_PNG_SCALE = 1000.0
+STAGE_TRAJECTORY = "stage"
+"""``--trajectory stage``: the robot's time samples on the stage (docs/extension.md) instead of a file."""
 """16-bit depth PNG units per metre (millimetres)."""
 _BACKENDS = ("auto", "cpu", "gsplat")
 
@@ -46,7 +56,8 @@ class RenderConfig:
     size: (width, height) [px].
     vertical_fov_deg: field of view of a look-at camera.
     joints: joint name -> value (rad or m) for the robots on the stage; unset joints are 0.
-    trajectory: a .csv / .npz joint trajectory (one frame per sample).
+    trajectory: a .csv / .npz joint trajectory (one frame per sample), or ``Path("stage")``: the time-sampled
+        trajectory of the stage's one robot (:mod:`splattwin.usd.trajectories`).
     fps: video frame rate; None = the trajectory's median rate.
     backend: "auto", "cpu" or "gsplat".
     depth: also write the 16-bit depth PNG(s).
@@ -204,7 +215,10 @@ def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | 
     from splattwin.io.trajectory import read_trajectory  # noqa: PLC0415
 
     known = _robot_joint_names(stage)
-    trajectory = read_trajectory(config.trajectory, known_joints=known)
+    if str(config.trajectory) == STAGE_TRAJECTORY:
+        trajectory = _stage_trajectory(stage)
+    else:
+        trajectory = read_trajectory(config.trajectory, known_joints=known)
     if not known:
         raise InputError(stage_path(stage), "a trajectory was given but the stage has no robot to pose")
     fps = config.fps
@@ -233,6 +247,19 @@ def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return RenderResult(files=[config.out, frames_dir], frames=len(rgb_frames), prim_paths=prim_paths)
+
+
+def _stage_trajectory(stage: Any) -> Any:
+    """The time-sampled joint trajectory of the stage's robot (``--trajectory stage``)."""
+    from splattwin.render.scene import stage_path  # noqa: PLC0415
+    from splattwin.robot import find_robots  # noqa: PLC0415
+    from splattwin.usd.trajectories import read_joint_trajectory  # noqa: PLC0415
+
+    robots = find_robots(stage)
+    if len(robots) != 1:
+        found = f"robots {robots}" if robots else "no robot"
+        raise InputError("--trajectory stage", f"needs exactly one robot on {stage_path(stage)}, it has {found}")
+    return read_joint_trajectory(stage, robots[0])
 
 
 def _robot_joint_names(stage: Any) -> list[str]:
