@@ -98,6 +98,7 @@ CASES = [
     ("inspect {root}/missing.usda", "missing.usda: no such USD file"),
     ("inspect {splat}", "is not a USD file"),
     ("demo --out {root}/demo claim_margin=0.01", "did you mean 'claim_margin_m'?"),
+    ("demo --out {root}/demo robot.sed=3", "did you mean 'robot.seed'?"),
     ("demo --out {root}/demo claim_margin_m=wide", "claim_margin_m: Value 'wide'"),
     ("demo --out {root}/demo table", "expected key=value"),
     # argparse's own mistakes, also one line

@@ -235,3 +235,11 @@ def test_7_remove_replace_and_duplicate_import_warning(tmp_path, files, capsys) 
     assert file_bytes(tmp_path) == before
     assert main(["remove", "--stage", str(stage), "--prim", "/World/Objects/Box", "--force"]) == 0
     assert not open_twin(stage).stage.GetPrimAtPath("/World/Objects/Box")
+
+
+def test_nested_demo_overrides_are_known_keys() -> None:
+    """``robot.seed=3`` reaches the robot step's config; the check that refuses unknown keys must accept it."""
+    from splattwin.pipelines.demo import load_demo_config
+
+    config = load_demo_config(Path("out/x"), ["robot.seed=3", "robot.enabled=false", "identify=false"])
+    assert (config.robot.seed, config.robot.enabled, config.identify) == (3, False, False)

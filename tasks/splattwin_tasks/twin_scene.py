@@ -34,7 +34,7 @@ REQUIRED_ROBOT_LINKS = ("panda_hand", "panda_leftfinger", "panda_rightfinger")
 _DEFAULT_FRICTION = 0.5
 
 # Where the mass-identification work may put its reader; the first importable one wins.
-_READ_MASS_CANDIDATES = ("splattwin.usd:read_mass", "splattwin.usd.mass:read_mass", "splattwin.sysid:read_mass")
+_READ_MASS_CANDIDATES = ("splattwin.usd.identified:read_mass",)
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def read_object_mass(stage: Any, prim_path: str) -> MassEstimate:
     prim = stage.GetPrimAtPath(prim_path)
     reader = _identified_mass_reader()
     if reader is not None:
-        mass, uncertainty, source, provenance = reader(stage, prim)
+        mass, uncertainty, source, provenance = reader(stage, prim_path)
         relative = 0.0 if uncertainty is None else float(uncertainty) / float(mass)
         estimate = MassEstimate(float(mass), relative, str(source), dict(provenance or {}))
     else:

@@ -75,7 +75,16 @@ def check_overrides(overrides: Sequence[str]) -> None:
     import difflib  # noqa: PLC0415
     from dataclasses import fields  # noqa: PLC0415
 
-    keys = [f.name for f in fields(DemoConfig)]
+    from dataclasses import is_dataclass  # noqa: PLC0415
+
+    # Dotted keys reach into nested configs (robot.seed=3): every field of a nested dataclass is a key too.
+    defaults = DemoConfig()
+    keys = []
+    for f in fields(DemoConfig):
+        keys.append(f.name)
+        value = getattr(defaults, f.name)
+        if is_dataclass(value):
+            keys += [f"{f.name}.{sub.name}" for sub in fields(value)]
     for override in overrides:
         key, sep, _ = str(override).partition("=")
         key = key.lstrip("+~")
