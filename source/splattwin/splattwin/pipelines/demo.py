@@ -73,9 +73,7 @@ def check_overrides(overrides: Sequence[str]) -> None:
     """One-line errors for hydra overrides: not ``key=value``, or a key :class:`DemoConfig` does not have
     (suggesting the nearest one)."""
     import difflib  # noqa: PLC0415
-    from dataclasses import fields  # noqa: PLC0415
-
-    from dataclasses import is_dataclass  # noqa: PLC0415
+    from dataclasses import fields, is_dataclass  # noqa: PLC0415
 
     # Dotted keys reach into nested configs (robot.seed=3): every field of a nested dataclass is a key too.
     defaults = DemoConfig()
