@@ -251,9 +251,10 @@ def test_robot_link_overrides_follow_the_robot_api(tmp_path: Path, monkeypatch) 
 
 
 def test_robot_posing_through_the_robot_api(tmp_path: Path) -> None:
-    """Needs splattwin.robot (another branch) and its import-robot verb: the Panda from pybullet_data posed at a
-    joint value moves its links exactly as robot.link_poses says."""
-    robot_module = pytest.importorskip("splattwin.robot")
+    """The Panda from pybullet_data posed at a joint value: the renderer's link overrides are robot.link_poses, and
+    (independently) turning panda_joint1 by 0.5 rad turns panda_link1 by 0.5 rad about the base's z axis."""
+    import splattwin.robot as robot_module
+
     pybullet_data = pytest.importorskip("pybullet_data")
     import torch
 
@@ -263,8 +264,7 @@ def test_robot_posing_through_the_robot_api(tmp_path: Path) -> None:
 
     urdf = Path(pybullet_data.getDataPath()) / "franka_panda" / "panda.urdf"
     stage_path = tmp_path / "robot.usda"
-    if main(["import-robot", str(urdf), "--stage", str(stage_path)]) != 0 or not stage_path.exists():
-        pytest.skip("import-robot has other arguments than this test assumes")
+    assert main(["import-robot", str(urdf), "--stage", str(stage_path), "--prim", "/World/Robot"]) == 0
     stage = open_usd_stage(stage_path)
     root = robot_module.find_robots(stage)[0]
     robot = robot_module.load_robot(stage, root)
@@ -275,6 +275,11 @@ def test_robot_posing_through_the_robot_api(tmp_path: Path) -> None:
     expected = robot.link_poses(q)[0].detach().double().numpy()
     for i, path in enumerate(robot.link_paths):
         np.testing.assert_allclose(overrides[path], expected[i], atol=1e-6)
+    rest = robot.link_poses(torch.zeros_like(q))[0].detach().double().numpy()
+    link1 = robot.link_names.index("panda_link1")
+    turn = rest[link1, :3, :3].T @ overrides[robot.link_paths[link1]][:3, :3]
+    c, s_ = np.cos(0.5), np.sin(0.5)
+    np.testing.assert_allclose(turn, [[c, -s_, 0], [s_, c, 0], [0, 0, 1]], atol=1e-9)
     with pytest.raises(InputError, match="unknown joint"):
         robot_link_overrides(stage, {"no_such_joint": 0.0})
 
