@@ -18,18 +18,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Projection", "eval_sh_colors", "project_gaussians", "quat_scale_to_covar"]
 
-_SH_C0 = 0.28209479177387814
-_SH_C1 = 0.4886025119029199
-_SH_C2 = (1.0925484305920792, -1.0925484305920792, 0.31539156525252005, -1.0925484305920792, 0.5462742152960396)
-_SH_C3 = (
-    -0.5900435899266435,
-    2.890611442640554,
-    -0.4570457994644658,
-    0.3731763325901154,
-    -0.4570457994644658,
-    1.445305721320277,
-    -0.5900435899266435,
-)
 # gsplat clamps the direction of a mean outside the view to this multiple of the half field of view when it builds
 # the projection Jacobian, so Gaussians far off-screen do not get huge 2D covariances.
 _FOV_CLAMP_MARGIN = 0.3
@@ -172,31 +160,12 @@ def eval_sh_colors(degree: int, directions: torch.Tensor, coeffs: torch.Tensor) 
     """
     import torch  # noqa: PLC0415
 
+    from splattwin.geometry.sh_rotation import sh_basis_terms  # noqa: PLC0415
+
     count = (degree + 1) ** 2
-    if degree < 1:
-        return _SH_C0 * coeffs[..., 0, :]
     d = torch.nn.functional.normalize(directions, dim=-1)
-    x, y, z = d.unbind(-1)
-    terms = [torch.full_like(x, _SH_C0), -_SH_C1 * y, _SH_C1 * z, -_SH_C1 * x]
-    if degree >= 2:
-        xx, yy, zz = x * x, y * y, z * z
-        terms += [
-            _SH_C2[0] * x * y,
-            _SH_C2[1] * y * z,
-            _SH_C2[2] * (2 * zz - xx - yy),
-            _SH_C2[3] * x * z,
-            _SH_C2[4] * (xx - yy),
-        ]
-    if degree >= 3:
-        terms += [
-            _SH_C3[0] * y * (3 * xx - yy),
-            _SH_C3[1] * x * y * z,
-            _SH_C3[2] * y * (4 * zz - xx - yy),
-            _SH_C3[3] * z * (2 * zz - 3 * xx - 3 * yy),
-            _SH_C3[4] * x * (4 * zz - xx - yy),
-            _SH_C3[5] * z * (xx - yy),
-            _SH_C3[6] * x * (xx - 3 * yy),
-        ]
+    # The one real-SH basis of the project (3DGS / gsplat sign convention), shared with the SH rotation.
+    terms = sh_basis_terms(*d.unbind(-1), degree)
     basis = torch.stack(terms, dim=-1)  # [..., K]
     # one batched (1 x K) @ (K x 3) product per Gaussian: a single kernel forward and backward
     return (basis[..., None, :] @ coeffs[..., :count, :]).squeeze(-2)
