@@ -114,3 +114,16 @@ def test_rgba_bytes() -> None:
     out = to_rgba8(np.array([[[0.0, 0.5, 1.0], [2.0, -1.0, 0.25]]]))
     assert out.dtype == np.uint8 and out.shape == (1, 2, 4)
     assert out.tolist() == [[[0, 128, 255, 255], [255, 0, 64, 255]]]
+
+
+def test_kit_pip_requirements_name_every_runtime_dependency_but_the_ones_isaac_sim_ships() -> None:
+    """Inside Kit the core's dependencies come from [python.pipapi]: a dependency added to pyproject.toml and
+    forgotten there would be an ImportError in Isaac Sim only. torch and warp are Isaac Sim's own builds."""
+    import re
+
+    project = tomllib.loads((REPO / "source" / "splattwin" / "pyproject.toml").read_text())["project"]
+    name = re.compile(r"^[A-Za-z0-9_.-]+")
+    wanted = {name.match(dep).group(0).lower() for dep in project["dependencies"]} - {"torch", "warp-lang"}
+    given = {name.match(dep).group(0).lower() for dep in MANIFEST["python"]["pipapi"]["requirements"]}
+    assert wanted <= given, f"missing from extension.toml [python.pipapi]: {sorted(wanted - given)}"
+    assert not given & {"usd-core", "usd-exchange", "torch", "warp-lang"}
