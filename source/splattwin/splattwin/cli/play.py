@@ -6,9 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from splattwin.errors import InputError
-
-TASKS_MISSING = "the splattwin_tasks package is not installed: run `pip install -e tasks` (make does it)"
+from splattwin.cli._tasks import tasks_training
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
@@ -23,10 +21,8 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, console: Any) -> int:
-    try:
-        from splattwin_tasks.training import PlayConfig, parse_overrides, play  # noqa: PLC0415
-    except ImportError:
-        raise InputError("splattwin_tasks", TASKS_MISSING) from None
+    training = tasks_training()
+    PlayConfig, parse_overrides, play = training.PlayConfig, training.parse_overrides, training.play
     result = play(parse_overrides(PlayConfig, args.overrides))
     console.print(json.dumps(result, indent=2))
     return 0

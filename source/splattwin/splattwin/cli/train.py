@@ -6,9 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from splattwin.errors import InputError
-
-TASKS_MISSING = "the splattwin_tasks package is not installed: run `pip install -e tasks` (make does it)"
+from splattwin.cli._tasks import tasks_training
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
@@ -24,10 +22,8 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, console: Any) -> int:
-    try:
-        from splattwin_tasks.training import TrainConfig, parse_overrides, train  # noqa: PLC0415
-    except ImportError:
-        raise InputError("splattwin_tasks", TASKS_MISSING) from None
+    training = tasks_training()
+    TrainConfig, parse_overrides, train = training.TrainConfig, training.parse_overrides, training.train
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
 
     config = parse_overrides(TrainConfig, args.overrides)
