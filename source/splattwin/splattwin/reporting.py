@@ -1,4 +1,4 @@
-"""Human-facing presentation: rich tables for ``splattwin inspect`` and preview images of a twin's splats."""
+"""Human-facing presentation: rich tables for ``splattwin inspect``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from splattwin.gaussians import Gaussians
-
-__all__ = ["print_description", "save_splat_previews"]
+__all__ = ["print_description"]
 
 
 def print_description(description: dict[str, Any], issues: Sequence[Any] | None, *, console: Any) -> None:
@@ -136,43 +134,3 @@ def _table(title: str, columns: Sequence[str]) -> Any:
 
 def _vec(values: Sequence[float]) -> str:
     return "(" + ", ".join(f"{v:.3f}" for v in values) + ")"
-
-
-def save_splat_previews(
-    path: Path, views: Sequence[tuple[str, Gaussians]], *, max_points: int = 60_000, title: str = ""
-) -> Path:
-    """Scatter previews (top view x-y and side view x-z) of Gaussian sets, coloured by their DC colour.
-
-    Not a splat renderer (that arrives with the rendering module): a quick look that shows whether a scene is
-    level, metric and where its origin is. ``views`` are (label, Gaussians in world frame) pairs, one row each.
-    """
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    fig, axes = plt.subplots(len(views), 2, figsize=(11, 4.2 * len(views)), squeeze=False)
-    rng = np.random.default_rng(0)
-    for row, (label, gaussians) in enumerate(views):
-        keep = np.arange(len(gaussians))
-        if len(keep) > max_points:
-            keep = np.sort(rng.choice(len(keep), max_points, replace=False))
-        means = gaussians.means[keep]
-        colors = gaussians.colors[keep]
-        for col, (a, b, names) in enumerate(((0, 1, ("x", "y")), (0, 2, ("x", "z")))):
-            ax = axes[row, col]
-            order = np.argsort(means[:, 2] if col == 0 else -means[:, 1])  # paint far points first
-            ax.scatter(means[order, a], means[order, b], c=colors[order], s=1.5, linewidths=0)
-            ax.set_xlabel(names[0])
-            ax.set_ylabel(names[1])
-            ax.set_aspect("equal")
-            ax.axhline(0.0, color="k", lw=0.5, alpha=0.4)
-            ax.axvline(0.0, color="k", lw=0.5, alpha=0.4)
-            ax.set_title(f"{label}: {'top (x-y)' if col == 0 else 'side (x-z)'}")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

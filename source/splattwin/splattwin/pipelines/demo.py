@@ -43,7 +43,7 @@ class DemoConfig:
         object_prim: prim of the rigid object to push.
         table: ``auto`` (fit the table plane) or a prim path holding the table.
         claim_margin_m: metres outside the object's collision hull still counted as its Gaussians.
-        previews: write preview images.
+        previews: render the twin (renders.png, overlay.png; docs/rendering.md).
         identify: identify the object's mass from the push logs in ``assets/pushes`` (section "Mass
             identification" of the report).
         robot: the robot step (:class:`~splattwin.pipelines.robot.RobotDemoConfig`).
@@ -188,10 +188,7 @@ def run_demo(config: DemoConfig, *, console: Any | None = None, overwrite: bool 
     """
     from rich.progress import Progress  # noqa: PLC0415
 
-    from splattwin.io import read_gaussians  # noqa: PLC0415
-    from splattwin.pipelines._common import local_to_world  # noqa: PLC0415
-    from splattwin.reporting import save_splat_previews  # noqa: PLC0415
-    from splattwin.usd import describe_twin, open_twin, read_gaussians_prim, validate_stage  # noqa: PLC0415
+    from splattwin.usd import describe_twin, open_twin, validate_stage  # noqa: PLC0415
 
     config.validate()
     check_out_folder(config, overwrite=overwrite)
@@ -231,7 +228,6 @@ def run_demo(config: DemoConfig, *, console: Any | None = None, overwrite: bool 
         )
         progress.advance(task)
         step(steps[3])
-        raw = read_gaussians(capture.splat)
         aligned = align_twin(
             AlignConfig(
                 stage=stage,
@@ -265,21 +261,6 @@ def run_demo(config: DemoConfig, *, console: Any | None = None, overwrite: bool 
     durations = {name: ordered[i + 1][1] - t for i, (name, t) in enumerate(ordered[:-1])}
 
     images = list(renders["images"]) if renders else []
-    if config.previews and not renders:
-        world_views = []
-        for prim_path in (config.splat_prim, f"{config.object_prim}/Gaussians", *_robot_gaussian_prims(twin)):
-            prim = twin.stage.GetPrimAtPath(prim_path)
-            if prim:
-                world_views.append(local_to_world(prim).apply_gaussians(read_gaussians_prim(prim)))
-        from splattwin.gaussians import Gaussians  # noqa: PLC0415
-
-        world = Gaussians.concatenate(world_views)
-        images.append(
-            save_splat_previews(
-                out / "previews.png",
-                [("as captured (reconstruction frame)", raw), ("aligned twin (world: z up, metres)", world)],
-            )
-        )
     body = next(b for b in description["bodies"] if b["prim"] == config.object_prim)
     table_step = next((s for s in aligned.record["steps"] if s["name"] == "table"), None)
     report = {
@@ -460,13 +441,6 @@ def _trajectory_markdown(section: dict[str, Any] | None) -> list[str]:
         f"- Exported resampled to 50 Hz: `{section['file']}` ({section['exported']} samples).",
         "",
     ]
-
-
-def _robot_gaussian_prims(twin: Any) -> list[str]:
-    from splattwin.robot import find_robots  # noqa: PLC0415
-
-    links = [link for root in find_robots(twin.stage) for link in twin.stage.GetPrimAtPath(root).GetChildren()]
-    return [f"{link.GetPath()}/Gaussians" for link in links if link.GetChild("Gaussians")]
 
 
 def _json_default(value: Any) -> Any:
