@@ -3,8 +3,9 @@
 Each world holds the table (a box whose top is the twin's table height), the object (its convex collision mesh,
 mass, inertia and friction from the twin) and a Panda end-effector: the Panda hand with its two fingers on a
 Cartesian carriage (three slide joints with stiff position servos: a Cartesian impedance controller standing in
-for the arm's operational-space control), the fingers driven by force motors. The arm's links and joints are not
-simulated; the carriage is kept inside the Panda's reach around the twin's robot base. Worlds sit
+for the arm's operational-space control), the fingers driven by force motors; the carriage is kept inside the
+Panda's reach around the twin's robot base. With ``robot_model="arm"`` the same hand (palm, grasp site, fingers)
+hangs off the full 7-joint Panda of :mod:`splattwin_tasks.embedded.arm` instead, based at the robot base. Worlds sit
 :data:`WORLD_SPACING_M` apart so they never touch, and one ``mj_step`` advances all of them.
 """
 
