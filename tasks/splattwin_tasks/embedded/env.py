@@ -270,6 +270,9 @@ class EmbeddedManipulationEnv:
         target = np.where(radius > _REACH_M, target * (_REACH_M / np.maximum(radius, 1e-9)), target)
         target[:, 2] = np.clip(target[:, 2], self._table_z + 0.02, self._table_z + 0.5)
         if self.is_arm:
+            # The stiff joint servos would press the pads (which reach 2.25 cm below the grasp centre) into the table
+            # with ~20 N where the carriage's soft z servo leans with ~1 N; keep the pads 1 mm clear instead.
+            target[:, 2] = np.maximum(target[:, 2], self._table_z + HandGeometry.pad_half[2] + 0.001)
             self._arm_servo_targets(np.arange(self.num_envs), target)
         else:
             d.ctrl[self._ctrl_carriage] = target - self._hand_start
@@ -303,6 +306,7 @@ class EmbeddedManipulationEnv:
             start[:, 2] = self._table_z + self.cfg.push_height_m
             opening = 0.0
         if self.is_arm:
+            start[:, 2] = np.maximum(start[:, 2], self._table_z + HandGeometry.pad_half[2] + 0.001)
             self._arm_reset(ids, start)
         else:
             d.qpos[self._carriage_q[ids]] = start - self._hand_start
