@@ -46,14 +46,19 @@ def _twin(require_robot: bool) -> Path:
     return twin
 
 
-def bench_steps(num_envs: int, steps: int, twin: Path, robot: bool) -> dict:
+def bench_steps(num_envs: int, steps: int, twin: Path, robot: bool, robot_model: str = "hand") -> dict:
     import copy
 
     import mujoco
     import splattwin_tasks
 
     env = splattwin_tasks.make(
-        "SplatTwin-Push-Franka-v0", num_envs=num_envs, twin=twin, require_robot=robot, mass_distribution="loguniform"
+        "SplatTwin-Push-Franka-v0",
+        num_envs=num_envs,
+        twin=twin,
+        require_robot=robot,
+        mass_distribution="loguniform",
+        robot_model=robot_model,
     )
     env.reset()
     generator = torch.Generator().manual_seed(0)
@@ -70,6 +75,7 @@ def bench_steps(num_envs: int, steps: int, twin: Path, robot: bool) -> dict:
         mujoco.mj_step(env.model, data, nstep=env.cfg.decimation)
     raw = time.perf_counter() - start
     result = {
+        "robot_model": robot_model,
         "num_envs": num_envs,
         "policy_steps": steps,
         "env_steps_per_s": num_envs * steps / ours,
@@ -145,9 +151,19 @@ def bench_study(iterations: int, num_envs: int, spread: float, twin: Path, robot
     return {"eval_masses_kg": masses, "rows": rows, "iterations": iterations, "num_envs": num_envs}
 
 
-def bench_push(iterations: int, num_envs: int, twin: Path, robot: bool, episodes: int) -> dict:
+def bench_push(
+    iterations: int, num_envs: int, twin: Path, robot: bool, episodes: int, robot_model: str = "hand"
+) -> dict:
     start = time.perf_counter()
-    checkpoint = _train("SplatTwin-Push-Franka-v0", CACHE / "push", iterations, num_envs, twin, robot, {})
+    checkpoint = _train(
+        "SplatTwin-Push-Franka-v0",
+        CACHE / f"push_{robot_model}",
+        iterations,
+        num_envs,
+        twin,
+        robot,
+        {"robot_model": robot_model},
+    )
     minutes = (time.perf_counter() - start) / 60
     from splattwin_tasks.training import PlayConfig, play
 
@@ -157,9 +173,9 @@ def bench_push(iterations: int, num_envs: int, twin: Path, robot: bool, episodes
         num_envs=32,
         episodes=episodes,
         twin=str(twin),
-        env={"require_robot": robot},
+        env={"require_robot": robot, "robot_model": robot_model},
     )
-    return {"train_minutes": minutes, "iterations": iterations, **play(config)}
+    return {"robot_model": robot_model, "train_minutes": minutes, "iterations": iterations, **play(config)}
 
 
 def _markdown(study: dict) -> str:
@@ -179,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spread", type=float, default=2.5, help="study: eval masses m0/s, m0, m0*s")
     parser.add_argument("--episodes", type=int, default=64, help="study/push: evaluation episodes per cell")
     parser.add_argument("--with-robot", action="store_true", help="add a Panda stand-in to the twin")
+    parser.add_argument(
+        "--robot-model", choices=("hand", "arm"), default="hand", help="steps/push: the hand or the full 7-joint arm"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UserWarning)  # the demo twin's mass is a prior; the bench knows
@@ -186,9 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     twin = _twin(args.with_robot)
     torch.set_num_threads(1)
     if args.mode == "steps":
-        result = bench_steps(args.num_envs, args.steps, twin, args.with_robot)
+        result = bench_steps(args.num_envs, args.steps, twin, args.with_robot, args.robot_model)
         print(
-            f"Push, {result['num_envs']} envs, random actions: {result['env_steps_per_s']:,.0f} env steps/s "
+            f"Push ({args.robot_model}), {result['num_envs']} envs, random actions: "
+            f"{result['env_steps_per_s']:,.0f} env steps/s "
             f"(mj_step alone: {result['mj_step_only_env_steps_per_s']:,.0f}/s; interface costs "
             f"x{result['interface_overhead_ratio']:.2f}); target >= 2,000/s"
         )
@@ -196,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         result = bench_study(args.iterations, args.num_envs, args.spread, twin, args.with_robot, args.episodes)
         print(_markdown(result))
     else:
-        result = bench_push(args.iterations, args.num_envs, twin, args.with_robot, args.episodes)
+        result = bench_push(args.iterations, args.num_envs, twin, args.with_robot, args.episodes, args.robot_model)
         print(json.dumps(result, indent=2))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,9 @@ The env exposes the parts of Isaac Lab's ``ManagerBasedRLEnv`` the shared MDP te
 ``data.root_pos_w``/``root_quat_w``/``root_lin_vel_w``/``joint_pos``/``applied_torque``/``target_pos_w``,
 ``root_physx_view.get/set_masses``/``get/set_inertias``, ``write_root_pose_to_sim``, ``action_manager``,
 ``termination_manager``, ``episode_length_buf``), so the terms run here unchanged. What it simulates: see
-:mod:`splattwin_tasks.embedded.mjcf` (the Panda hand on a Cartesian impedance carriage, not the 7-joint arm).
+:mod:`splattwin_tasks.embedded.mjcf`: by default the Panda hand on a Cartesian impedance carriage; with
+``robot_model="arm"`` the full 7-joint Panda (:mod:`splattwin_tasks.embedded.arm`), whose joint servos follow a
+damped-least-squares differential IK of the same Cartesian end-effector target each control step.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import numpy as np
 import torch
 
 from splattwin.errors import InputError
-from splattwin_tasks.embedded.mjcf import HandGeometry, build_mjcf, world_origins
+from splattwin_tasks.embedded.arm import ARM_HOME_Q, ARM_JOINTS, dls_step
+from splattwin_tasks.embedded.mjcf import HandGeometry, build_mjcf, grasp_yaw, world_origins
 from splattwin_tasks.manipulation.task_cfg import FINGER_JOINTS, LiftTaskCfg, ManipulationTaskCfg, TaskTerms
 from splattwin_tasks.twin_scene import TwinScene
 
@@ -106,8 +109,12 @@ class EmbeddedManipulationEnv:
         if not self.is_lift:
             hand_start[2] = self._table_z + cfg.push_height_m
         self._hand_start = hand_start
+        self.is_arm = cfg.robot_model == "arm"
+        # The grasp frame's world orientation the arm's IK holds: the hand model's (closing axis across the object).
+        palm_yaw = grasp_yaw(scene)[0] - np.pi / 2
+        self._grasp_quat = np.array([np.cos(palm_yaw / 2), 0.0, 0.0, np.sin(palm_yaw / 2)])
         self.model = mujoco.MjModel.from_xml_string(
-            build_mjcf(scene, num_envs, sim_dt=cfg.sim_dt, hand_start=hand_start)
+            build_mjcf(scene, num_envs, sim_dt=cfg.sim_dt, hand_start=hand_start, robot_model=cfg.robot_model)
         )
         self.data = mujoco.MjData(self.model)
         self._index(num_envs)
@@ -152,17 +159,26 @@ class EmbeddedManipulationEnv:
         qadr, vadr = m.jnt_qposadr[object_joint], m.jnt_dofadr[object_joint]
         self._obj_q = qadr[:, None] + np.arange(7)
         self._obj_v = vadr[:, None] + np.arange(6)
-        carriage = np.stack([ids(mujoco.mjtObj.mjOBJ_JOINT, [f"{a}{i}" for i in range(n)]) for a in "xyz"], 1)
-        self._carriage_q = m.jnt_qposadr[carriage]
-        self._carriage_v = m.jnt_dofadr[carriage]
+        if self.is_arm:
+            arm = np.stack([ids(mujoco.mjtObj.mjOBJ_JOINT, [f"{j}_{i}" for i in range(n)]) for j in ARM_JOINTS], 1)
+            self._arm_q, self._arm_v = m.jnt_qposadr[arm], m.jnt_dofadr[arm]
+            self._arm_range = m.jnt_range[arm[0]]  # [7, 2], the same in every world
+            self._ctrl_arm = np.stack(
+                [ids(mujoco.mjtObj.mjOBJ_ACTUATOR, [f"{j}_{i}" for i in range(n)]) for j in ARM_JOINTS], 1
+            )
+        else:
+            carriage = np.stack([ids(mujoco.mjtObj.mjOBJ_JOINT, [f"{a}{i}" for i in range(n)]) for a in "xyz"], 1)
+            self._carriage_q = m.jnt_qposadr[carriage]
+            self._carriage_v = m.jnt_dofadr[carriage]
         fingers = np.stack(
             [ids(mujoco.mjtObj.mjOBJ_JOINT, [f"{name}_{i}" for i in range(n)]) for name in FINGER_JOINTS], 1
         )
         self._finger_q = m.jnt_qposadr[fingers]
         self._finger_v = m.jnt_dofadr[fingers]
-        self._ctrl_carriage = np.stack(
-            [ids(mujoco.mjtObj.mjOBJ_ACTUATOR, [f"{a}{i}" for i in range(n)]) for a in "xyz"], 1
-        )
+        if not self.is_arm:
+            self._ctrl_carriage = np.stack(
+                [ids(mujoco.mjtObj.mjOBJ_ACTUATOR, [f"{a}{i}" for i in range(n)]) for a in "xyz"], 1
+            )
         self._ctrl_fingers = np.stack(
             [ids(mujoco.mjtObj.mjOBJ_ACTUATOR, [f"f{k}_{i}" for i in range(n)]) for k in ("1", "2")], 1
         )
@@ -253,7 +269,13 @@ class EmbeddedManipulationEnv:
         radius = np.linalg.norm(target, axis=1, keepdims=True)
         target = np.where(radius > _REACH_M, target * (_REACH_M / np.maximum(radius, 1e-9)), target)
         target[:, 2] = np.clip(target[:, 2], self._table_z + 0.02, self._table_z + 0.5)
-        d.ctrl[self._ctrl_carriage] = target - self._hand_start
+        if self.is_arm:
+            # The stiff joint servos would press the pads (which reach 2.25 cm below the grasp centre) into the table
+            # with ~20 N where the carriage's soft z servo leans with ~1 N; keep the pads 1 mm clear instead.
+            target[:, 2] = np.maximum(target[:, 2], self._table_z + HandGeometry.pad_half[2] + 0.001)
+            self._arm_servo_targets(np.arange(self.num_envs), target)
+        else:
+            d.ctrl[self._ctrl_carriage] = target - self._hand_start
         if self.is_lift:
             # The lag acts on the grip level (the log-force action), so a deterministic policy gets the force its
             # stochastic training runs averaged to (a lag on the force itself would average exp(noise) upwards).
@@ -283,11 +305,15 @@ class EmbeddedManipulationEnv:
             start = obj + np.stack([distance * np.cos(heading), distance * np.sin(heading), np.zeros(k)], 1)
             start[:, 2] = self._table_z + self.cfg.push_height_m
             opening = 0.0
-        d.qpos[self._carriage_q[ids]] = start - self._hand_start
-        d.qvel[self._carriage_v[ids]] = 0.0
+        if self.is_arm:
+            start[:, 2] = np.maximum(start[:, 2], self._table_z + HandGeometry.pad_half[2] + 0.001)
+            self._arm_reset(ids, start)
+        else:
+            d.qpos[self._carriage_q[ids]] = start - self._hand_start
+            d.qvel[self._carriage_v[ids]] = 0.0
+            d.ctrl[self._ctrl_carriage[ids]] = start - self._hand_start
         d.qpos[self._finger_q[ids]] = opening
         d.qvel[self._finger_v[ids]] = 0.0
-        d.ctrl[self._ctrl_carriage[ids]] = start - self._hand_start
         d.ctrl[self._ctrl_fingers[ids]] = 0.0
         self._grip_level[ids] = -1.0
         d.qacc_warmstart[:] = 0.0
@@ -296,6 +322,43 @@ class EmbeddedManipulationEnv:
         self.action_manager.prev_action[env_ids] = 0.0
         mujoco.mj_kinematics(self.model, d)
         mujoco.mj_comPos(self.model, d)
+
+    # --- the arm: differential IK -----------------------------------------------------------------------------
+
+    def _ik_step(self, ids: np.ndarray, target: np.ndarray, damping: float = 0.05) -> np.ndarray:
+        """One damped-least-squares step from the current joints of worlds ``ids`` towards the grasp-frame pose
+        (``target`` [K, 3] relative to the robot base [m], orientation :attr:`_grasp_quat`); returns the joint
+        positions [K, 7] [rad], clipped to the joint limits. Reads the kinematics of the last forward pass."""
+        m, d = self.model, self.data
+        jacp, jacr = np.empty((3, m.nv)), np.empty((3, m.nv))
+        jac = np.empty((len(ids), 6, 7))
+        errors = np.zeros((len(ids), 6))
+        current, local = np.empty(4), np.empty(3)
+        for row, world in enumerate(ids):
+            site = self._ee_site[world]
+            mujoco.mj_jacSite(m, d, jacp, jacr, site)
+            jac[row, :3], jac[row, 3:] = jacp[:, self._arm_v[world]], jacr[:, self._arm_v[world]]
+            mujoco.mju_mat2Quat(current, d.site_xmat[site])
+            mujoco.mju_subQuat(local, self._grasp_quat, current)  # rotation vector in the site's frame
+            errors[row, 3:] = d.site_xmat[site].reshape(3, 3) @ local
+        errors[:, :3] = target + self._origins_np[ids] - d.site_xpos[self._ee_site[ids]]
+        q = d.qpos[self._arm_q[ids]] + dls_step(jac, errors, damping)
+        return np.clip(q, self._arm_range[:, 0], self._arm_range[:, 1])
+
+    def _arm_servo_targets(self, ids: np.ndarray, target: np.ndarray) -> None:
+        self.data.ctrl[self._ctrl_arm[ids]] = self._ik_step(ids, target)
+
+    def _arm_reset(self, ids: np.ndarray, start: np.ndarray, iterations: int = 60) -> None:
+        """Place the arms of worlds ``ids`` at rest with the grasp centre at ``start`` [K, 3] (IK from the home
+        pose on kinematics only), servos holding there."""
+        m, d = self.model, self.data
+        d.qpos[self._arm_q[ids]] = ARM_HOME_Q
+        d.qvel[self._arm_v[ids]] = 0.0
+        for _ in range(iterations):
+            mujoco.mj_kinematics(m, d)
+            mujoco.mj_comPos(m, d)
+            d.qpos[self._arm_q[ids]] = self._ik_step(ids, start, damping=0.02)
+        d.ctrl[self._ctrl_arm[ids]] = d.qpos[self._arm_q[ids]]
 
 
 class _TerminationManager:

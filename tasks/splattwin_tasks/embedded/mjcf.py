@@ -3,8 +3,9 @@
 Each world holds the table (a box whose top is the twin's table height), the object (its convex collision mesh,
 mass, inertia and friction from the twin) and a Panda end-effector: the Panda hand with its two fingers on a
 Cartesian carriage (three slide joints with stiff position servos: a Cartesian impedance controller standing in
-for the arm's operational-space control), the fingers driven by force motors. The arm's links and joints are not
-simulated; the carriage is kept inside the Panda's reach around the twin's robot base. Worlds sit
+for the arm's operational-space control), the fingers driven by force motors; the carriage is kept inside the
+Panda's reach around the twin's robot base. With ``robot_model="arm"`` the same hand (palm, grasp site, fingers)
+hangs off the full 7-joint Panda of :mod:`splattwin_tasks.embedded.arm` instead, based at the robot base. Worlds sit
 :data:`WORLD_SPACING_M` apart so they never touch, and one ``mj_step`` advances all of them.
 """
 
@@ -86,7 +87,9 @@ def _finger(i: int, finger: int, g: type[HandGeometry]) -> str:
     )
 
 
-def build_mjcf(scene: TwinScene, num_envs: int, *, sim_dt: float, hand_start: np.ndarray) -> str:
+def build_mjcf(
+    scene: TwinScene, num_envs: int, *, sim_dt: float, hand_start: np.ndarray, robot_model: str = "hand"
+) -> str:
     """The MJCF text of ``num_envs`` worlds.
 
     Args:
@@ -94,6 +97,8 @@ def build_mjcf(scene: TwinScene, num_envs: int, *, sim_dt: float, hand_start: np
         num_envs: number of worlds.
         sim_dt: physics time step [s].
         hand_start: grasp-centre start position relative to the robot base [3], metres (resets move it).
+        robot_model: ``hand`` (the hand on a Cartesian carriage) or ``arm`` (the 7-joint Panda of
+            :mod:`splattwin_tasks.embedded.arm`, based at the robot base, with the same hand at its flange).
     """
     g = HandGeometry
     yaw, _ = grasp_yaw(scene)
@@ -132,18 +137,31 @@ def build_mjcf(scene: TwinScene, num_envs: int, *, sim_dt: float, hand_start: np
             f'quat="{_vec(iquat)}"/>'
             f'<geom name="object{i}" type="mesh" mesh="object" mass="0"/></body>'
         )
-        parts.append(
-            f'<body name="carriage{i}" pos="{_vec(origin + hand_start)}" gravcomp="1">'
-            f'<joint name="x{i}" type="slide" axis="1 0 0" damping="{g.carriage_damping}"/>'
-            f'<joint name="y{i}" type="slide" axis="0 1 0" damping="{g.carriage_damping}"/>'
-            f'<joint name="z{i}" type="slide" axis="0 0 1" damping="{g.carriage_damping}"/>'
-            f'<body name="hand{i}" quat="{_vec(palm_quat)}" gravcomp="1">'
-            f'<inertial pos="0 0 {g.palm_z}" mass="{g.hand_mass}" diaginertia="0.003 0.002 0.003"/>'
+        grasp_content = (
             f'<geom name="palm{i}" type="box" size="{_vec(g.palm_half)}" pos="0 0 {g.palm_z}" mass="0"/>'
-            f'<site name="ee{i}" pos="0 0 0" size="0.005"/>' + _finger(i, 1, g) + _finger(i, 2, g) + "</body></body>"
+            f'<site name="ee{i}" pos="0 0 0" size="0.005"/>' + _finger(i, 1, g) + _finger(i, 2, g)
         )
+        if robot_model == "arm":
+            from splattwin_tasks.embedded.arm import arm_chain_mjcf  # noqa: PLC0415
+
+            # The hand's z points down the fingers; the grasp frame's z points back up to the palm (as the hand
+            # model's hand body), so it is turned by pi about x.
+            arm, arm_actuators = arm_chain_mjcf(i, origin, grasp_content, np.array([0.0, 1.0, 0.0, 0.0]))
+            parts.append(arm)
+            actuators.extend(arm_actuators)
+        else:
+            parts.append(
+                f'<body name="carriage{i}" pos="{_vec(origin + hand_start)}" gravcomp="1">'
+                f'<joint name="x{i}" type="slide" axis="1 0 0" damping="{g.carriage_damping}"/>'
+                f'<joint name="y{i}" type="slide" axis="0 1 0" damping="{g.carriage_damping}"/>'
+                f'<joint name="z{i}" type="slide" axis="0 0 1" damping="{g.carriage_damping}"/>'
+                f'<body name="hand{i}" quat="{_vec(palm_quat)}" gravcomp="1">'
+                f'<inertial pos="0 0 {g.palm_z}" mass="{g.hand_mass}" diaginertia="0.003 0.002 0.003"/>'
+                + grasp_content
+                + "</body></body>"
+            )
         excludes.append(f'<exclude body1="finger1_{i}" body2="finger2_{i}"/>')
-        for axis in "xyz":
+        for axis in "xyz" if robot_model != "arm" else "":
             actuators.append(
                 f'<position name="{axis}{i}" joint="{axis}{i}" kp="{g.carriage_kp}" '
                 f'forcerange="{-g.carriage_force} {g.carriage_force}" forcelimited="true" ctrllimited="false"/>'

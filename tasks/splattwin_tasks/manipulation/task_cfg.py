@@ -31,6 +31,7 @@ __all__ = [
 FINGER_JOINTS = ("panda_finger_joint1", "panda_finger_joint2")
 """The Panda's finger joints, as in its URDF: 0 closed, 0.04 m open each."""
 MASS_DISTRIBUTIONS = ("lognormal", "loguniform", "fixed")
+ROBOT_MODELS = ("hand", "arm")
 
 
 @dataclass
@@ -72,6 +73,9 @@ class ManipulationTaskCfg:
         mass_range_ratio: the log-uniform range's ratio.
         fixed_mass_kg: the mass for ``fixed`` [kg].
         move_step_m: largest end-effector displacement one action asks for [m] (action 1.0).
+        robot_model: what the embedded runtime simulates: ``hand`` (the Panda hand on a Cartesian impedance
+            carriage, fast) or ``arm`` (the full 7-joint Panda, driven by differential IK; same actions and
+            observations).
         seed: random seed of the env.
     """
 
@@ -86,6 +90,7 @@ class ManipulationTaskCfg:
     mass_range_ratio: float = 4.0
     fixed_mass_kg: float = 0.0
     move_step_m: float = 0.02
+    robot_model: str = "hand"
     seed: int = 0
 
     def validate(self) -> None:
@@ -104,6 +109,8 @@ class ManipulationTaskCfg:
             raise InputError(
                 "mass_distribution", f"must be one of {MASS_DISTRIBUTIONS}, got {self.mass_distribution!r}"
             )
+        if self.robot_model not in ROBOT_MODELS:
+            raise InputError("robot_model", f"must be one of {ROBOT_MODELS}, got {self.robot_model!r}")
         if self.mass_distribution == "fixed" and not self.fixed_mass_kg > 0:
             raise InputError("fixed_mass_kg", f"must be > 0 with mass_distribution=fixed, got {self.fixed_mass_kg}")
 
