@@ -12,6 +12,13 @@ except ImportError:  # not pip-installed: use the checkout's tasks/ (as `make` i
     sys.path.insert(0, str(ROOT / "tasks"))
 
 PANDA_LINKS = ("panda_link0", "panda_hand", "panda_leftfinger", "panda_rightfinger")
+TASKS = (
+    "SplatTwin-Push-Franka-v0",
+    "SplatTwin-Push-Franka-NoMass-v0",
+    "SplatTwin-Lift-Franka-v0",
+    "SplatTwin-Lift-Franka-NoMass-v0",
+)
+"""The four registered task ids, each tested under random actions."""
 
 
 def build_twin(out: Path, *, robot_links: tuple[str, ...] | None = PANDA_LINKS, keep_object: bool = True) -> Path:

@@ -9,20 +9,13 @@ import mujoco
 import numpy as np
 import pytest
 import torch
-from tasks_support import build_twin
+from tasks_support import TASKS, build_twin
 
 # isort: split
 import splattwin_tasks
 from splattwin_tasks.embedded.arm import ARM_JOINTS, panda_urdf_path
 
 from splattwin.errors import InputError
-
-TASKS = (
-    "SplatTwin-Push-Franka-v0",
-    "SplatTwin-Push-Franka-NoMass-v0",
-    "SplatTwin-Lift-Franka-v0",
-    "SplatTwin-Lift-Franka-NoMass-v0",
-)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import mujoco
 import numpy as np
 import pytest
 import torch
-from tasks_support import PANDA_LINKS, ROOT, build_twin
+from tasks_support import PANDA_LINKS, ROOT, TASKS, build_twin
 
 # isort: split
 import splattwin_tasks
@@ -19,13 +19,6 @@ from splattwin_tasks.mdp import grip_force_ceiling
 from splattwin_tasks.twin_scene import read_object_mass, read_twin_scene
 
 from splattwin.errors import InputError, StageError
-
-TASKS = (
-    "SplatTwin-Push-Franka-v0",
-    "SplatTwin-Push-Franka-NoMass-v0",
-    "SplatTwin-Lift-Franka-v0",
-    "SplatTwin-Lift-Franka-NoMass-v0",
-)
 
 
 @pytest.fixture(scope="module")
