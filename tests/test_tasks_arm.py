@@ -1,5 +1,6 @@
-"""The embedded runtime's full-arm option (robot_model=arm): built from the twin, kinematics against pybullet,
-batched outputs of the four tasks, Cartesian tracking through the differential IK."""
+"""The embedded runtime's full arm (robot_model=arm): built from the twin, kinematics against pybullet, batched
+outputs of the four tasks, the Cartesian impedance (tracking, Hooke's law, torque limits), link inertias and
+collisions."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ from tasks_support import TASKS, build_twin
 
 # isort: split
 import splattwin_tasks
-from splattwin_tasks.embedded.arm import ARM_JOINTS, panda_urdf_path
+from splattwin_tasks.embedded.arm import (
+    ARM_CARTESIAN_KP,
+    ARM_JOINTS,
+    hull_inertia,
+    panda_urdf_path,
+    read_panda_chain,
+)
 
 from splattwin.errors import InputError
 
@@ -32,27 +39,29 @@ def _make(task: str, twin: str, num_envs: int = 3, **overrides):
 
 def test_arm_model_is_built_from_the_twin_and_the_urdf(twin: str) -> None:
     env = _make("SplatTwin-Push-Franka-v0", twin)
+    shard = env.shards[0]
     m, d = env.model, env.data
     mujoco.mj_forward(m, d)
     scene = env.twin_scene
     for world in range(3):
         base = d.xpos[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, f"panda_link0_{world}")]
         # Each world's arm stands at the twin's robot base: the object's offset from it is the twin's.
-        obj = d.qpos[env._obj_q[world, :3]]
+        obj = d.qpos[shard.obj_q[world, :3]]
         np.testing.assert_allclose(obj[:2] - base[:2], (scene.object_position - scene.robot_base)[:2], atol=0.03)
-        np.testing.assert_allclose(base, env._origins_np[world], atol=1e-12)
+        np.testing.assert_allclose(base, shard.origins[world], atol=1e-12)
     # 7 hinges per world with the URDF's limits (panda_joint4: [-3.1416, 0], panda_joint6: [-0.0873, 3.8223]).
     joint4 = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, "panda_joint4_0")
     joint6 = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, "panda_joint6_0")
     np.testing.assert_allclose(m.jnt_range[joint4], [-3.1416, 0.0], atol=1e-6)
     np.testing.assert_allclose(m.jnt_range[joint6], [-0.0873, 3.8223], atol=1e-6)
-    assert env._arm_q.shape == (3, len(ARM_JOINTS))
+    assert shard.arm_q.shape == (3, len(ARM_JOINTS))
 
 
 def test_forward_kinematics_matches_pybullet(twin: str) -> None:
     import pybullet as pb
 
     env = _make("SplatTwin-Push-Franka-v0", twin, num_envs=1)
+    shard = env.shards[0]
     m, d = env.model, env.data
     hand = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "panda_hand_0")
     client = pb.connect(pb.DIRECT)
@@ -63,14 +72,14 @@ def test_forward_kinematics_matches_pybullet(twin: str) -> None:
         joints = {info[1].decode(): j for j, info in enumerate(infos)}
         rng = np.random.default_rng(3)
         configs = [np.zeros(7), np.array([0.0, -0.3, 0.0, -2.2, 0.0, 2.0, 0.785])]
-        configs += [rng.uniform(env._arm_range[:, 0], env._arm_range[:, 1]) for _ in range(3)]
+        configs += [rng.uniform(shard.arm_range[:, 0], shard.arm_range[:, 1]) for _ in range(3)]
         for q in configs:
             for name, value in zip(ARM_JOINTS, q, strict=True):
                 pb.resetJointState(robot, joints[name], value, physicsClientId=client)
             pos, quat_xyzw = pb.getLinkState(robot, link, computeForwardKinematics=True, physicsClientId=client)[4:6]
-            d.qpos[env._arm_q[0]] = q
+            d.qpos[shard.arm_q[0]] = q
             mujoco.mj_kinematics(m, d)
-            np.testing.assert_allclose(d.xpos[hand] - env._origins_np[0], pos, atol=1e-4)
+            np.testing.assert_allclose(d.xpos[hand] - shard.origins[0], pos, atol=1e-4)
             expected = np.array(pb.getMatrixFromQuaternion(quat_xyzw)).reshape(3, 3)
             np.testing.assert_allclose(d.xmat[hand].reshape(3, 3), expected, atol=1e-4)
     finally:
@@ -102,17 +111,18 @@ def test_arm_and_hand_share_the_interface(twin: str) -> None:
 
 def test_end_effector_tracks_a_cartesian_target(twin: str) -> None:
     env = _make("SplatTwin-Push-Franka-v0", twin, num_envs=2)
+    shard = env.shards[0]
     env.reset()
     d = env.data
-    site = env._ee_site
-    start = d.site_xpos[site] - env._origins_np
-    obj = d.qpos[env._obj_q[:, :3]] - env._origins_np
+    site = shard.ee_site
+    start = d.site_xpos[site] - shard.origins
+    obj = d.qpos[shard.obj_q[:, :3]] - shard.origins
     away = (start - obj)[:, :2] / np.linalg.norm((start - obj)[:, :2], axis=1, keepdims=True)
     target = start[:, :2] + 0.05 * away  # 5 cm further from the object: free space
     for _ in range(40):
-        error = target - (d.site_xpos[site] - env._origins_np)[:, :2]
+        error = target - (d.site_xpos[site] - shard.origins)[:, :2]
         env.step(torch.as_tensor(np.clip(error / env.cfg.move_step_m, -1, 1), dtype=torch.float32))
-    reached = d.site_xpos[site] - env._origins_np
+    reached = d.site_xpos[site] - shard.origins
     assert np.linalg.norm(reached[:, :2] - target, axis=1).max() < 3e-3
     # Held at the push height, raised so that the 22.5 mm pads stay 1 mm clear of the table; hand straight down.
     height = max(env.cfg.push_height_m, 0.0225 + 0.001)
@@ -124,3 +134,116 @@ def test_end_effector_tracks_a_cartesian_target(twin: str) -> None:
 def test_unknown_robot_model_is_a_clear_error(twin: str) -> None:
     with pytest.raises(InputError, match="robot_model"):
         _make("SplatTwin-Push-Franka-v0", twin, num_envs=1, robot_model="arms")
+
+
+def test_impedance_obeys_hookes_law_at_the_hand(twin: str) -> None:
+    """A steady 6 N push on the hand displaces it by F / k along the push (the posture springs add a little)."""
+    env = _make("SplatTwin-Push-Franka-v0", twin, num_envs=1)
+    shard = env.shards[0]
+    env.reset()
+    m, d = env.model, env.data
+    site = shard.ee_site[0]
+    start = d.site_xpos[site].copy()
+    grasp = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "grasp0")
+    force = np.array([0.0, 6.0, 0.0])
+    # Applied at the grasp body's centre of mass; the site sits at its origin, close enough for a pure force.
+    d.xfrc_applied[grasp, :3] = force
+    d.ctrl[shard.ctrl_cartesian[0]] = start - shard.origins[0]
+    mujoco.mj_step(m, d, nstep=1500)  # 3 s: settled
+    displacement = d.site_xpos[site] - start
+    expected = force[1] / ARM_CARTESIAN_KP  # 3 mm
+    assert abs(displacement[1] - expected) < 0.15 * expected
+    assert np.abs(displacement[[0, 2]]).max() < 0.2 * expected
+    assert np.abs(d.qvel[shard.arm_v[0]]).max() < 1e-3
+
+
+def test_joint_torques_stay_within_the_urdf_effort_limits(twin: str) -> None:
+    env = _make("SplatTwin-Push-Franka-v0", twin, num_envs=1)
+    shard = env.shards[0]
+    env.reset()
+    m, d = env.model, env.data
+    efforts = np.array([link.effort for link in read_panda_chain() if link.effort is not None])
+    np.testing.assert_allclose(efforts, [87, 87, 87, 87, 12, 12, 12])
+    np.testing.assert_allclose(m.jnt_actfrcrange[m.dof_jntid[shard.arm_v[0]]][:, 1], efforts)
+    # A target 1 m away asks the impedance for its full 60 N; the wrist joints would need more than 12 N m.
+    d.ctrl[shard.ctrl_cartesian[0]] = d.site_xpos[shard.ee_site[0]] - shard.origins[0] + [0.0, 0.0, 1.0]
+    d.ctrl[shard.ctrl_rotation[0]] = [1.5, 0.0, 0.0]
+    peak = np.zeros(7)
+    for _ in range(50):
+        mujoco.mj_step(m, d)
+        peak = np.maximum(peak, np.abs(d.qfrc_actuator[shard.arm_v[0]]))
+    assert (peak <= efforts + 1e-6).all()
+    assert np.isclose(peak[4:], 12.0).any()  # the limit was reached, not just respected
+
+
+def test_hull_inertia_of_a_box_matches_the_closed_form(tmp_path) -> None:
+    import trimesh
+
+    size = np.array([0.1, 0.2, 0.4])
+    mesh = trimesh.creation.box(extents=size)
+    path = tmp_path / "box.obj"
+    mesh.export(path)
+    mass = 2.0
+    a, b, c = size**2
+    about_centre = mass / 12 * np.diag([b + c, a + c, a + b])
+    np.testing.assert_allclose(hull_inertia(path, mass, np.zeros(3)), about_centre, atol=1e-12)
+    shift = np.array([0.0, 0.0, 0.05])  # parallel axes: + m d^2 about x and y
+    np.testing.assert_allclose(
+        hull_inertia(path, mass, shift), about_centre + mass * 0.05**2 * np.diag([1.0, 1.0, 0.0]), atol=1e-12
+    )
+
+
+def test_links_collide_with_the_object_but_not_with_each_other(twin: str) -> None:
+    env = _make("SplatTwin-Push-Franka-v0", twin, num_envs=1)
+    shard = env.shards[0]
+    env.reset()
+    m, d = env.model, env.data
+    link7 = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "panda_link7_0")
+    obj = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "object0")
+    d.qpos[shard.obj_q[0, :3]] = d.geom_xpos[link7]  # the block inside the last link
+    mujoco.mj_forward(m, d)
+    pairs = {tuple(sorted((int(c.geom1), int(c.geom2)))) for c in d.contact[: d.ncon]}
+    assert tuple(sorted((link7, obj))) in pairs
+    links = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, f"panda_link{k}_0") for k in range(1, 8)]
+    hand = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, name) for name in ("palm0", "pad1_0", "pad2_0")]
+    table = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "table0")
+
+    def filtered_in(a: int, b: int) -> bool:  # MuJoCo's contype/conaffinity rule
+        return bool(m.geom_contype[a] & m.geom_conaffinity[b] or m.geom_contype[b] & m.geom_conaffinity[a])
+
+    robot = links + hand
+    assert all(filtered_in(g, obj) and filtered_in(g, table) for g in robot)
+    assert not any(filtered_in(a, b) for a in links for b in robot if a != b)
+
+
+@pytest.mark.slow
+def test_play_records_the_arm_joints_on_the_twins_robot(tmp_path) -> None:
+    """An arm rollout keyed on the demo twin's imported Panda: the twin's own FK of the keyed joints puts the grasp
+    point where the simulated end-effector was keyed (two kinematics, one from pybullet's URDF in MuJoCo, one from
+    the twin's USD robot)."""
+    from splattwin.cli import main
+    from splattwin.robot import load_robot
+    from splattwin.usd import open_twin
+    from splattwin.usd.trajectories import read_joint_trajectory
+
+    assert main(["demo", "--out", str(tmp_path / "demo"), "previews=false", "identify=false"]) == 0
+    twin = tmp_path / "demo" / "twin.usda"
+    common = [f"twin={twin}", "task=SplatTwin-Push-Franka-v0", "env.robot_model=arm", "num_envs=2"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert main(["train", *common, "max_iterations=1", f"log_dir={tmp_path / 'run'}", "progress=false"]) == 0
+        assert main(["play", *common, f"checkpoint={tmp_path / 'run'}", "episodes=1", "record=true"]) == 0
+    stage = open_twin(twin).stage
+    trajectory = read_joint_trajectory(stage, "/World/Robot")
+    assert [f"panda_joint{k}" for k in range(1, 8)] == trajectory.joint_names[:7]
+    assert len(trajectory.times) > 10
+    ee = stage.GetPrimAtPath("/World/Trajectories/SplatTwin_Push_Franka_v0/ee").GetAttribute("xformOp:translate")
+    rate = stage.GetTimeCodesPerSecond()
+    robot = load_robot(stage, "/World/Robot", gaussians=False)
+    q = torch.zeros(len(trajectory.times), robot.dof, dtype=torch.float64)
+    for column, name in enumerate(trajectory.joint_names):
+        q[:, robot.joint_names.index(name)] = torch.as_tensor(trajectory.positions[:, column])
+    hand = robot.link_poses(q)[:, robot.link_names.index("panda_hand")].numpy()
+    grasp = hand[:, :3, 3] + 0.1034 * hand[:, :3, 2]
+    keyed = np.array([ee.Get(t * rate) for t in trajectory.times])
+    assert np.linalg.norm(grasp - keyed, axis=1).max() < 2e-3

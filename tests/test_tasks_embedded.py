@@ -69,12 +69,34 @@ def test_nomass_variant_hides_exactly_the_mass_observation(twin: str) -> None:
     )
 
 
+@pytest.mark.parametrize("task", ["SplatTwin-Push-Franka-v0", "SplatTwin-Lift-Franka-v0"])
+def test_worlds_split_over_several_models_step_as_in_one(task: str, twin: str, monkeypatch) -> None:
+    """8 worlds in models of 3, 3 and 2 (stepped in threads) against the same 8 in one model: same episodes."""
+    from splattwin_tasks.embedded import env as embedded_env
+
+    runs = []
+    for per_model in (3, 16):
+        monkeypatch.setattr(embedded_env, "WORLDS_PER_MODEL", per_model)
+        env = _make(task, twin, num_envs=8, seed=5)
+        assert len(env.shards) == (3 if per_model == 3 else 1)
+        generator = torch.Generator().manual_seed(2)
+        trace = [env.reset()[0]["policy"]]
+        for _ in range(30):
+            obs, reward, terminated, _, _ = env.step(torch.rand(env.action_space.shape, generator=generator) * 2 - 1)
+            trace += [obs["policy"], reward[:, None], terminated[:, None].float()]
+        runs.append(torch.cat(trace, 1))
+        env.close()
+    # One constraint solve over more worlds converges a little differently; a world mix-up would be centimetres.
+    torch.testing.assert_close(runs[0], runs[1], atol=2e-4, rtol=1e-3)
+
+
 def test_model_is_built_from_the_twin(twin: str) -> None:
     from pxr import Usd, UsdGeom, UsdPhysics
 
     from splattwin.usd import open_twin
 
     env = _make("SplatTwin-Lift-Franka-v0", twin, num_envs=3, mass_distribution="fixed", fixed_mass_kg=0.25)
+    shard = env.shards[0]
     stage = open_twin(twin).stage
     block = stage.GetPrimAtPath("/World/Objects/Block")
     mesh = UsdGeom.Mesh(block.GetChild("collision"))
@@ -87,12 +109,12 @@ def test_model_is_built_from_the_twin(twin: str) -> None:
         mesh_id = m.geom_dataid[geom]
         start, count = m.mesh_vertadr[mesh_id], m.mesh_vertnum[mesh_id]
         local = m.mesh_vert[start : start + count]
-        ours = local @ d.geom_xmat[geom].reshape(3, 3).T + d.geom_xpos[geom] - env._origins_np[world]
+        ours = local @ d.geom_xmat[geom].reshape(3, 3).T + d.geom_xpos[geom] - shard.origins[world]
         # Same convex block (MuJoCo keeps the hull's vertices): each twin vertex has a match within 0.1 mm.
         gaps = np.linalg.norm(usd_vertices[:, None] - ours[None], axis=2).min(1)
         assert gaps.max() < 1e-4
         # The mass the event set; the inertia of the twin's (stored) tensor scaled by 0.25 / m_twin.
-        body = env._object_body[world]
+        body = shard.object_body[world]
         assert m.body_mass[body] == pytest.approx(0.25)
         stored = np.sort(np.asarray(UsdPhysics.MassAPI(block).GetDiagonalInertiaAttr().Get(), dtype=float))
         m_twin = UsdPhysics.MassAPI(block).GetMassAttr().Get()
@@ -104,15 +126,16 @@ def test_model_is_built_from_the_twin(twin: str) -> None:
 
 def test_runtime_mass_change_matches_mujocos_own_recompute(twin: str) -> None:
     env = _make("SplatTwin-Push-Franka-v0", twin, num_envs=2, mass_distribution="fixed", fixed_mass_kg=0.5)
+    shard = env.shards[0]
     reference = mujoco.MjModel.from_xml_string(
         __import__("splattwin_tasks.embedded.mjcf", fromlist=["build_mjcf"]).build_mjcf(
             env.twin_scene, 2, sim_dt=env.cfg.sim_dt, hand_start=env._hand_start
         )
     )
-    reference.body_mass[env._object_body] = env.model.body_mass[env._object_body]
-    reference.body_inertia[env._object_body] = env.model.body_inertia[env._object_body]
+    reference.body_mass[shard.object_body] = env.model.body_mass[shard.object_body]
+    reference.body_inertia[shard.object_body] = env.model.body_inertia[shard.object_body]
     mujoco.mj_setConst(reference, mujoco.MjData(reference))
-    bodies, dofs = env._object_body, env._obj_v
+    bodies, dofs = shard.object_body, shard.obj_v
     np.testing.assert_allclose(env.model.body_invweight0[bodies], reference.body_invweight0[bodies], rtol=1e-3)
     np.testing.assert_allclose(env.model.dof_invweight0[dofs], reference.dof_invweight0[dofs], rtol=1e-3)
 
@@ -122,7 +145,8 @@ def _lift_rollout(env, grip_force_n: float, steps: int = 40) -> tuple[float, boo
     low, high = env.cfg.grip_force_range_n
     grip = 2 * (math.log(grip_force_n) - math.log(low)) / (math.log(high) - math.log(low)) - 1
     env.reset()
-    rest = env.data.qpos[env._obj_q[0, 2]]
+    shard = env.shards[0]
+    rest = env.data.qpos[shard.obj_q[0, 2]]
     succeeded, rise = False, 0.0
     for step in range(steps):
         action = torch.tensor([[0.0, 0.0, 1.0 if step >= 8 else 0.0, grip]], dtype=torch.float32)
@@ -130,7 +154,7 @@ def _lift_rollout(env, grip_force_n: float, steps: int = 40) -> tuple[float, boo
         if terminated[0]:
             succeeded = bool(env.termination_manager.get_term("success")[0])
             break
-        rise = float(env.data.qpos[env._obj_q[0, 2]] - rest)
+        rise = float(env.data.qpos[shard.obj_q[0, 2]] - rest)
     return rise, succeeded
 
 
@@ -150,17 +174,18 @@ def test_grip_must_beat_weight_over_friction_and_stay_under_the_ceiling(twin: st
 
 def test_push_object_moves_when_the_hand_drives_through_it(twin: str) -> None:
     env = _make("SplatTwin-Push-Franka-v0", twin, num_envs=1, mass_distribution="fixed", fixed_mass_kg=0.18)
+    shard = env.shards[0]
     env.reset()
-    start = env.data.qpos[env._obj_q[0, :2]].copy()
+    start = env.data.qpos[shard.obj_q[0, :2]].copy()
     moved = 0.0
     for _ in range(40):
-        ee = env.data.site_xpos[env._ee_site[0], :2]
-        obj = env.data.qpos[env._obj_q[0, :2]]
+        ee = env.data.site_xpos[shard.ee_site[0], :2]
+        obj = env.data.qpos[shard.obj_q[0, :2]]
         direction = (obj - ee) / np.linalg.norm(obj - ee)
         _, _, terminated, truncated, _ = env.step(torch.tensor(direction[None], dtype=torch.float32))
         if terminated[0] or truncated[0]:
             break
-        moved = max(moved, float(np.linalg.norm(env.data.qpos[env._obj_q[0, :2]] - start)))
+        moved = max(moved, float(np.linalg.norm(env.data.qpos[shard.obj_q[0, :2]] - start)))
     assert moved > 0.02
 
 

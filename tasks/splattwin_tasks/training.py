@@ -377,7 +377,7 @@ def play(config: PlayConfig) -> dict[str, Any]:
     obs = vec_env.get_observations()
     returns = torch.zeros(env.num_envs)
     finished_returns: list[float] = []
-    frames: list[tuple[Any, Any, Any]] = []
+    frames: list[dict[str, Any]] = []
     recording = config.record
     with torch.inference_mode():
         for _ in range(config.max_steps):
@@ -407,45 +407,56 @@ def play(config: PlayConfig) -> dict[str, Any]:
     return result
 
 
-def _frame(env: Any) -> tuple[Any, Any, Any]:
-    data = env.data
-    return (
-        data.qpos[env._obj_q[0, :3]].copy() - env._origins_np[0],
-        data.qpos[env._obj_q[0, 3:]].copy(),
-        data.site_xpos[env._ee_site[0]].copy() - env._origins_np[0],
-    )
+def _frame(env: Any) -> dict[str, Any]:
+    """Env 0's state: object position [3] (robot-base frame, m) and (w, x, y, z) orientation, end-effector [3],
+    the robot's joint positions (the arm's 7 and the fingers; the hand model has only the fingers)."""
+    origin = env.scene.env_origins[0]
+    obj, robot = env.scene["object"].data, env.scene["robot"]
+    return {
+        "position": (obj.root_pos_w[0] - origin).numpy().astype(float),
+        "quat_wxyz": obj.root_quat_w[0].numpy().astype(float),
+        "ee": (env.scene["ee_frame"].data.target_pos_w[0, 0] - origin).numpy().astype(float),
+        "joints": robot.data.joint_pos[0].numpy().astype(float),
+        "joint_names": list(robot.joint_names),
+    }
 
 
-def _record(env: Any, frames: list[tuple[Any, Any, Any]], task: str, checkpoint: Path) -> str:
-    """Env 0's episode as time samples in the twin's ``trajectories`` layer: the object's pose on its own prim,
-    the end-effector's path on ``/World/Trajectories/<task>/ee`` (the embedded runtime has no arm joints)."""
+def _record(env: Any, frames: list[dict[str, Any]], task: str, checkpoint: Path) -> str:
+    """Env 0's episode as time samples in the twin's ``trajectories`` layer, at the policy rate: the object's pose
+    on its own prim, the end-effector's path on ``/World/Trajectories/<task>/ee`` and, with ``robot_model=arm``,
+    the Panda's joints on the twin's robot (``splattwin:joint:<name>``, as ``splattwin trajectory`` writes them;
+    skipped with a warning when the twin's robot lacks those joints)."""
+    import numpy as np  # noqa: PLC0415
     from pxr import Gf, Sdf, UsdGeom  # noqa: PLC0415
 
+    from splattwin.io.trajectory import Trajectory  # noqa: PLC0415
     from splattwin.usd import edit_twin  # noqa: PLC0415
+    from splattwin.usd.trajectories import joint_channels, write_joint_trajectory, write_object_poses  # noqa: PLC0415
 
-    base = env.twin_scene.robot_base
-    fps = 1.0 / env.step_dt
-    with edit_twin(env.twin_scene.twin_path, create=False) as twin, twin.edit_layer("trajectories") as stage:
-        # The samples' rate on their own layer (USD scales a sublayer's time codes by it) and the stage's playback
-        # range on the root layer, the only place stage metadata lives.
-        for layer in (twin.layers["trajectories"], twin.root_layer):
-            layer.timeCodesPerSecond = fps
-            layer.startTimeCode = 0
-            layer.endTimeCode = len(frames) - 1
-        body = UsdGeom.Xformable(stage.GetPrimAtPath(env.twin_scene.object_prim))
-        ops = {op.GetOpName(): op for op in body.GetOrderedXformOps()}
-        translate, orient = ops.get("xformOp:translate"), ops.get("xformOp:orient")
-        name = re.sub(r"[^A-Za-z0-9_]", "_", task)
-        ee = UsdGeom.Xform.Define(stage, f"/World/Trajectories/{name}/ee")
-        ee_translate = ee.AddTranslateOp()
-        ee.GetPrim().SetCustomDataByKey("splattwin:rollout", {"task": task, "checkpoint": str(checkpoint)})
-        with Sdf.ChangeBlock():
-            for t, (position, quat, ee_position) in enumerate(frames):
-                world = position + base
-                if translate is not None:
-                    translate.Set(Gf.Vec3d(*world.tolist()), t)
-                if orient is not None:
-                    w, x, y, z = quat.tolist()
-                    orient.Set(type(orient.Get() or Gf.Quatf())(w, x, y, z), t)
-                ee_translate.Set(Gf.Vec3d(*(ee_position + base).tolist()), t)
+    scene = env.twin_scene
+    times = np.arange(len(frames)) * env.step_dt
+    positions = np.stack([frame["position"] for frame in frames]) + scene.robot_base
+    quats = np.stack([frame["quat_wxyz"] for frame in frames])
+    with edit_twin(scene.twin_path, create=False) as twin:
+        write_object_poses(twin, scene.object_prim, times, positions, quats)
+        rate = twin.layers["trajectories"].timeCodesPerSecond
+        names = frames[0]["joint_names"]
+        if getattr(env, "is_arm", False) and scene.robot_prim:
+            known = {channel.name for channel in joint_channels(twin.stage, scene.robot_prim)}
+            columns = [k for k, name in enumerate(names) if name in known]
+            if len(columns) < len(names):
+                missing = sorted(set(names) - known)
+                logger.warning("record: the twin's robot %s has no joints %s; not keyed", scene.robot_prim, missing)
+            if columns:
+                joints = np.stack([frame["joints"][columns] for frame in frames])
+                trajectory = Trajectory(times, joints, [names[k] for k in columns])
+                write_joint_trajectory(twin, scene.robot_prim, trajectory, source=str(checkpoint))
+        with twin.edit_layer("trajectories") as stage:
+            name = re.sub(r"[^A-Za-z0-9_]", "_", task)
+            ee = UsdGeom.Xform.Define(stage, f"/World/Trajectories/{name}/ee")
+            ee_translate = ee.AddTranslateOp()
+            ee.GetPrim().SetCustomDataByKey("splattwin:rollout", {"task": task, "checkpoint": str(checkpoint)})
+            with Sdf.ChangeBlock():
+                for t, frame in zip(times, frames, strict=True):
+                    ee_translate.Set(Gf.Vec3d(*(frame["ee"] + scene.robot_base).tolist()), float(t * rate))
     return str(twin.layer_path("trajectories"))

@@ -71,6 +71,7 @@ class TwinScene:
         table_height: z of the table top under the object, metres.
         robot_prim: the robot's root prim.
         robot_base: the robot root's world position [3], metres.
+        robot_yaw_rad: the robot root's heading about the world z axis [rad] (robots stand upright).
     """
 
     twin_path: Path
@@ -85,6 +86,7 @@ class TwinScene:
     table_height: float
     robot_prim: str
     robot_base: np.ndarray
+    robot_yaw_rad: float = 0.0
 
 
 def _identified_mass_reader() -> Any | None:
@@ -276,14 +278,16 @@ def read_twin_scene(
     if robot_prim is None:
         if require_robot:
             raise StageError(twin_path, "has no robot (no prim with UsdPhysics.ArticulationRootAPI); import one first")
-        robot_base = np.zeros(3)
+        robot_base, robot_yaw = np.zeros(3), 0.0
         robot_prim = ""
     else:
         names = _descendant_names(stage.GetPrimAtPath(robot_prim))
         missing = [link for link in REQUIRED_ROBOT_LINKS if link not in names]
         if missing and require_robot:
             raise StageError(twin_path, f"robot {robot_prim} lacks the links {missing} the Panda tasks need")
-        robot_base = _world_matrix(stage.GetPrimAtPath(robot_prim))[:3, 3]
+        robot_pose = _world_matrix(stage.GetPrimAtPath(robot_prim))
+        robot_base = robot_pose[:3, 3]
+        robot_yaw = float(np.arctan2(robot_pose[1, 0], robot_pose[0, 0]))
     return TwinScene(
         twin_path=twin_path.resolve(),
         object_prim=object_prim,
@@ -297,6 +301,7 @@ def read_twin_scene(
         table_height=float(table),
         robot_prim=robot_prim,
         robot_base=np.asarray(robot_base, dtype=np.float64),
+        robot_yaw_rad=robot_yaw,
     )
 
 

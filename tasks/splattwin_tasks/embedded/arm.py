@@ -1,14 +1,23 @@
 """The full Franka Panda arm for the embedded runtime: MJCF bodies from pybullet's ``franka_panda/panda.urdf``.
 
-The 7 links' joint frames, axes, limits and inertials are read from the URDF that pybullet ships (the same Panda
-the twin's robot layer holds), written as nested MJCF bodies (MuJoCo's own URDF import cannot be spliced N times
-into one model, so the chain is emitted here from the parsed URDF). The arm links carry no collision geoms (only
-the hand's palm and finger pads collide, as in the hand model); the bodies are gravity-compensated, as Franka's
-controller does. :func:`dls_step` is the damped-least-squares differential IK the env runs each control step.
+The 7 links' joint frames, axes, limits, torque limits, masses and centres of mass are read from the URDF that
+pybullet ships (the same Panda the twin's robot layer holds) and written as nested MJCF bodies (MuJoCo's own URDF
+import cannot be spliced N times into one model, so the chain is emitted here from the parsed URDF). Each link
+collides through the convex hull of its URDF collision mesh; its inertia tensor is that hull's at uniform density
+(the URDF's tensors are placeholders, 0.1 kg m^2 on every link). The bodies are gravity-compensated, as Franka's
+controller does.
+
+Control is Franka's Cartesian impedance mode, run by MuJoCo at the physics rate: six site actuators with a
+reference site (``refsite``) pull the grasp site towards a Cartesian position (the same stiffness, damping and force
+limit as the hand model's carriage) and a fixed grasp orientation; their joint torques are ``J^T F`` (MuJoCo's
+transmission), clamped to the URDF's joint effort limits. A weak joint spring towards the reset posture keeps the
+redundant (null-space) motion in check. :func:`dls_step` is the damped-least-squares IK that places the arm at
+resets.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -17,10 +26,13 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "ARM_CARTESIAN_KP",
+    "ARM_CARTESIAN_KV",
     "ARM_JOINTS",
     "ARM_HOME_Q",
     "GRASP_OFFSET_M",
     "PandaLink",
+    "arm_assets_mjcf",
     "arm_chain_mjcf",
     "dls_step",
     "panda_urdf_path",
@@ -31,8 +43,17 @@ ARM_JOINTS = tuple(f"panda_joint{k}" for k in range(1, 8))
 # A ready pose (Franka's own, hand pointing down over the table in front of the base).
 ARM_HOME_Q = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 2.0, math.pi / 4])
 GRASP_OFFSET_M = 0.1034  # grasp centre along panda_hand's z (finger joints at 0.0584 + the pads' half height)
-ARM_KP = 4000.0  # N m/rad: joint position servos (stiff: the IK sets where the hand goes)
-ARM_KV = 200.0  # N m s/rad
+# The impedance: stiffer than the carriage's 800 N/m because the arm's apparent mass at the hand (~3.5 kg) is far
+# above the hand's 0.76 kg; damped near critically for that mass.
+ARM_CARTESIAN_KP = 3600.0  # N/m
+ARM_CARTESIAN_KV = 270.0  # N s/m
+ROTATION_KP = 150.0  # N m/rad: the impedance's rotational stiffness (holds the grasp orientation)
+ROTATION_KV = 6.0  # N m s/rad
+POSTURE_STIFFNESS = 0.0  # N m/rad
+JOINT_DAMPING = 0.5  # N m s/rad
+JOINT_ARMATURE = 0.1  # kg m^2: reflected rotor inertia
+# Contact bits: links (2) touch the object and table (affinity 1|2) but not each other or the hand (4).
+ARM_CONTYPE, ARM_CONAFFINITY = 2, 1
 
 
 @dataclass(kw_only=True)
@@ -47,6 +68,8 @@ class PandaLink:
     limits: tuple[float, float] | None
     mass: float
     com: np.ndarray
+    effort: float | None
+    collision_mesh: Path | None
 
 
 def panda_urdf_path() -> Path:
@@ -70,8 +93,10 @@ def _rpy_quat(rpy: np.ndarray) -> np.ndarray:
     )
 
 
-def read_panda_chain(urdf: Path | None = None) -> list[PandaLink]:
-    """The chain panda_link0 -> panda_hand from the URDF: joints 1-7, then the fixed joint8 and hand joint."""
+@functools.cache
+def read_panda_chain(urdf: Path | None = None) -> tuple[PandaLink, ...]:
+    """The chain panda_link0 -> panda_hand from the URDF: joints 1-7, then the fixed joint8 and hand joint
+    (parsed once per process)."""
     root = ET.parse(urdf or panda_urdf_path()).getroot()
     links = {link.get("name"): link for link in root.findall("link")}
     joints = {
@@ -91,6 +116,7 @@ def read_panda_chain(urdf: Path | None = None) -> list[PandaLink]:
         inertial = links[child].find("inertial")
         limit = joint.find("limit")
         revolute = joint.get("type") == "revolute"
+        mesh = links[child].find("collision/geometry/mesh")
         chain.append(
             PandaLink(
                 joint=joint.get("name"),
@@ -101,46 +127,121 @@ def read_panda_chain(urdf: Path | None = None) -> list[PandaLink]:
                 limits=(float(limit.get("lower")), float(limit.get("upper"))) if revolute else None,
                 mass=float(inertial.find("mass").get("value")) if inertial is not None else 0.0,
                 com=floats(inertial.find("origin") if inertial is not None else None, "xyz", "0 0 0"),
+                effort=float(limit.get("effort")) if revolute else None,
+                collision_mesh=None if mesh is None else _package_path(urdf or panda_urdf_path(), mesh.get("filename")),
             )
         )
         parent = child
-    return chain
+    return tuple(chain)
+
+
+def _package_path(urdf: Path, filename: str) -> Path:
+    """A URDF mesh reference (``package://meshes/...`` in pybullet's Panda, or relative) as a file path."""
+    relative = filename.split("://", 1)[1] if "://" in filename else filename
+    return urdf.parent / relative
+
+
+def hull_inertia(mesh_path: Path, mass: float, com: np.ndarray) -> np.ndarray:
+    """Inertia tensor [3, 3] [kg m^2] about ``com`` [m] of ``mesh_path``'s convex hull at uniform density with
+    total ``mass`` [kg] (the hull is what MuJoCo collides with; shifted by the parallel-axis theorem)."""
+    import trimesh  # noqa: PLC0415
+
+    hull = trimesh.load(mesh_path, force="mesh").convex_hull
+    about_centroid = hull.moment_inertia * (mass / hull.volume)
+    offset = np.asarray(com, dtype=np.float64) - hull.center_mass
+    return about_centroid + mass * (offset @ offset * np.eye(3) - np.outer(offset, offset))
 
 
 def _vec(values: np.ndarray | tuple | list) -> str:
     return " ".join(f"{float(v):.12g}" for v in values)
 
 
+def arm_assets_mjcf() -> str:
+    """The ``<mesh>`` assets of the links' collision meshes (shared by every world)."""
+    return "".join(
+        f'<mesh name="{link.child}" file="{link.collision_mesh}"/>'
+        for link in read_panda_chain()
+        if link.collision_mesh is not None and link.axis is not None
+    )
+
+
+@functools.cache
+def _link_inertial(child: str) -> str:
+    link = next(link for link in read_panda_chain() if link.child == child)
+    if link.collision_mesh is None:
+        # panda_link8 (a flange frame) has no mass; the hand's box stands in for its own mesh.
+        return f'<inertial pos="{_vec(link.com)}" mass="{link.mass}" diaginertia="0.001 0.001 0.001"/>'
+    inertia = hull_inertia(link.collision_mesh, link.mass, link.com)
+    full = inertia[[0, 1, 2, 0, 0, 1], [0, 1, 2, 1, 2, 2]]
+    return f'<inertial pos="{_vec(link.com)}" mass="{link.mass}" fullinertia="{_vec(full)}"/>'
+
+
 def arm_chain_mjcf(
-    i: int, base_pos: np.ndarray, grasp_content: str, grasp_quat_wxyz: np.ndarray
+    i: int,
+    base_pos: np.ndarray,
+    base_yaw_rad: float,
+    grasp_content: str,
+    grasp_quat_wxyz: np.ndarray,
+    *,
+    orientation_wxyz: np.ndarray,
+    kp: float,
+    kv: float,
+    force_limit: float,
 ) -> tuple[str, list[str]]:
-    """MJCF of world ``i``'s arm rooted at ``base_pos`` [3] (world frame, m) and its 7 joint servos.
+    """MJCF of world ``i``'s arm rooted at ``base_pos`` [3] (world frame, m), turned by ``base_yaw_rad`` about z
+    (the twin's robot heading), and its Cartesian impedance actuators.
 
     ``grasp_content`` (palm, ee site, fingers) goes into a ``grasp{i}`` body on ``panda_hand`` at the grasp
-    centre, turned by ``grasp_quat_wxyz`` relative to the hand.
+    centre, turned by ``grasp_quat_wxyz`` relative to the hand. The six actuators (``cart{x,y,z}_{i}``,
+    ``cartr{x,y,z}_{i}``) act on the ``ee{i}`` site: the translational ones are position servos along the base's
+    axes (control: the grasp centre's target relative to the base [m]; stiffness ``kp`` [N/m], damping ``kv``
+    [N s/m], force limit ``force_limit`` [N]); the rotational ones hold the site at ``orientation_wxyz`` (world
+    frame; control 0).
     """
     chain = read_panda_chain()
-    opened, closed = [f'<body name="panda_link0_{i}" pos="{_vec(base_pos)}">'], ["</body>"]
+    opened = [
+        f'<site name="arm_base{i}" pos="{_vec(base_pos)}" size="0.001"/>'
+        f'<site name="arm_grasp_ref{i}" pos="{_vec(base_pos)}" quat="{_vec(orientation_wxyz)}" size="0.001"/>'
+        f'<body name="panda_link0_{i}" pos="{_vec(base_pos)}" '
+        f'quat="{math.cos(base_yaw_rad / 2):.12g} 0 0 {math.sin(base_yaw_rad / 2):.12g}">'
+    ]
+    closed = ["</body>"]
     for link in chain:
         body = f'<body name="{link.child}_{i}" pos="{_vec(link.pos)}" quat="{_vec(link.quat_wxyz)}" gravcomp="1">'
         if link.mass > 0:
-            # The URDF's inertia tensors are placeholders (0.1 kg m^2 on every link); keep its masses and centres
-            # with a small diagonal inertia so the links are not far heavier in rotation than the real arm.
-            body += f'<inertial pos="{_vec(link.com)}" mass="{link.mass}" diaginertia="0.01 0.01 0.01"/>'
+            body += _link_inertial(link.child)
         if link.axis is not None:
             low, high = np.rad2deg(link.limits)  # MJCF's default angle unit is degrees
             body += (
                 f'<joint name="{link.joint}_{i}" type="hinge" axis="{_vec(link.axis)}" range="{low:.9g} {high:.9g}" '
-                'damping="1" armature="0.1"/>'
+                f'damping="{JOINT_DAMPING}" armature="{JOINT_ARMATURE}" stiffness="{POSTURE_STIFFNESS}" '
+                f'actuatorfrcrange="{-link.effort} {link.effort}" actuatorfrclimited="true"/>'
             )
+            if link.collision_mesh is not None:
+                body += (
+                    f'<geom name="{link.child}_{i}" type="mesh" mesh="{link.child}" mass="0" '
+                    f'contype="{ARM_CONTYPE}" conaffinity="{ARM_CONAFFINITY}"/>'
+                )
         opened.append(body)
         closed.append("</body>")
     opened.append(f'<body name="grasp{i}" pos="0 0 {GRASP_OFFSET_M}" quat="{_vec(grasp_quat_wxyz)}" gravcomp="1">')
     opened.append(grasp_content)
     closed.append("</body>")
-    actuators = [
-        f'<position name="{joint}_{i}" joint="{joint}_{i}" kp="{ARM_KP}" kv="{ARM_KV}"/>' for joint in ARM_JOINTS
-    ]
+    actuators = []
+    for k, axis in enumerate("xyz"):
+        gear = ["0"] * 6
+        gear[k] = "1"
+        actuators.append(
+            f'<position name="cart{axis}_{i}" site="ee{i}" refsite="arm_base{i}" gear="{" ".join(gear)}" kp="{kp}" '
+            f'kv="{kv}" forcerange="{-force_limit} {force_limit}" forcelimited="true" ctrllimited="false"/>'
+        )
+    for k, axis in enumerate("xyz"):
+        gear = ["0"] * 6
+        gear[3 + k] = "1"
+        actuators.append(
+            f'<position name="cartr{axis}_{i}" site="ee{i}" refsite="arm_grasp_ref{i}" gear="{" ".join(gear)}" '
+            f'kp="{ROTATION_KP}" kv="{ROTATION_KV}" ctrllimited="false"/>'
+        )
     return "".join(opened) + "".join(closed), actuators
 
 

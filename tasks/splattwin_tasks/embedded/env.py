@@ -5,12 +5,21 @@ The env exposes the parts of Isaac Lab's ``ManagerBasedRLEnv`` the shared MDP te
 ``root_physx_view.get/set_masses``/``get/set_inertias``, ``write_root_pose_to_sim``, ``action_manager``,
 ``termination_manager``, ``episode_length_buf``), so the terms run here unchanged. What it simulates: see
 :mod:`splattwin_tasks.embedded.mjcf`: by default the Panda hand on a Cartesian impedance carriage; with
-``robot_model="arm"`` the full 7-joint Panda (:mod:`splattwin_tasks.embedded.arm`), whose joint servos follow a
-damped-least-squares differential IK of the same Cartesian end-effector target each control step.
+``robot_model="arm"`` the full 7-joint Panda (:mod:`splattwin_tasks.embedded.arm`) under a Cartesian impedance
+controller (MuJoCo site actuators, at the physics rate) with the carriage's stiffness, pulling towards the same
+end-effector target; resets place it by damped-least-squares IK.
+
+The worlds are split over several MuJoCo models of at most :data:`WORLDS_PER_MODEL` worlds (:class:`Shard`):
+MuJoCo's site transmissions (the arm's impedance) cost actuators x dofs per model, which grows with the square of
+the worlds in one model; the models step in parallel threads (MuJoCo releases the GIL while it steps).
 """
 
 from __future__ import annotations
 
+import math
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import gymnasium as gym
@@ -22,54 +31,127 @@ from splattwin.errors import InputError
 from splattwin_tasks.embedded.arm import ARM_HOME_Q, ARM_JOINTS, dls_step
 from splattwin_tasks.embedded.mjcf import HandGeometry, build_mjcf, grasp_yaw, world_origins
 from splattwin_tasks.manipulation.task_cfg import FINGER_JOINTS, LiftTaskCfg, ManipulationTaskCfg, TaskTerms
+from splattwin_tasks.mdp._scene import SceneEntityCfg
 from splattwin_tasks.twin_scene import TwinScene
 
-__all__ = ["EmbeddedManipulationEnv"]
+__all__ = ["WORLDS_PER_MODEL", "EmbeddedManipulationEnv", "Shard"]
+
+WORLDS_PER_MODEL = 16
 
 _PUSH_FINGER_FORCE_N = 5.0  # keeps the fingers shut while pushing
 _REACH_M = 0.85  # the Panda's reach from its base
 
 
+class Shard:
+    """Worlds ``worlds`` (consecutive env indices) of an env in one MuJoCo model, and their indices in it.
+
+    Index arrays are per local world (rows): ``obj_q`` [n, 7] and ``obj_v`` [n, 6] (object free joint),
+    ``object_body`` [n], ``finger_q``/``finger_v``/``ctrl_fingers`` [n, 2], ``ee_site`` [n]; the hand model adds
+    ``carriage_q``/``carriage_v``/``ctrl_carriage`` [n, 3], the arm ``arm_q``/``arm_v`` [n, 7], ``arm_range``
+    [7, 2], ``ctrl_cartesian``/``ctrl_rotation`` [n, 3]. ``origins`` [n, 3] are the worlds' origins in the model.
+    """
+
+    def __init__(self, model: mujoco.MjModel, worlds: np.ndarray, *, is_arm: bool) -> None:
+        self.model, self.data = model, mujoco.MjData(model)
+        self.worlds = worlds
+        self.rows = slice(int(worlds[0]), int(worlds[-1]) + 1)
+        n = len(worlds)
+        self.origins = world_origins(n)
+        m = model
+
+        def ids(kind: int, pattern: str) -> np.ndarray:
+            return np.array([mujoco.mj_name2id(m, kind, pattern.format(i=i)) for i in range(n)])
+
+        def per_world(kind: int, patterns: list[str]) -> np.ndarray:
+            return np.stack([ids(kind, pattern) for pattern in patterns], 1)
+
+        joint, actuator = mujoco.mjtObj.mjOBJ_JOINT, mujoco.mjtObj.mjOBJ_ACTUATOR
+        self.object_body = ids(mujoco.mjtObj.mjOBJ_BODY, "object{i}")
+        object_joint = ids(joint, "object{i}")
+        self.obj_q = m.jnt_qposadr[object_joint][:, None] + np.arange(7)
+        self.obj_v = m.jnt_dofadr[object_joint][:, None] + np.arange(6)
+        if is_arm:
+            arm = per_world(joint, [f"{name}_{{i}}" for name in ARM_JOINTS])
+            self.arm_q, self.arm_v = m.jnt_qposadr[arm], m.jnt_dofadr[arm]
+            self.arm_range = m.jnt_range[arm[0]]  # [7, 2], the same in every world
+            self.ctrl_cartesian = per_world(actuator, [f"cart{a}_{{i}}" for a in "xyz"])
+            self.ctrl_rotation = per_world(actuator, [f"cartr{a}_{{i}}" for a in "xyz"])
+        else:
+            carriage = per_world(joint, [f"{a}{{i}}" for a in "xyz"])
+            self.carriage_q, self.carriage_v = m.jnt_qposadr[carriage], m.jnt_dofadr[carriage]
+            self.ctrl_carriage = per_world(actuator, [f"{a}{{i}}" for a in "xyz"])
+        fingers = per_world(joint, [f"{name}_{{i}}" for name in FINGER_JOINTS])
+        self.finger_q, self.finger_v = m.jnt_qposadr[fingers], m.jnt_dofadr[fingers]
+        self.ctrl_fingers = per_world(actuator, ["f1_{i}", "f2_{i}"])
+        self.ee_site = ids(mujoco.mjtObj.mjOBJ_SITE, "ee{i}")
+
+    def step(self, nstep: int) -> None:
+        mujoco.mj_step(self.model, self.data, nstep=nstep)
+
+
+def _split(shards: list[Shard], env_ids: np.ndarray) -> Iterator[tuple[Shard, np.ndarray, np.ndarray]]:
+    """``(shard, local world indices, positions in env_ids)`` for each shard holding some of ``env_ids``."""
+    for shard in shards:
+        inside = (env_ids >= shard.rows.start) & (env_ids < shard.rows.stop)
+        if inside.any():
+            positions = np.nonzero(inside)[0]
+            yield shard, env_ids[positions] - shard.rows.start, positions
+
+
+def _gather(shards: list[Shard], read: Callable[[Shard], np.ndarray]) -> np.ndarray:
+    """``read`` of every shard, concatenated along the worlds."""
+    return read(shards[0]) if len(shards) == 1 else np.concatenate([read(shard) for shard in shards])
+
+
 class _MassView:
     """``root_physx_view`` stand-in: per-world mass [N, 1] and body-frame inertia [N, 9] of the object bodies."""
 
-    def __init__(self, model: mujoco.MjModel, body_ids: np.ndarray, dof_ids: np.ndarray) -> None:
-        self._model, self._ids, self._dofs = model, body_ids, dof_ids
+    def __init__(self, shards: list[Shard]) -> None:
+        self._shards = shards
+        self._num_envs = sum(len(shard.worlds) for shard in shards)
 
-    def _rotations(self) -> np.ndarray:
-        quats = self._model.body_iquat[self._ids]
-        out = np.empty((len(self._ids), 9))
+    @staticmethod
+    def _rotations(shard: Shard, local: np.ndarray) -> np.ndarray:
+        quats = shard.model.body_iquat[shard.object_body[local]]
+        out = np.empty((len(local), 9))
         for row, quat in zip(out, quats, strict=True):
             mujoco.mju_quat2Mat(row, quat)
         return out.reshape(-1, 3, 3)
 
     def get_masses(self) -> torch.Tensor:
-        return torch.from_numpy(self._model.body_mass[self._ids].astype(np.float32)).reshape(-1, 1)
+        masses = _gather(self._shards, lambda shard: shard.model.body_mass[shard.object_body])
+        return torch.from_numpy(masses.astype(np.float32)).reshape(-1, 1)
 
     def set_masses(self, masses: torch.Tensor, indices: torch.Tensor) -> None:
         ids = indices.cpu().numpy()
-        bodies = self._ids[ids]
-        new = masses.reshape(len(self._ids), -1)[ids, 0].double().cpu().numpy()
-        ratio = self._model.body_mass[bodies] / new
-        self._model.body_mass[bodies] = new
-        self._model.body_subtreemass[bodies] = new
-        # What mj_setConst would recompute for a free body whose mass and inertia scale together (its inverse
-        # weights, which set the contacts' regularisation), without its cost over every world (16 ms at 64).
-        self._model.body_invweight0[bodies] *= ratio[:, None]
-        self._model.dof_invweight0[self._dofs[ids]] *= ratio[:, None]
+        new_all = masses.reshape(self._num_envs, -1)[:, 0].double().cpu().numpy()
+        for shard, local, _ in _split(self._shards, ids):
+            m, bodies = shard.model, shard.object_body[local]
+            new = new_all[local + shard.rows.start]
+            ratio = m.body_mass[bodies] / new
+            m.body_mass[bodies] = new
+            m.body_subtreemass[bodies] = new
+            # What mj_setConst would recompute for a free body whose mass and inertia scale together (its inverse
+            # weights, which set the contacts' regularisation), without its cost over every world (16 ms at 64).
+            m.body_invweight0[bodies] *= ratio[:, None]
+            m.dof_invweight0[shard.obj_v[local]] *= ratio[:, None]
 
     def get_inertias(self) -> torch.Tensor:
-        rot = self._rotations()
-        diag = self._model.body_inertia[self._ids]
-        full = rot @ (diag[:, :, None] * rot.transpose(0, 2, 1))
-        return torch.from_numpy(full.reshape(-1, 9).astype(np.float32))
+        def read(shard: Shard) -> np.ndarray:
+            rot = self._rotations(shard, np.arange(len(shard.worlds)))
+            diag = shard.model.body_inertia[shard.object_body]
+            return (rot @ (diag[:, :, None] * rot.transpose(0, 2, 1))).reshape(-1, 9)
+
+        return torch.from_numpy(_gather(self._shards, read).astype(np.float32))
 
     def set_inertias(self, inertias: torch.Tensor, indices: torch.Tensor) -> None:
         ids = indices.cpu().numpy()
-        rot = self._rotations()[ids]
-        full = inertias.reshape(len(self._ids), 3, 3)[ids].double().cpu().numpy()
-        # Same principal axes (the shape is unchanged), so the new moments are the diagonal in that frame.
-        self._model.body_inertia[self._ids[ids]] = np.einsum("nji,njk,nki->ni", rot, full, rot)
+        full_all = inertias.reshape(self._num_envs, 3, 3).double().cpu().numpy()
+        for shard, local, _ in _split(self._shards, ids):
+            rot = self._rotations(shard, local)
+            full = full_all[local + shard.rows.start]
+            # Same principal axes (the shape is unchanged), so the new moments are the diagonal in that frame.
+            shard.model.body_inertia[shard.object_body[local]] = np.einsum("nji,njk,nki->ni", rot, full, rot)
 
 
 class _Namespace:
@@ -110,15 +192,23 @@ class EmbeddedManipulationEnv:
             hand_start[2] = self._table_z + cfg.push_height_m
         self._hand_start = hand_start
         self.is_arm = cfg.robot_model == "arm"
+        self._pad_clear_z = self._table_z + HandGeometry.pad_half[2] + 0.001
         # The grasp frame's world orientation the arm's IK holds: the hand model's (closing axis across the object).
         palm_yaw = grasp_yaw(scene)[0] - np.pi / 2
         self._grasp_quat = np.array([np.cos(palm_yaw / 2), 0.0, 0.0, np.sin(palm_yaw / 2)])
-        self.model = mujoco.MjModel.from_xml_string(
-            build_mjcf(scene, num_envs, sim_dt=cfg.sim_dt, hand_start=hand_start, robot_model=cfg.robot_model)
-        )
-        self.data = mujoco.MjData(self.model)
-        self._index(num_envs)
-        origins = world_origins(num_envs)
+        shard_count = math.ceil(num_envs / WORLDS_PER_MODEL)
+        models: dict[int, str] = {}  # MJCF per shard size (at most two sizes)
+        self.shards: list[Shard] = []
+        for worlds in np.array_split(np.arange(num_envs), shard_count):
+            if len(worlds) not in models:
+                models[len(worlds)] = build_mjcf(
+                    scene, len(worlds), sim_dt=cfg.sim_dt, hand_start=hand_start, robot_model=cfg.robot_model
+                )
+            model = mujoco.MjModel.from_xml_string(models[len(worlds)])
+            self.shards.append(Shard(model, worlds, is_arm=self.is_arm))
+        workers = min(shard_count, os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="mujoco") if workers > 1 else None
+        origins = _gather(self.shards, lambda shard: shard.origins)
         self._origins_np = origins
         default_state = torch.zeros(num_envs, 13)
         default_state[:, :3] = torch.as_tensor(self._object_start)
@@ -128,6 +218,7 @@ class EmbeddedManipulationEnv:
         self._rng = np.random.default_rng(int(cfg.seed))
         self._grip_level = np.full(num_envs, -1.0)  # the lagged grip action (Lift); -1 is the least force
         self.scene = _Scene(self, torch.as_tensor(origins, dtype=torch.float32, device=self.device), default_state)
+        self._resolve_joint_ids()
         self.episode_length_buf = torch.zeros(num_envs, dtype=torch.long, device=self.device)
         self.action_manager = _Namespace(
             action=torch.zeros(num_envs, self.num_actions, device=self.device),
@@ -146,43 +237,28 @@ class EmbeddedManipulationEnv:
         self.observation_space = gym.spaces.Dict({"policy": self.observation_space})
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
 
-    # --- indices into the one model -------------------------------------------------------------------------
+    @property
+    def model(self) -> mujoco.MjModel:
+        """The first shard's MuJoCo model (all worlds when ``num_envs <= WORLDS_PER_MODEL``)."""
+        return self.shards[0].model
 
-    def _index(self, n: int) -> None:
-        m = self.model
+    @property
+    def data(self) -> mujoco.MjData:
+        """The first shard's MuJoCo data."""
+        return self.shards[0].data
 
-        def ids(kind: int, names: list[str]) -> np.ndarray:
-            return np.array([mujoco.mj_name2id(m, kind, name) for name in names])
+    def gather(self, read: Callable[[Shard], np.ndarray]) -> np.ndarray:
+        """``read(shard)`` of every shard concatenated along the worlds, e.g.
+        ``env.gather(lambda s: s.data.qpos[s.obj_q])`` [N, 7]."""
+        return _gather(self.shards, read)
 
-        self._object_body = ids(mujoco.mjtObj.mjOBJ_BODY, [f"object{i}" for i in range(n)])
-        object_joint = ids(mujoco.mjtObj.mjOBJ_JOINT, [f"object{i}" for i in range(n)])
-        qadr, vadr = m.jnt_qposadr[object_joint], m.jnt_dofadr[object_joint]
-        self._obj_q = qadr[:, None] + np.arange(7)
-        self._obj_v = vadr[:, None] + np.arange(6)
-        if self.is_arm:
-            arm = np.stack([ids(mujoco.mjtObj.mjOBJ_JOINT, [f"{j}_{i}" for i in range(n)]) for j in ARM_JOINTS], 1)
-            self._arm_q, self._arm_v = m.jnt_qposadr[arm], m.jnt_dofadr[arm]
-            self._arm_range = m.jnt_range[arm[0]]  # [7, 2], the same in every world
-            self._ctrl_arm = np.stack(
-                [ids(mujoco.mjtObj.mjOBJ_ACTUATOR, [f"{j}_{i}" for i in range(n)]) for j in ARM_JOINTS], 1
-            )
-        else:
-            carriage = np.stack([ids(mujoco.mjtObj.mjOBJ_JOINT, [f"{a}{i}" for i in range(n)]) for a in "xyz"], 1)
-            self._carriage_q = m.jnt_qposadr[carriage]
-            self._carriage_v = m.jnt_dofadr[carriage]
-        fingers = np.stack(
-            [ids(mujoco.mjtObj.mjOBJ_JOINT, [f"{name}_{i}" for i in range(n)]) for name in FINGER_JOINTS], 1
-        )
-        self._finger_q = m.jnt_qposadr[fingers]
-        self._finger_v = m.jnt_dofadr[fingers]
-        if not self.is_arm:
-            self._ctrl_carriage = np.stack(
-                [ids(mujoco.mjtObj.mjOBJ_ACTUATOR, [f"{a}{i}" for i in range(n)]) for a in "xyz"], 1
-            )
-        self._ctrl_fingers = np.stack(
-            [ids(mujoco.mjtObj.mjOBJ_ACTUATOR, [f"f{k}_{i}" for i in range(n)]) for k in ("1", "2")], 1
-        )
-        self._ee_site = ids(mujoco.mjtObj.mjOBJ_SITE, [f"ee{i}" for i in range(n)])
+    def _resolve_joint_ids(self) -> None:
+        """Set the ``joint_ids`` of the terms' entity cfgs from their ``joint_names``, as Isaac Lab's managers do."""
+        groups = (self.terms.observations, self.terms.rewards, self.terms.terminations, self.terms.events)
+        for term in (term for group in groups for term in group.values()):
+            for value in term.params.values():
+                if isinstance(value, SceneEntityCfg) and value.joint_names:
+                    value.joint_ids = self.scene[value.name].find_joints(list(value.joint_names))[0]
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(self.device)
@@ -219,10 +295,15 @@ class EmbeddedManipulationEnv:
         self.action_manager.prev_action = self.action_manager.action
         self.action_manager.action = actions
         self._apply_actions(actions.cpu().numpy().astype(np.float64))
-        mujoco.mj_step(self.model, self.data, nstep=self.cfg.decimation)
+        if self._pool is None:
+            for shard in self.shards:
+                shard.step(self.cfg.decimation)
+        else:
+            list(self._pool.map(lambda shard: shard.step(self.cfg.decimation), self.shards))
         self.episode_length_buf += 1
         self.common_step_counter += 1
-        unstable = ~torch.from_numpy(np.isfinite(self.data.qpos[self._obj_q]).all(1)).to(self.device)
+        object_q = self.gather(lambda shard: shard.data.qpos[shard.obj_q])
+        unstable = ~torch.from_numpy(np.isfinite(object_q).all(1)).to(self.device)
         terminated, truncated = self.termination_manager.compute(self, self.terms.terminations)
         terminated = terminated | unstable
         reward = torch.zeros(self.num_envs, device=self.device)
@@ -243,8 +324,11 @@ class EmbeddedManipulationEnv:
         return {"policy": self._observations()}, reward, terminated, truncated, self.extras
 
     def close(self) -> None:
-        """Free the MuJoCo model and data."""
-        self.model = self.data = None  # type: ignore[assignment]
+        """Free the MuJoCo models and data and stop the stepping threads."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        self.shards = []
 
     # --- internals ------------------------------------------------------------------------------------------
 
@@ -258,8 +342,7 @@ class EmbeddedManipulationEnv:
         return np.exp(np.log(low) + (grip_action + 1.0) / 2.0 * (np.log(high) - np.log(low)))
 
     def _apply_actions(self, actions: np.ndarray) -> None:
-        d = self.data
-        ee = d.site_xpos[self._ee_site] - self._origins_np
+        ee = self.gather(lambda shard: shard.data.site_xpos[shard.ee_site]) - self._origins_np
         target = ee.copy()
         moved = 3 if self.is_lift else 2
         target[:, :moved] += self.cfg.move_step_m * actions[:, :moved]
@@ -270,27 +353,30 @@ class EmbeddedManipulationEnv:
         target = np.where(radius > _REACH_M, target * (_REACH_M / np.maximum(radius, 1e-9)), target)
         target[:, 2] = np.clip(target[:, 2], self._table_z + 0.02, self._table_z + 0.5)
         if self.is_arm:
-            # The stiff joint servos would press the pads (which reach 2.25 cm below the grasp centre) into the table
-            # with ~20 N where the carriage's soft z servo leans with ~1 N; keep the pads 1 mm clear instead.
-            target[:, 2] = np.maximum(target[:, 2], self._table_z + HandGeometry.pad_half[2] + 0.001)
-            self._arm_servo_targets(np.arange(self.num_envs), target)
-        else:
-            d.ctrl[self._ctrl_carriage] = target - self._hand_start
+            # Pressing the pads (2.25 cm below the grasp centre) into the table makes the stiff contact throw the
+            # arm's larger inertia upwards; hold them 1 mm clear.
+            target[:, 2] = np.maximum(target[:, 2], self._pad_clear_z)
         if self.is_lift:
             # The lag acts on the grip level (the log-force action), so a deterministic policy gets the force its
             # stochastic training runs averaged to (a lag on the force itself would average exp(noise) upwards).
             alpha = self.step_dt / (self.step_dt + self.cfg.grip_time_constant_s)
             self._grip_level += alpha * (actions[:, 3] - self._grip_level)
-            d.ctrl[self._ctrl_fingers] = self.grip_force_n(self._grip_level)[:, None]
+            finger_force = self.grip_force_n(self._grip_level)[:, None]
         else:
-            d.ctrl[self._ctrl_fingers] = _PUSH_FINGER_FORCE_N
+            finger_force = np.full((self.num_envs, 1), _PUSH_FINGER_FORCE_N)
+        for shard in self.shards:
+            ctrl = shard.data.ctrl
+            if self.is_arm:
+                ctrl[shard.ctrl_cartesian] = target[shard.rows]
+            else:
+                ctrl[shard.ctrl_carriage] = target[shard.rows] - self._hand_start
+            ctrl[shard.ctrl_fingers] = finger_force[shard.rows]
 
     def _reset_envs(self, env_ids: torch.Tensor) -> None:
         for term in self.terms.events.values():
             term.func(self, env_ids, **term.params)
         ids = env_ids.cpu().numpy()
-        d = self.data
-        obj = d.qpos[self._obj_q[ids]][:, :3] - self._origins_np[ids]
+        obj = self.gather(lambda shard: shard.data.qpos[shard.obj_q[:, :3]])[ids] - self._origins_np[ids]
         k = len(ids)
         if self.is_lift:
             jitter = self.cfg.pregrasp_jitter_m
@@ -306,59 +392,61 @@ class EmbeddedManipulationEnv:
             start[:, 2] = self._table_z + self.cfg.push_height_m
             opening = 0.0
         if self.is_arm:
-            start[:, 2] = np.maximum(start[:, 2], self._table_z + HandGeometry.pad_half[2] + 0.001)
-            self._arm_reset(ids, start)
-        else:
-            d.qpos[self._carriage_q[ids]] = start - self._hand_start
-            d.qvel[self._carriage_v[ids]] = 0.0
-            d.ctrl[self._ctrl_carriage[ids]] = start - self._hand_start
-        d.qpos[self._finger_q[ids]] = opening
-        d.qvel[self._finger_v[ids]] = 0.0
-        d.ctrl[self._ctrl_fingers[ids]] = 0.0
+            start[:, 2] = np.maximum(start[:, 2], self._pad_clear_z)
+        for shard, local, positions in _split(self.shards, ids):
+            m, d = shard.model, shard.data
+            if self.is_arm:
+                self._arm_reset(shard, local, start[positions])
+            else:
+                d.qpos[shard.carriage_q[local]] = start[positions] - self._hand_start
+                d.qvel[shard.carriage_v[local]] = 0.0
+                d.ctrl[shard.ctrl_carriage[local]] = start[positions] - self._hand_start
+            d.qpos[shard.finger_q[local]] = opening
+            d.qvel[shard.finger_v[local]] = 0.0
+            d.ctrl[shard.ctrl_fingers[local]] = 0.0
+            d.qacc_warmstart[:] = 0.0
+            mujoco.mj_kinematics(m, d)
+            mujoco.mj_comPos(m, d)
         self._grip_level[ids] = -1.0
-        d.qacc_warmstart[:] = 0.0
         self.episode_length_buf[env_ids] = 0
         self.action_manager.action[env_ids] = 0.0
         self.action_manager.prev_action[env_ids] = 0.0
-        mujoco.mj_kinematics(self.model, d)
-        mujoco.mj_comPos(self.model, d)
 
-    # --- the arm: differential IK -----------------------------------------------------------------------------
+    # --- the arm: placed by IK at resets -------------------------------------------------------------------------
 
-    def _ik_step(self, ids: np.ndarray, target: np.ndarray, damping: float = 0.05) -> np.ndarray:
-        """One damped-least-squares step from the current joints of worlds ``ids`` towards the grasp-frame pose
-        (``target`` [K, 3] relative to the robot base [m], orientation :attr:`_grasp_quat`); returns the joint
-        positions [K, 7] [rad], clipped to the joint limits. Reads the kinematics of the last forward pass."""
-        m, d = self.model, self.data
+    def _ik_step(self, shard: Shard, local: np.ndarray, target: np.ndarray, damping: float = 0.05) -> np.ndarray:
+        """One damped-least-squares step from the current joints of ``shard``'s worlds ``local`` towards the
+        grasp-frame pose (``target`` [K, 3] relative to the robot base [m], orientation :attr:`_grasp_quat`);
+        returns the joint positions [K, 7] [rad], clipped to the joint limits. Reads the last kinematics pass."""
+        m, d = shard.model, shard.data
         jacp, jacr = np.empty((3, m.nv)), np.empty((3, m.nv))
-        jac = np.empty((len(ids), 6, 7))
-        errors = np.zeros((len(ids), 6))
-        current, local = np.empty(4), np.empty(3)
-        for row, world in enumerate(ids):
-            site = self._ee_site[world]
+        jac = np.empty((len(local), 6, 7))
+        errors = np.zeros((len(local), 6))
+        current, rotation = np.empty(4), np.empty(3)
+        for row, world in enumerate(local):
+            site = shard.ee_site[world]
             mujoco.mj_jacSite(m, d, jacp, jacr, site)
-            jac[row, :3], jac[row, 3:] = jacp[:, self._arm_v[world]], jacr[:, self._arm_v[world]]
+            jac[row, :3], jac[row, 3:] = jacp[:, shard.arm_v[world]], jacr[:, shard.arm_v[world]]
             mujoco.mju_mat2Quat(current, d.site_xmat[site])
-            mujoco.mju_subQuat(local, self._grasp_quat, current)  # rotation vector in the site's frame
-            errors[row, 3:] = d.site_xmat[site].reshape(3, 3) @ local
-        errors[:, :3] = target + self._origins_np[ids] - d.site_xpos[self._ee_site[ids]]
-        q = d.qpos[self._arm_q[ids]] + dls_step(jac, errors, damping)
-        return np.clip(q, self._arm_range[:, 0], self._arm_range[:, 1])
+            mujoco.mju_subQuat(rotation, self._grasp_quat, current)  # rotation vector in the site's frame
+            errors[row, 3:] = d.site_xmat[site].reshape(3, 3) @ rotation
+        errors[:, :3] = target + shard.origins[local] - d.site_xpos[shard.ee_site[local]]
+        q = d.qpos[shard.arm_q[local]] + dls_step(jac, errors, damping)
+        return np.clip(q, shard.arm_range[:, 0], shard.arm_range[:, 1])
 
-    def _arm_servo_targets(self, ids: np.ndarray, target: np.ndarray) -> None:
-        self.data.ctrl[self._ctrl_arm[ids]] = self._ik_step(ids, target)
-
-    def _arm_reset(self, ids: np.ndarray, start: np.ndarray, iterations: int = 60) -> None:
-        """Place the arms of worlds ``ids`` at rest with the grasp centre at ``start`` [K, 3] (IK from the home
-        pose on kinematics only), servos holding there."""
-        m, d = self.model, self.data
-        d.qpos[self._arm_q[ids]] = ARM_HOME_Q
-        d.qvel[self._arm_v[ids]] = 0.0
+    def _arm_reset(self, shard: Shard, local: np.ndarray, start: np.ndarray, iterations: int = 60) -> None:
+        """Place the arms of ``shard``'s worlds ``local`` at rest with the grasp centre at ``start`` [K, 3] (IK
+        from the home pose on kinematics only); the impedance and the posture springs hold them there."""
+        m, d = shard.model, shard.data
+        d.qpos[shard.arm_q[local]] = ARM_HOME_Q
+        d.qvel[shard.arm_v[local]] = 0.0
         for _ in range(iterations):
             mujoco.mj_kinematics(m, d)
             mujoco.mj_comPos(m, d)
-            d.qpos[self._arm_q[ids]] = self._ik_step(ids, start, damping=0.02)
-        d.ctrl[self._ctrl_arm[ids]] = d.qpos[self._arm_q[ids]]
+            d.qpos[shard.arm_q[local]] = self._ik_step(shard, local, start, damping=0.02)
+        m.qpos_spring[shard.arm_q[local]] = d.qpos[shard.arm_q[local]]
+        d.ctrl[shard.ctrl_cartesian[local]] = start
+        d.ctrl[shard.ctrl_rotation[local]] = 0.0
 
 
 class _TerminationManager:
@@ -405,16 +493,21 @@ class _Scene:
 class _ObjectAsset:
     def __init__(self, env: EmbeddedManipulationEnv, default_root_state: torch.Tensor) -> None:
         self._env = env
-        self.root_physx_view = _MassView(env.model, env._object_body, env._obj_v)
+        self.root_physx_view = _MassView(env.shards)
         self.data = _ObjectData(env, default_root_state)
+
+    def _write(self, field: str, index: str, values: torch.Tensor, env_ids: torch.Tensor) -> None:
+        values_np = values.double().cpu().numpy()
+        for shard, local, positions in _split(self._env.shards, env_ids.cpu().numpy()):
+            getattr(shard.data, field)[getattr(shard, index)[local]] = values_np[positions]
 
     def write_root_pose_to_sim(self, pose: torch.Tensor, env_ids: torch.Tensor) -> None:
         """Root poses [K, 7]: world position [m] and (w, x, y, z) quaternion, for worlds ``env_ids``."""
-        self._env.data.qpos[self._env._obj_q[env_ids.cpu().numpy()]] = pose.double().cpu().numpy()
+        self._write("qpos", "obj_q", pose, env_ids)
 
     def write_root_velocity_to_sim(self, velocity: torch.Tensor, env_ids: torch.Tensor) -> None:
         """Root velocities [K, 6]: linear (world) and angular [m/s, rad/s]."""
-        self._env.data.qvel[self._env._obj_v[env_ids.cpu().numpy()]] = velocity.double().cpu().numpy()
+        self._write("qvel", "obj_v", velocity, env_ids)
 
 
 class _ObjectData:
@@ -424,35 +517,57 @@ class _ObjectData:
 
     @property
     def root_pos_w(self) -> torch.Tensor:
-        return self._env._tensor(self._env.data.qpos[self._env._obj_q[:, :3]])
+        return self._env._tensor(self._env.gather(lambda shard: shard.data.qpos[shard.obj_q[:, :3]]))
 
     @property
     def root_quat_w(self) -> torch.Tensor:
-        return self._env._tensor(self._env.data.qpos[self._env._obj_q[:, 3:]])
+        return self._env._tensor(self._env.gather(lambda shard: shard.data.qpos[shard.obj_q[:, 3:]]))
 
     @property
     def root_lin_vel_w(self) -> torch.Tensor:
-        return self._env._tensor(self._env.data.qvel[self._env._obj_v[:, :3]])
+        return self._env._tensor(self._env.gather(lambda shard: shard.data.qvel[shard.obj_v[:, :3]]))
 
 
 class _RobotAsset:
-    joint_names = list(FINGER_JOINTS)
+    """``scene["robot"]``: the Panda's joints (the arm's 7 with ``robot_model="arm"``, then the 2 fingers)."""
 
     def __init__(self, env: EmbeddedManipulationEnv) -> None:
+        self.joint_names = [*(ARM_JOINTS if env.is_arm else ()), *FINGER_JOINTS]
         self.data = _RobotData(env)
+
+    def find_joints(self, names: list[str]) -> tuple[list[int], list[str]]:
+        """Indices of ``names`` in :attr:`joint_names` (Isaac Lab's ``Articulation.find_joints``, exact names)."""
+        missing = [name for name in names if name not in self.joint_names]
+        if missing:
+            raise InputError("joint_names", f"the embedded robot has no joints {missing}; it has {self.joint_names}")
+        return [self.joint_names.index(name) for name in names], list(names)
 
 
 class _RobotData:
     def __init__(self, env: EmbeddedManipulationEnv) -> None:
         self._env = env
 
+    def _joints(self, field: str, arm: str, fingers: str) -> torch.Tensor:
+        def read(shard: Shard) -> np.ndarray:
+            values = getattr(shard.data, field)
+            finger_values = values[getattr(shard, fingers)]
+            if not self._env.is_arm:
+                return finger_values
+            return np.concatenate([values[getattr(shard, arm)], finger_values], 1)
+
+        return self._env._tensor(self._env.gather(read))
+
     @property
     def joint_pos(self) -> torch.Tensor:
-        return self._env._tensor(self._env.data.qpos[self._env._finger_q])
+        return self._joints("qpos", "arm_q", "finger_q")
+
+    @property
+    def joint_vel(self) -> torch.Tensor:
+        return self._joints("qvel", "arm_v", "finger_v")
 
     @property
     def applied_torque(self) -> torch.Tensor:
-        return self._env._tensor(self._env.data.qfrc_actuator[self._env._finger_v])
+        return self._joints("qfrc_actuator", "arm_v", "finger_v")
 
 
 class _FrameAsset:
@@ -466,4 +581,4 @@ class _FrameData:
 
     @property
     def target_pos_w(self) -> torch.Tensor:
-        return self._env._tensor(self._env.data.site_xpos[self._env._ee_site])[:, None, :]
+        return self._env._tensor(self._env.gather(lambda shard: shard.data.site_xpos[shard.ee_site]))[:, None, :]

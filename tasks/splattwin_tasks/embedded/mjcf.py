@@ -21,6 +21,7 @@ from splattwin_tasks.twin_scene import TwinScene
 __all__ = ["HandGeometry", "WORLD_SPACING_M", "build_mjcf", "grasp_yaw", "world_origins"]
 
 WORLD_SPACING_M = 2.0
+HAND_CONTYPE = 4
 PANDA_MAX_OPENING_M = 0.08
 
 
@@ -82,8 +83,8 @@ def _finger(i: int, finger: int, g: type[HandGeometry]) -> str:
         f'<inertial pos="0 0 0" mass="{g.finger_mass}" diaginertia="1e-6 1e-6 1e-6"/>'
         f'<joint name="panda_finger_joint{finger}_{i}" type="slide" axis="0 {side} 0" range="0 {g.finger_travel}" '
         'damping="2"/>'
-        f'<geom name="pad{finger}_{i}" type="box" size="{_vec(g.pad_half)}" pos="0 {side * g.pad_half[1]} 0" '
-        'mass="0"/></body>'
+        f'<geom name="pad{finger}_{i}" class="hand" type="box" size="{_vec(g.pad_half)}" '
+        f'pos="0 {side * g.pad_half[1]} 0" mass="0"/></body>'
     )
 
 
@@ -115,15 +116,28 @@ def build_mjcf(
 
     iquat = matrix_to_quat_wxyz(axes)
     friction = scene.friction
+    arm_assets = ""
+    if robot_model == "arm":
+        from splattwin_tasks.embedded.arm import (  # noqa: PLC0415
+            ARM_CARTESIAN_KP,
+            ARM_CARTESIAN_KV,
+            arm_assets_mjcf,
+            arm_chain_mjcf,
+        )
+
+        arm_assets = arm_assets_mjcf()
     vertices = " ".join(f"{v:.9g}" for v in scene.object_vertices.reshape(-1))
     parts = [
         '<mujoco model="splattwin_embedded">',
         f'<option timestep="{sim_dt}" integrator="implicitfast" cone="elliptic" impratio="10"/>',
         '<size memory="64M"/>' if num_envs > 256 else "",
         "<default>",
-        f'<geom friction="{friction} 0.005 0.0001" solref="0.004 1" condim="4"/>',
+        # Contact bits: table and object (type 1) touch everything; the hand (4) and the arm's links (2) touch
+        # them but not each other (see splattwin_tasks.embedded.arm).
+        f'<geom friction="{friction} 0.005 0.0001" solref="0.004 1" condim="4" contype="1" conaffinity="3"/>',
+        f'<default class="hand"><geom contype="{HAND_CONTYPE}" conaffinity="1"/></default>',
         "</default>",
-        f'<asset><mesh name="object" vertex="{vertices}"/></asset>',
+        f'<asset><mesh name="object" vertex="{vertices}"/>{arm_assets}</asset>',
         "<worldbody>",
     ]
     excludes, actuators = [], []
@@ -138,15 +152,23 @@ def build_mjcf(
             f'<geom name="object{i}" type="mesh" mesh="object" mass="0"/></body>'
         )
         grasp_content = (
-            f'<geom name="palm{i}" type="box" size="{_vec(g.palm_half)}" pos="0 0 {g.palm_z}" mass="0"/>'
+            f'<geom name="palm{i}" class="hand" type="box" size="{_vec(g.palm_half)}" pos="0 0 {g.palm_z}" mass="0"/>'
             f'<site name="ee{i}" pos="0 0 0" size="0.005"/>' + _finger(i, 1, g) + _finger(i, 2, g)
         )
         if robot_model == "arm":
-            from splattwin_tasks.embedded.arm import arm_chain_mjcf  # noqa: PLC0415
-
             # The hand's z points down the fingers; the grasp frame's z points back up to the palm (as the hand
-            # model's hand body), so it is turned by pi about x.
-            arm, arm_actuators = arm_chain_mjcf(i, origin, grasp_content, np.array([0.0, 1.0, 0.0, 0.0]))
+            # model's hand body), so it is turned by pi about x; the impedance holds it at the hand model's yaw.
+            arm, arm_actuators = arm_chain_mjcf(
+                i,
+                origin,
+                scene.robot_yaw_rad,
+                grasp_content,
+                np.array([0.0, 1.0, 0.0, 0.0]),
+                orientation_wxyz=np.array(palm_quat),
+                kp=ARM_CARTESIAN_KP,
+                kv=ARM_CARTESIAN_KV,
+                force_limit=g.carriage_force,
+            )
             parts.append(arm)
             actuators.extend(arm_actuators)
         else:
