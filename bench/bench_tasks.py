@@ -90,7 +90,9 @@ def bench_steps(num_envs: int, steps: int, twin: Path, robot: bool, robot_model:
     return result
 
 
-def _train(task: str, log_dir: Path, iterations: int, num_envs: int, twin: Path, robot: bool, env: dict) -> Path:
+def _train(
+    task: str, log_dir: Path, iterations: int, num_envs: int, twin: Path, robot: bool, env: dict, seed: int = 1
+) -> Path:
     import shutil
 
     from splattwin_tasks.training import TrainConfig, train
@@ -104,19 +106,21 @@ def _train(task: str, log_dir: Path, iterations: int, num_envs: int, twin: Path,
         log_dir=str(log_dir),
         env={"require_robot": robot, **env},
         progress=False,
-        seed=1,
+        seed=seed,
     )
     start = time.perf_counter()
     result = train(config)
     print(
-        f"  trained {task} {env} in {time.perf_counter() - start:.0f} s: return "
+        f"  trained {task} {env} seed {seed} in {time.perf_counter() - start:.0f} s: return "
         f"{result.mean_return[0]:.3f} -> {result.mean_return[-1]:.3f}, success {result.success_rate[-1]:.0%}",
         flush=True,
     )
     return result.checkpoint
 
 
-def _evaluate(task: str, checkpoint: Path, mass: float, twin: Path, robot: bool, episodes: int) -> float:
+def _evaluate(
+    task: str, checkpoint: Path, mass: float, twin: Path, robot: bool, episodes: int, robot_model: str = "hand"
+) -> float:
     from splattwin_tasks.training import PlayConfig, play
 
     config = PlayConfig(
@@ -125,34 +129,54 @@ def _evaluate(task: str, checkpoint: Path, mass: float, twin: Path, robot: bool,
         num_envs=32,
         episodes=episodes,
         twin=str(twin),
-        env={"require_robot": robot, "mass_distribution": "fixed", "fixed_mass_kg": mass},
+        env={"require_robot": robot, "mass_distribution": "fixed", "fixed_mass_kg": mass, "robot_model": robot_model},
     )
     return float(play(config)["success_rate"])
 
 
-def bench_study(iterations: int, num_envs: int, spread: float, twin: Path, robot: bool, episodes: int) -> dict:
+def bench_study(
+    iterations: int,
+    num_envs: int,
+    spread: float,
+    twin: Path,
+    robot: bool,
+    episodes: int,
+    robot_model: str = "hand",
+    seeds: int = 1,
+) -> dict:
     from splattwin_tasks.twin_scene import read_twin_scene
 
     m0 = read_twin_scene(twin, require_robot=robot).mass.mass_kg
     masses = [m0 / spread, m0, m0 * spread]
     names = [f"{m:.3f} kg" for m in masses]
-    rows: dict[str, list[float]] = {}
     runs = [
         (f"NoMass @ {name}", "SplatTwin-Lift-Franka-NoMass-v0", {"mass_distribution": "fixed", "fixed_mass_kg": m})
         for name, m in zip(names, masses, strict=True)
     ]
     runs.append(
         (
-            f"mass-conditioned, log-uniform x{spread:g}",
+            f"mass-conditioned, log-uniform x{spread * 1.2:g}",
             "SplatTwin-Lift-Franka-v0",
             {"mass_distribution": "loguniform", "mass_range_ratio": spread * 1.2},
         )
     )
-    for index, (label, task, env) in enumerate(runs):
-        checkpoint = _train(task, CACHE / "study" / f"run{index}", iterations, num_envs, twin, robot, env)
-        rows[label] = [_evaluate(task, checkpoint, m, twin, robot, episodes) for m in masses]
-        print(f"  {label}: " + "  ".join(f"{s:.0%}" for s in rows[label]), flush=True)
-    return {"eval_masses_kg": masses, "rows": rows, "iterations": iterations, "num_envs": num_envs}
+    rows: dict[str, list[list[float]]] = {label: [] for label, _, _ in runs}  # per seed, per evaluation mass
+    for seed in range(1, seeds + 1):
+        for index, (label, task, env) in enumerate(runs):
+            log_dir = CACHE / "study" / f"run{index}_seed{seed}"
+            checkpoint = _train(
+                task, log_dir, iterations, num_envs, twin, robot, {**env, "robot_model": robot_model}, seed=seed
+            )
+            rows[label].append([_evaluate(task, checkpoint, m, twin, robot, episodes, robot_model) for m in masses])
+            print(f"  {label}, seed {seed}: " + "  ".join(f"{s:.0%}" for s in rows[label][-1]), flush=True)
+    return {
+        "eval_masses_kg": masses,
+        "rows": rows,
+        "iterations": iterations,
+        "num_envs": num_envs,
+        "robot_model": robot_model,
+        "seeds": seeds,
+    }
 
 
 def bench_push(
@@ -185,8 +209,12 @@ def bench_push(
 def _markdown(study: dict) -> str:
     header = "| train \\ eval | " + " | ".join(f"{m:.3f} kg" for m in study["eval_masses_kg"]) + " |"
     lines = [header, "|" + "---|" * (len(study["eval_masses_kg"]) + 1)]
-    for label, values in study["rows"].items():
-        lines.append(f"| {label} | " + " | ".join(f"{v:.0%}" for v in values) + " |")
+    for label, per_seed in study["rows"].items():
+        cells = []
+        for column in zip(*per_seed, strict=True):  # one evaluation mass over the seeds
+            spread = f" ({min(column):.0%}-{max(column):.0%})" if len(column) > 1 else ""
+            cells.append(f"{sum(column) / len(column):.0%}{spread}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -200,8 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=64, help="study/push: evaluation episodes per cell")
     parser.add_argument("--with-robot", action="store_true", help="add a Panda stand-in to the twin")
     parser.add_argument(
-        "--robot-model", choices=("hand", "arm"), default="hand", help="steps/push: the hand or the full 7-joint arm"
+        "--robot-model", choices=("hand", "arm"), default="hand", help="the hand on a carriage or the full 7-joint arm"
     )
+    parser.add_argument("--seeds", type=int, default=1, help="study: training seeds per policy (cells: mean, range)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UserWarning)  # the demo twin's mass is a prior; the bench knows
@@ -218,7 +247,16 @@ def main(argv: list[str] | None = None) -> int:
             f"ratio x{result['interface_overhead_ratio']:.2f}); target >= 2,000/s"
         )
     elif args.mode == "study":
-        result = bench_study(args.iterations, args.num_envs, args.spread, twin, args.with_robot, args.episodes)
+        result = bench_study(
+            args.iterations,
+            args.num_envs,
+            args.spread,
+            twin,
+            args.with_robot,
+            args.episodes,
+            args.robot_model,
+            args.seeds,
+        )
         print(_markdown(result))
     else:
         result = bench_push(args.iterations, args.num_envs, twin, args.with_robot, args.episodes, args.robot_model)

@@ -229,3 +229,25 @@ def test_bad_input_gets_one_clear_error(tmp_path, twin: str) -> None:
     no_object = build_twin(tmp_path / "no_object", keep_object=False)
     with pytest.raises(StageError, match="has no rigid object at /World/Objects/Block"):
         read_twin_scene(no_object)
+
+
+@pytest.mark.parametrize("robot_model", ["hand", "arm"])
+def test_hand_velocity_observation_is_the_time_derivative_of_its_position(twin: str, robot_model: str) -> None:
+    from splattwin_tasks import mdp
+    from splattwin_tasks.mdp._scene import SceneEntityCfg
+
+    env = _make("SplatTwin-Push-Franka-v0", twin, num_envs=3, robot_model=robot_model)
+    env.reset()
+    actions = torch.tensor([[1.0, 0.3], [-0.5, 1.0], [0.0, -1.0]])
+    for _ in range(3):
+        env.step(actions)  # moving, and accelerating less than in the first step
+    shard = env.shards[0]
+    hand = SceneEntityCfg("robot", body_names=["panda_hand"])
+    hand.body_ids = env.scene["robot"].find_bodies(["panda_hand"])[0]
+    velocity = mdp.ee_linear_velocity(env, hand).numpy()
+    before = shard.data.site_xpos[shard.ee_site].copy()
+    mujoco.mj_step(shard.model, shard.data)  # one 2 ms physics step
+    after = shard.data.site_xpos[shard.ee_site]
+    central = (after - before) / env.cfg.sim_dt
+    assert np.abs(velocity).max() > 0.05  # really moving
+    np.testing.assert_allclose(velocity, central, atol=0.01)

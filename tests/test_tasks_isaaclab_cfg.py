@@ -29,9 +29,10 @@ class _Term:  # Isaac Lab's term cfgs are configclasses with these fields
 
 
 @dataclass
-class _Entity:  # isaaclab.managers.SceneEntityCfg(name, joint_names=...)
+class _Entity:  # isaaclab.managers.SceneEntityCfg(name, joint_names=..., body_names=...)
     name: str
     joint_names: list = field(default_factory=list)
+    body_names: list = field(default_factory=list)
 
 
 CLASSES = {"ObsTerm": _Term, "RewTerm": _Term, "DoneTerm": _Term, "EventTerm": _Term, "SceneEntityCfg": _Entity}
@@ -59,6 +60,7 @@ def test_isaaclab_terms_are_the_embedded_terms(scene) -> None:
     # The finger entity becomes Isaac Lab's SceneEntityCfg with the Panda's finger joint names to resolve.
     fingers = cfgs["observations"]["gripper_opening"].params["asset_cfg"]
     assert fingers == _Entity("robot", ["panda_finger_joint1", "panda_finger_joint2"])
+    assert cfgs["observations"]["ee_velocity"].params["asset_cfg"] == _Entity("robot", body_names=["panda_hand"])
     hidden = manager_term_cfgs(LiftNoMassTaskCfg().terms(scene), CLASSES)
     assert set(cfgs["observations"]) - set(hidden["observations"]) == {"object_mass"}
 

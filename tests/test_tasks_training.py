@@ -12,7 +12,7 @@ from tasks_support import build_twin
 # isort: split
 from splattwin.cli import main
 
-ITERATIONS = 14
+ITERATIONS = 20
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def run(tmp_path_factory) -> tuple[Path, Path]:
         "train",
         "task=SplatTwin-Lift-Franka-v0",
         "runtime=embedded",
-        "num_envs=16",
+        "num_envs=32",
         f"max_iterations={ITERATIONS}",
         f"twin={twin}",
         f"log_dir={log_dir}",
@@ -57,7 +57,7 @@ def test_mean_return_rises_and_logs_are_written(run) -> None:
 @pytest.mark.slow
 def test_resume_continues_from_the_last_checkpoint(run, tmp_path) -> None:
     twin, log_dir = run
-    args = ["train", "task=SplatTwin-Lift-Franka-v0", "num_envs=16", f"twin={twin}", f"log_dir={log_dir}"]
+    args = ["train", "task=SplatTwin-Lift-Franka-v0", "num_envs=32", f"twin={twin}", f"log_dir={log_dir}"]
     assert main([*args, f"max_iterations={ITERATIONS + 2}", "resume=true", "progress=false"]) == 0
     curve = json.loads((log_dir / "curve.json").read_text())
     assert curve["iterations"] == [ITERATIONS, ITERATIONS + 1]

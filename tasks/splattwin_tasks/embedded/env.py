@@ -218,7 +218,7 @@ class EmbeddedManipulationEnv:
         self._rng = np.random.default_rng(int(cfg.seed))
         self._grip_level = np.full(num_envs, -1.0)  # the lagged grip action (Lift); -1 is the least force
         self.scene = _Scene(self, torch.as_tensor(origins, dtype=torch.float32, device=self.device), default_state)
-        self._resolve_joint_ids()
+        self._resolve_entity_ids()
         self.episode_length_buf = torch.zeros(num_envs, dtype=torch.long, device=self.device)
         self.action_manager = _Namespace(
             action=torch.zeros(num_envs, self.num_actions, device=self.device),
@@ -252,13 +252,16 @@ class EmbeddedManipulationEnv:
         ``env.gather(lambda s: s.data.qpos[s.obj_q])`` [N, 7]."""
         return _gather(self.shards, read)
 
-    def _resolve_joint_ids(self) -> None:
-        """Set the ``joint_ids`` of the terms' entity cfgs from their ``joint_names``, as Isaac Lab's managers do."""
+    def _resolve_entity_ids(self) -> None:
+        """Set the ``joint_ids``/``body_ids`` of the terms' entity cfgs from their names, as Isaac Lab's managers
+        do."""
         groups = (self.terms.observations, self.terms.rewards, self.terms.terminations, self.terms.events)
         for term in (term for group in groups for term in group.values()):
             for value in term.params.values():
                 if isinstance(value, SceneEntityCfg) and value.joint_names:
                     value.joint_ids = self.scene[value.name].find_joints(list(value.joint_names))[0]
+                if isinstance(value, SceneEntityCfg) and value.body_names:
+                    value.body_ids = self.scene[value.name].find_bodies(list(value.body_names))[0]
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(self.device)
@@ -529,18 +532,29 @@ class _ObjectData:
 
 
 class _RobotAsset:
-    """``scene["robot"]``: the Panda's joints (the arm's 7 with ``robot_model="arm"``, then the 2 fingers)."""
+    """``scene["robot"]``: the Panda's joints (the arm's 7 with ``robot_model="arm"``, then the 2 fingers) and its
+    hand body (``panda_hand``, whose velocity is taken at the grasp centre: the hand keeps its orientation)."""
+
+    body_names = ["panda_hand"]
 
     def __init__(self, env: EmbeddedManipulationEnv) -> None:
         self.joint_names = [*(ARM_JOINTS if env.is_arm else ()), *FINGER_JOINTS]
         self.data = _RobotData(env)
 
+    @staticmethod
+    def _find(kind: str, names: list[str], known: list[str]) -> tuple[list[int], list[str]]:
+        missing = [name for name in names if name not in known]
+        if missing:
+            raise InputError(f"{kind}_names", f"the embedded robot has no {kind}s {missing}; it has {known}")
+        return [known.index(name) for name in names], list(names)
+
     def find_joints(self, names: list[str]) -> tuple[list[int], list[str]]:
         """Indices of ``names`` in :attr:`joint_names` (Isaac Lab's ``Articulation.find_joints``, exact names)."""
-        missing = [name for name in names if name not in self.joint_names]
-        if missing:
-            raise InputError("joint_names", f"the embedded robot has no joints {missing}; it has {self.joint_names}")
-        return [self.joint_names.index(name) for name in names], list(names)
+        return self._find("joint", names, self.joint_names)
+
+    def find_bodies(self, names: list[str]) -> tuple[list[int], list[str]]:
+        """Indices of ``names`` in :attr:`body_names` (Isaac Lab's ``Articulation.find_bodies``, exact names)."""
+        return self._find("body", names, self.body_names)
 
 
 class _RobotData:
@@ -568,6 +582,21 @@ class _RobotData:
     @property
     def applied_torque(self) -> torch.Tensor:
         return self._joints("qfrc_actuator", "arm_v", "finger_v")
+
+    @property
+    def body_lin_vel_w(self) -> torch.Tensor:
+        """[N, 1, 3]: the hand's linear velocity, world axes [m/s]."""
+
+        def read(shard: Shard) -> np.ndarray:
+            if not self._env.is_arm:
+                return shard.data.qvel[shard.carriage_v]  # the carriage's slides are the world axes
+            velocity, out = np.empty(6), np.empty((len(shard.worlds), 3))
+            for row, site in enumerate(shard.ee_site):
+                mujoco.mj_objectVelocity(shard.model, shard.data, mujoco.mjtObj.mjOBJ_SITE, site, velocity, 0)
+                out[row] = velocity[3:]
+            return out
+
+        return self._env._tensor(self._env.gather(read))[:, None, :]
 
 
 class _FrameAsset:

@@ -23,15 +23,12 @@ __all__ = ["export_object_usd", "manager_term_cfgs"]
 
 
 def _isaaclab_params(params: dict[str, Any], entity_cls: type) -> dict[str, Any]:
-    """Swap the embedded runtime's ``SceneEntityCfg`` for Isaac Lab's, so its managers resolve joint ids."""
+    """Swap the embedded runtime's ``SceneEntityCfg`` for Isaac Lab's, so its managers resolve joint/body ids."""
     out = {}
     for key, value in params.items():
         if isinstance(value, SceneEntityCfg):
-            value = (
-                entity_cls(value.name, joint_names=list(value.joint_names))
-                if value.joint_names
-                else entity_cls(value.name)
-            )
+            names = {"joint_names": list(value.joint_names), "body_names": list(value.body_names)}
+            value = entity_cls(value.name, **{field: listed for field, listed in names.items() if listed})
         out[key] = value
     return out
 

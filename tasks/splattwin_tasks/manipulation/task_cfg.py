@@ -34,6 +34,10 @@ MASS_DISTRIBUTIONS = ("lognormal", "loguniform", "fixed")
 ROBOT_MODELS = ("hand", "arm")
 
 
+def _hand() -> SceneEntityCfg:
+    return SceneEntityCfg("robot", body_names=["panda_hand"])
+
+
 @dataclass
 class Term:
     """One MDP term: ``func(env, **params)``, its reward weight, and for terminations whether it is a time-out."""
@@ -172,6 +176,7 @@ class PushTaskCfg(ManipulationTaskCfg):
         table = scene.table_height
         observations = {
             "ee_position": Term(mdp.ee_position),
+            "ee_velocity": Term(mdp.ee_linear_velocity, {"asset_cfg": _hand()}),
             "object_position": Term(mdp.object_position),
             "object_orientation": Term(mdp.object_quat_wxyz),
             "object_velocity": Term(mdp.object_linear_velocity),
@@ -231,6 +236,7 @@ class LiftTaskCfg(ManipulationTaskCfg):
         grip = {"friction": scene.friction, "ceiling_ratio": self.grip_ceiling_ratio, "finger_cfg": fingers}
         observations = {
             "ee_position": Term(mdp.ee_position),
+            "ee_velocity": Term(mdp.ee_linear_velocity, {"asset_cfg": _hand()}),
             "object_position": Term(mdp.object_position),
             "object_velocity": Term(mdp.object_linear_velocity),
             "gripper_opening": Term(mdp.gripper_opening, {"asset_cfg": fingers}),

@@ -16,6 +16,7 @@ from splattwin_tasks.mdp.events import (
     scale_inertia_with_mass,
 )
 from splattwin_tasks.mdp.observations import (
+    ee_linear_velocity,
     ee_position,
     grip_force,
     gripper_opening,
@@ -49,6 +50,7 @@ from splattwin_tasks.mdp.terminations import (
 __all__ = [
     "action_rate_l2",
     "ee_object_proximity",
+    "ee_linear_velocity",
     "ee_position",
     "grip_force",
     "grip_force_ceiling",

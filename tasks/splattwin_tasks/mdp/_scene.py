@@ -16,15 +16,17 @@ GRAVITY_M_S2 = 9.81
 
 @dataclass
 class SceneEntityCfg:
-    """The embedded runtime's stand-in for Isaac Lab's ``SceneEntityCfg``: an entity name and joint ids.
+    """The embedded runtime's stand-in for Isaac Lab's ``SceneEntityCfg``: an entity name, joint and body ids.
 
-    Under Isaac Lab the env cfgs pass ``isaaclab.managers.SceneEntityCfg`` instead; terms only read ``name`` and
-    ``joint_ids``, which both have.
+    Under Isaac Lab the env cfgs pass ``isaaclab.managers.SceneEntityCfg`` instead; terms only read ``name``,
+    ``joint_ids`` and ``body_ids``, which both have (each env resolves the ids from the names).
     """
 
     name: str
     joint_names: list[str] = field(default_factory=list)
     joint_ids: Any = field(default_factory=lambda: slice(None))
+    body_names: list[str] = field(default_factory=list)
+    body_ids: Any = field(default_factory=lambda: slice(None))
 
 
 def quat_wxyz_from_env(env: Any, quats: torch.Tensor) -> torch.Tensor:

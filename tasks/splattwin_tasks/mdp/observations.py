@@ -13,6 +13,7 @@ import torch
 from splattwin_tasks.mdp._scene import SceneEntityCfg, env_buffer, quat_wxyz_from_env
 
 __all__ = [
+    "ee_linear_velocity",
     "ee_position",
     "grip_force",
     "gripper_opening",
@@ -29,6 +30,7 @@ __all__ = [
 _OBJECT = SceneEntityCfg("object")
 _EE = SceneEntityCfg("ee_frame")
 _FINGERS = SceneEntityCfg("robot")
+_HAND = SceneEntityCfg("robot", body_names=["panda_hand"])
 
 
 def object_position(env: Any, asset_cfg: Any = _OBJECT) -> torch.Tensor:
@@ -50,6 +52,14 @@ def object_linear_velocity(env: Any, asset_cfg: Any = _OBJECT) -> torch.Tensor:
 def ee_position(env: Any, ee_cfg: Any = _EE) -> torch.Tensor:
     """End-effector (grasp centre between the fingertips) in the env frame [m], shape [N, 3]."""
     return env.scene[ee_cfg.name].data.target_pos_w[:, 0, :] - env.scene.env_origins
+
+
+def ee_linear_velocity(env: Any, asset_cfg: Any = _HAND) -> torch.Tensor:
+    """The hand's linear velocity, world axes [m/s], shape [N, 3] (the first body of ``asset_cfg``: ``panda_hand``).
+
+    An arm carries momentum from one step to the next; without it in the observations the policy cannot tell a hand
+    at rest from one still coasting."""
+    return env.scene[asset_cfg.name].data.body_lin_vel_w[:, asset_cfg.body_ids, :][:, 0, :]
 
 
 def gripper_opening(env: Any, asset_cfg: Any = _FINGERS) -> torch.Tensor:
