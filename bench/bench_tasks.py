@@ -47,7 +47,7 @@ def _twin(require_robot: bool) -> Path:
     return twin
 
 
-def bench_steps(num_envs: int, steps: int, twin: Path, robot: bool, robot_model: str = "hand") -> dict:
+def bench_steps(num_envs: int, steps: int, twin: Path, robot: bool, robot_model: str = "arm") -> dict:
     import copy
 
     import mujoco
@@ -119,7 +119,7 @@ def _train(
 
 
 def _evaluate(
-    task: str, checkpoint: Path, mass: float, twin: Path, robot: bool, episodes: int, robot_model: str = "hand"
+    task: str, checkpoint: Path, mass: float, twin: Path, robot: bool, episodes: int, robot_model: str = "arm"
 ) -> float:
     from splattwin_tasks.training import PlayConfig, play
 
@@ -141,7 +141,7 @@ def bench_study(
     twin: Path,
     robot: bool,
     episodes: int,
-    robot_model: str = "hand",
+    robot_model: str = "arm",
     seeds: int = 1,
 ) -> dict:
     from splattwin_tasks.twin_scene import read_twin_scene
@@ -180,7 +180,7 @@ def bench_study(
 
 
 def bench_push(
-    iterations: int, num_envs: int, twin: Path, robot: bool, episodes: int, robot_model: str = "hand"
+    iterations: int, num_envs: int, twin: Path, robot: bool, episodes: int, robot_model: str = "arm"
 ) -> dict:
     start = time.perf_counter()
     checkpoint = _train(
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=64, help="study/push: evaluation episodes per cell")
     parser.add_argument("--with-robot", action="store_true", help="add a Panda stand-in to the twin")
     parser.add_argument(
-        "--robot-model", choices=("hand", "arm"), default="hand", help="the hand on a carriage or the full 7-joint arm"
+        "--robot-model", choices=("hand", "arm"), default="arm", help="the hand on a carriage or the full 7-joint arm"
     )
     parser.add_argument("--seeds", type=int, default=1, help="study: training seeds per policy (cells: mean, range)")
     parser.add_argument("--json", type=Path, default=None)

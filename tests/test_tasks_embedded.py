@@ -129,7 +129,7 @@ def test_runtime_mass_change_matches_mujocos_own_recompute(twin: str) -> None:
     shard = env.shards[0]
     reference = mujoco.MjModel.from_xml_string(
         __import__("splattwin_tasks.embedded.mjcf", fromlist=["build_mjcf"]).build_mjcf(
-            env.twin_scene, 2, sim_dt=env.cfg.sim_dt, hand_start=env._hand_start
+            env.twin_scene, 2, sim_dt=env.cfg.sim_dt, hand_start=env._hand_start, robot_model=env.cfg.robot_model
         )
     )
     reference.body_mass[shard.object_body] = env.model.body_mass[shard.object_body]

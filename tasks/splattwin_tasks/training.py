@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from splattwin.errors import InputError
+from splattwin.errors import InputError, StageError
 
 __all__ = [
     "PlayConfig",
@@ -442,7 +442,10 @@ def _record(env: Any, frames: list[dict[str, Any]], task: str, checkpoint: Path)
         rate = twin.layers["trajectories"].timeCodesPerSecond
         names = frames[0]["joint_names"]
         if getattr(env, "is_arm", False) and scene.robot_prim:
-            known = {channel.name for channel in joint_channels(twin.stage, scene.robot_prim)}
+            try:
+                known = {channel.name for channel in joint_channels(twin.stage, scene.robot_prim)}
+            except StageError:  # an articulation root without import-robot's joints (a stand-in)
+                known = set()
             columns = [k for k, name in enumerate(names) if name in known]
             if len(columns) < len(names):
                 missing = sorted(set(names) - known)

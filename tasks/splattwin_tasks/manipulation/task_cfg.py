@@ -77,9 +77,9 @@ class ManipulationTaskCfg:
         mass_range_ratio: the log-uniform range's ratio.
         fixed_mass_kg: the mass for ``fixed`` [kg].
         move_step_m: largest end-effector displacement one action asks for [m] (action 1.0).
-        robot_model: what the embedded runtime simulates: ``hand`` (the Panda hand on a Cartesian impedance
-            carriage, fast) or ``arm`` (the full 7-joint Panda, driven by differential IK; same actions and
-            observations).
+        robot_model: what the embedded runtime simulates: ``arm`` (the full 7-joint Panda under a Cartesian
+            impedance controller) or ``hand`` (the Panda hand alone on a Cartesian impedance carriage, faster);
+            same actions and observations.
         seed: random seed of the env.
     """
 
@@ -94,7 +94,7 @@ class ManipulationTaskCfg:
     mass_range_ratio: float = 4.0
     fixed_mass_kg: float = 0.0
     move_step_m: float = 0.02
-    robot_model: str = "hand"
+    robot_model: str = "arm"
     seed: int = 0
 
     def validate(self) -> None:
