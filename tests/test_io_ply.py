@@ -197,14 +197,101 @@ def test_round_trip_keeps_extreme_opacities(tmp_path: Path) -> None:
     np.testing.assert_allclose(back.opacities, [0.0, 1.0, 0.0], atol=6e-8)
 
 
+PLAYCANVAS_CHUNK = 256  # Gaussians per chunk; each chunk stores its own min/max of positions, log scales, colours
+PLAYCANVAS_BITS = np.array([2047, 1023, 2047])  # 11/10/11-bit unsigned levels of packed_position and packed_scale
+CHUNK_PROPERTIES = [f"{end}_{axis}" for end in ("min", "max") for axis in "xyz"]
+CHUNK_PROPERTIES += [f"{end}_scale_{axis}" for end in ("min", "max") for axis in "xyz"]
+CHUNK_PROPERTIES += [f"{end}_{channel}" for end in ("min", "max") for channel in "rgb"]
+PACKED_PROPERTIES = ["packed_position", "packed_rotation", "packed_scale", "packed_color"]
+
+
+def chunk_half_steps(values: np.ndarray, low: float = -np.inf, high: float = np.inf) -> np.ndarray:
+    """Half a quantisation step of each value [N, 3]: its chunk's range over 11/10/11 bits, halved.
+
+    ``low``/``high`` clip the chunk bounds as the writer does (PlayCanvas clamps log scales to [-20, 20]).
+    """
+    steps = np.empty_like(values, dtype=np.float64)
+    for start in range(0, len(values), PLAYCANVAS_CHUNK):
+        chunk = np.clip(values[start : start + PLAYCANVAS_CHUNK].astype(np.float64), low, high)
+        steps[start : start + PLAYCANVAS_CHUNK] = (chunk.max(axis=0) - chunk.min(axis=0)) / PLAYCANVAS_BITS / 2
+    return steps
+
+
+def assert_quats_within_smallest_three(decoded: np.ndarray, original: np.ndarray) -> None:
+    """Quaternions [N, 4] wxyz after PlayCanvas's smallest-three code: 3 components of 10 bits over +-1/sqrt(2).
+
+    The three stored components (all but the largest in magnitude, sign fixed so it is positive) are off by at most
+    half a step, sqrt(2)/1023/2. The rebuilt largest m = sqrt(1 - a^2 - b^2 - c^2) moves by |a da + b db + c dc| / m
+    <= (|a| + |b| + |c|) half-steps / m <= 3 half-steps (m >= 1/2 and |a| + |b| + |c| <= sqrt(3 (1 - m^2))).
+    """
+    unit = original.astype(np.float64) / np.linalg.norm(original, axis=1, keepdims=True)
+    largest = np.abs(unit).argmax(axis=1)
+    unit *= np.sign(unit[np.arange(len(unit)), largest])[:, None]
+    half_step = np.sqrt(2) / 1023 / 2
+    error = np.abs(decoded.astype(np.float64) - unit)
+    stored = np.ones_like(error, dtype=bool)
+    stored[np.arange(len(unit)), largest] = False
+    assert error[stored].max() <= half_step + 1e-6, error[stored].max()
+    assert error.max() <= 3 * half_step + 1e-6, error.max()
+
+
 def test_playcanvas_compressed_ply(tmp_path: Path) -> None:
-    original = random_gsdata(200, 1, seed=5)
+    """gsply writes (from a GSData in PLY conventions), we read; every field within the codec's quantisation."""
+    original = random_gsdata(600, 1, seed=5)  # three chunks, the last one partial
     gsply.plywrite(tmp_path / "scene.ply", original, compressed=True)  # writes scene.compressed.ply
     gaussians = read_ply(tmp_path / "scene.compressed.ply")
-    # Quantisation of the PlayCanvas codec, all inside one 256-Gaussian chunk: positions 11/10/11 bits of the
-    # chunk's range, opacity 8 bits, higher SH 8 bits with a step of 1/32 over [-4, 4].
-    extent = original.means.max(axis=0) - original.means.min(axis=0)
-    assert np.all(np.abs(gaussians.means - original.means) <= extent / np.array([2047, 1023, 2047]) / 2 + 1e-6)
+    # Quantisation of the PlayCanvas codec, per 256-Gaussian chunk: positions and log scales 11/10/11 bits of the
+    # chunk's range, quaternions smallest-three 10 bits, opacity 8 bits, higher SH 8 bits with a step of 1/32.
+    assert np.all(np.abs(gaussians.means - original.means) <= chunk_half_steps(original.means) + 1e-6)
+    log_scale_error = np.abs(np.log(gaussians.scales.astype(np.float64)) - original.scales)
+    assert np.all(log_scale_error <= chunk_half_steps(original.scales, -20.0, 20.0) + 1e-5), log_scale_error.max()
+    assert_quats_within_smallest_three(gaussians.quats_wxyz, original.quats)
     expected_opacities = 1 / (1 + np.exp(-original.opacities.astype(np.float64)))
     np.testing.assert_allclose(gaussians.opacities, expected_opacities, atol=0.5 / 255 + 1e-6)
     np.testing.assert_allclose(gaussians.sh[:, 1:], original.shN, atol=1 / 64 + 1e-6)
+
+
+def test_playcanvas_compressed_ply_built_by_hand(tmp_path: Path) -> None:
+    """A one-chunk compressed PLY packed by hand from the PlayCanvas layout; no gsply writer involved.
+
+    Chunk: positions in [0, 1]^3, log scales in [ln 0.01, ln 0.04], colours in [0, 1]. packed_position and
+    packed_scale are 11/10/11 bits (x in bits 21-31), packed_rotation is 2 bits of the largest component's index
+    (0 = w, the PLY's rot_0) then three 10-bit components over +-1/sqrt(2), packed_color is r, g, b, opacity bytes.
+    """
+    chunk = [0.0, 0.0, 0.0, 1.0, 1.0, 1.0] + [math.log(0.01)] * 3 + [math.log(0.04)] * 3 + [0.0] * 3 + [1.0] * 3
+
+    def pack_111011(x: int, y: int, z: int) -> int:
+        return x << 21 | y << 11 | z
+
+    def component(level: int) -> float:  # a 10-bit quaternion component, spread over +-1/sqrt(2)
+        return (level / 1023 - 0.5) * math.sqrt(2)
+
+    def colour(red: int, green: int, blue: int, opacity: int) -> int:
+        return red << 24 | green << 16 | blue << 8 | opacity
+
+    rows = [
+        # Scales at the chunk's ends and one level past the middle of x: log-linear, so 0.01 * 4^(1024/2047).
+        (pack_111011(2047, 0, 1024), 1 << 30 | 767 << 20 | 255 << 10 | 511, pack_111011(1024, 1023, 0), 255),
+        (pack_111011(0, 1023, 2047), 0 << 30 | 255 << 20 | 767 << 10 | 600, pack_111011(0, 0, 2047), 51),
+    ]
+    head = "ply\nformat binary_little_endian 1.0\nelement chunk 1\n"
+    head += "".join(f"property float {name}\n" for name in CHUNK_PROPERTIES)
+    head += "element vertex 2\n" + "".join(f"property uint {name}\n" for name in PACKED_PROPERTIES)
+    body = struct.pack("<18f", *chunk)
+    for position, rotation, scale, opacity in rows:
+        body += struct.pack("<4I", position, rotation, scale, colour(255, 0, 128, opacity))
+    path = tmp_path / "hand.ply"
+    path.write_bytes((head + "end_header\n").encode("ascii") + body)
+    g = read_ply(path)
+
+    np.testing.assert_allclose(g.means, [[1.0, 0.0, 1024 / 2047], [0.0, 1.0, 1.0]], atol=1e-6)
+    middle = 0.01 * 4 ** (1024 / 2047)  # ~0.02001 (a linear lerp of 0.01..0.04 would give ~0.025)
+    np.testing.assert_allclose(g.scales, [[middle, 0.04, 0.01], [0.01, 0.01, 0.04]], rtol=1e-5)
+    a, b, c = component(767), component(255), component(511)
+    first = [a, math.sqrt(1 - a * a - b * b - c * c), b, c]  # index 1: x is the rebuilt one
+    a, b, c = component(255), component(767), component(600)
+    second = [math.sqrt(1 - a * a - b * b - c * c), a, b, c]  # index 0: w is the rebuilt one
+    np.testing.assert_allclose(g.quats_wxyz, [first, second], atol=1e-5)
+    expected_sh0 = (np.array([1.0, 0.0, 128 / 255]) - 0.5) / SH_C0  # colour = 0.5 + SH_C0 * DC term
+    np.testing.assert_allclose(g.sh[:, 0], [expected_sh0, expected_sh0], atol=1e-5)
+    np.testing.assert_allclose(g.opacities, [1.0, 0.2], atol=1e-4)  # opacity byte / 255 (255 -> sigmoid(10))

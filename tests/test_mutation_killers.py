@@ -272,20 +272,26 @@ def test_playcanvas_compressed_ply_of_sh_degree_0_reads(tmp_path: Path) -> None:
     count = 256  # one PlayCanvas chunk
     rng = np.random.default_rng(2)
     means = rng.uniform(-1, 1, (count, 3)).astype(np.float32)
-    path = tmp_path / "c.compressed.ply"  # gsply names compressed files so
-    gsply.plywrite(
-        path,
-        means,
+    # A GSData that says it holds log scales and logit opacities: given bare arrays, gsply 0.4.6's plywrite guesses
+    # the encoding from the values; these all-zero logits look like linear opacities to it, and it then takes the
+    # log of the (already log) scales too, writing 1e-9 m (clamped to exp(-20) = 2e-9 m) instead of 0.02 m.
+    data = gsply.GSData.from_arrays(
+        means=means,
         scales=np.full((count, 3), np.log(0.02), np.float32),
         quats=np.tile(np.float32([1, 0, 0, 0]), (count, 1)),
         opacities=np.zeros(count, np.float32),
         sh0=np.zeros((count, 3), np.float32),
-        compressed=True,
+        format="ply",
     )
+    path = tmp_path / "c.compressed.ply"  # gsply names compressed files so
+    gsply.plywrite(path, data, compressed=True)
     g = read_gaussians(path)
     assert g.sh.shape == (count, 1, 3)
     # Compressed positions are quantised to 11/10/11 bits inside the chunk's bounds: within a few mm here.
     np.testing.assert_allclose(g.means, means, atol=2e-3)
+    # One scale for the whole chunk: its min = max, so it comes back exactly; logit 0 is opacity 1/2 (8 bits).
+    np.testing.assert_allclose(g.scales, 0.02, rtol=1e-6)
+    np.testing.assert_allclose(g.opacities, 0.5, atol=0.5 / 255)
 
 
 def test_packed_vertex_properties_without_chunks_are_not_a_compressed_ply(tmp_path: Path) -> None:

@@ -16,6 +16,11 @@ float32 outputs (converting log/logit in place), and it parses the whole header 
 error. Measured on the same file (2-core CPU): 0.28-0.5 s and +280 MB peak RSS (1.2x the arrays; the rest is
 one 32 MB chunk buffer and validation temporaries), against 0.5-1.2 s and +462 MB for gsply.
 PlayCanvas "compressed" PLY (an element ``chunk`` before ``vertex``) is decoded by gsply, which implements that codec.
+gsply's decoder returns log scales (quantised per 256-Gaussian chunk between ``min_scale_*`` and ``max_scale_*``)
+and logit opacities (from an 8-bit linear byte), which ``_read_compressed`` activates with ``exp`` and ``sigmoid``.
+To write one with gsply (tests do), pass ``gsply.GSData.from_arrays(..., format="ply")``: given bare arrays,
+gsply 0.4.6's ``plywrite`` guesses log/linear from the values, and when only the opacities look linear (logits
+mostly in [0, 1]) it converts both fields, in place, writing already-log scales as ``exp(-20)`` = 2e-9 m.
 """
 
 from __future__ import annotations
