@@ -247,3 +247,19 @@ def test_play_records_the_arm_joints_on_the_twins_robot(tmp_path) -> None:
     grasp = hand[:, :3, 3] + 0.1034 * hand[:, :3, 2]
     keyed = np.array([ee.Get(t * rate) for t in trajectory.times])
     assert np.linalg.norm(grasp - keyed, axis=1).max() < 2e-3
+
+
+def test_the_arm_holds_the_hand_as_the_isaac_lab_action_asks(twin: str) -> None:
+    """The embedded arm's hand orientation after a reset and after moving is the pose Isaac Lab's
+    CartesianTargetAction targets (mdp.hand_down_quat_wxyz of the object's closing direction)."""
+    from splattwin_tasks.embedded.mjcf import grasp_yaw
+    from splattwin_tasks.mdp import hand_down_quat_wxyz
+
+    env = _make("SplatTwin-Lift-Franka-v0", twin, num_envs=2)
+    env.reset()
+    expected = np.array(hand_down_quat_wxyz(grasp_yaw(env.twin_scene)[0]))
+    hand = mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_BODY, "panda_hand_0")
+    assert abs(env.data.xquat[hand] @ expected) == pytest.approx(1.0, abs=1e-6)  # q and -q are one rotation
+    for _ in range(10):
+        env.step(torch.tensor([[0.5, -0.5, 1.0, -1.0]] * 2))
+    assert abs(env.data.xquat[hand] @ expected) > np.cos(np.radians(2.0) / 2)  # within 2 degrees at full speed

@@ -102,3 +102,6 @@ def test_package_metadata_declares_isaaclab_entry_point_and_no_torch_pin() -> No
 def test_isaaclab_env_cfg_builds() -> None:  # pragma: no cover - runs only inside Isaac Lab
     cfg = load_entry_point("SplatTwin-Lift-Franka-v0", "env_cfg_entry_point")()
     assert cfg.observations.policy.object_mass.func is mdp.object_mass_observation
+    assert cfg.actions.arm_action.action_dim == 3  # the embedded runtime's x, y, z (+ the gripper's 1)
+    push = load_entry_point("SplatTwin-Push-Franka-v0", "env_cfg_entry_point")()
+    assert push.actions.arm_action.action_dim == 2 and push.actions.arm_action.hold_height_m is not None

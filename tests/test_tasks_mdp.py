@@ -199,3 +199,30 @@ def test_push_target_is_at_the_sampled_distance_from_the_object() -> None:
     distance = torch.linalg.vector_norm(offset, dim=1)
     assert ((distance >= 0.06 - 1e-6) & (distance <= 0.12 + 1e-6)).all()
     np.testing.assert_allclose(env.push_target_pos[:, 2], [0.025, 0.055], atol=1e-6)
+
+
+def test_end_effector_target_by_hand() -> None:
+    ee = torch.tensor([[0.5, 0.0, 0.10], [0.84, 0.0, 0.03], [0.3, 0.2, 0.03]], dtype=torch.float64)
+    actions = torch.tensor([[1.0, -0.5, 1.0, 0.7], [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, -1.0, 0.0]], dtype=torch.float64)
+    lift = mdp.end_effector_target(ee, actions, 0.02, min_height_m=0.0235, max_height_m=0.5)
+    # x, y, z move by 2 cm x action; the grip column is ignored.
+    np.testing.assert_allclose(lift[0].numpy(), [0.52, -0.01, 0.12])
+    # 0.86 m from the base is pulled back onto the 0.85 m sphere along its ray.
+    np.testing.assert_allclose(lift[1].numpy(), np.array([0.86, 0.0, 0.03]) * 0.85 / np.hypot(0.86, 0.03))
+    # 1 cm above the table is below the pads' clearance: held at 2.35 cm.
+    np.testing.assert_allclose(lift[2].numpy(), [0.3, 0.2, 0.0235])
+    push = mdp.end_effector_target(ee, actions, 0.02, min_height_m=0.0235, max_height_m=0.5, hold_height_m=0.03)
+    # Planar: z is the held height whatever z the hand has or the third column asks.
+    np.testing.assert_allclose(push[0].numpy(), [0.52, -0.01, 0.03])
+    np.testing.assert_allclose(push[2].numpy(), [0.3, 0.2, 0.03])
+
+
+@pytest.mark.parametrize("closing_yaw_deg", [0.0, 30.0, 90.0, 200.0])
+def test_hand_down_quaternion_points_the_fingers_down_and_closes_along_the_yaw(closing_yaw_deg: float) -> None:
+    from scipy.spatial.transform import Rotation
+
+    w, x, y, z = mdp.hand_down_quat_wxyz(np.radians(closing_yaw_deg))
+    rotation = Rotation.from_quat([x, y, z, w]).as_matrix()
+    np.testing.assert_allclose(rotation[:, 2], [0.0, 0.0, -1.0], atol=1e-12)  # fingers (hand z) down
+    closing = np.array([np.cos(np.radians(closing_yaw_deg)), np.sin(np.radians(closing_yaw_deg)), 0.0])
+    assert abs(rotation[:, 1] @ closing) == pytest.approx(1.0)  # hand y along the closing line

@@ -32,6 +32,7 @@ from splattwin_tasks.embedded.arm import ARM_HOME_Q, ARM_JOINTS, dls_step
 from splattwin_tasks.embedded.mjcf import HandGeometry, build_mjcf, grasp_yaw, world_origins
 from splattwin_tasks.manipulation.task_cfg import FINGER_JOINTS, LiftTaskCfg, ManipulationTaskCfg, TaskTerms
 from splattwin_tasks.mdp._scene import SceneEntityCfg
+from splattwin_tasks.mdp.actions import end_effector_target
 from splattwin_tasks.twin_scene import TwinScene
 
 __all__ = ["WORLDS_PER_MODEL", "EmbeddedManipulationEnv", "Shard"]
@@ -39,7 +40,6 @@ __all__ = ["WORLDS_PER_MODEL", "EmbeddedManipulationEnv", "Shard"]
 WORLDS_PER_MODEL = 16
 
 _PUSH_FINGER_FORCE_N = 5.0  # keeps the fingers shut while pushing
-_REACH_M = 0.85  # the Panda's reach from its base
 
 
 class Shard:
@@ -192,7 +192,10 @@ class EmbeddedManipulationEnv:
             hand_start[2] = self._table_z + cfg.push_height_m
         self._hand_start = hand_start
         self.is_arm = cfg.robot_model == "arm"
-        self._pad_clear_z = self._table_z + HandGeometry.pad_half[2] + 0.001
+        # The arm keeps the pads (2.25 cm below the grasp centre) 1 mm clear of the table: pressed into it, the stiff
+        # contact throws the arm's inertia up; the carriage (the hand model's) may rest them on it.
+        pad_clear = HandGeometry.pad_half[2] + 0.001
+        self._min_height = self._table_z + (pad_clear if self.is_arm else 0.02)
         # The grasp frame's world orientation the arm's IK holds: the hand model's (closing axis across the object).
         palm_yaw = grasp_yaw(scene)[0] - np.pi / 2
         self._grasp_quat = np.array([np.cos(palm_yaw / 2), 0.0, 0.0, np.sin(palm_yaw / 2)])
@@ -346,19 +349,14 @@ class EmbeddedManipulationEnv:
 
     def _apply_actions(self, actions: np.ndarray) -> None:
         ee = self.gather(lambda shard: shard.data.site_xpos[shard.ee_site]) - self._origins_np
-        target = ee.copy()
-        moved = 3 if self.is_lift else 2
-        target[:, :moved] += self.cfg.move_step_m * actions[:, :moved]
-        if not self.is_lift:
-            target[:, 2] = self._table_z + self.cfg.push_height_m
-        # Keep the carriage in the Panda's reach and above the table.
-        radius = np.linalg.norm(target, axis=1, keepdims=True)
-        target = np.where(radius > _REACH_M, target * (_REACH_M / np.maximum(radius, 1e-9)), target)
-        target[:, 2] = np.clip(target[:, 2], self._table_z + 0.02, self._table_z + 0.5)
-        if self.is_arm:
-            # Pressing the pads (2.25 cm below the grasp centre) into the table makes the stiff contact throw the
-            # arm's larger inertia upwards; hold them 1 mm clear.
-            target[:, 2] = np.maximum(target[:, 2], self._pad_clear_z)
+        target = end_effector_target(
+            torch.from_numpy(ee),
+            torch.from_numpy(actions),
+            self.cfg.move_step_m,
+            min_height_m=self._min_height,
+            max_height_m=self._table_z + 0.5,
+            hold_height_m=None if self.is_lift else max(self._table_z + self.cfg.push_height_m, self._min_height),
+        ).numpy()
         if self.is_lift:
             # The lag acts on the grip level (the log-force action), so a deterministic policy gets the force its
             # stochastic training runs averaged to (a lag on the force itself would average exp(noise) upwards).
@@ -394,8 +392,7 @@ class EmbeddedManipulationEnv:
             start = obj + np.stack([distance * np.cos(heading), distance * np.sin(heading), np.zeros(k)], 1)
             start[:, 2] = self._table_z + self.cfg.push_height_m
             opening = 0.0
-        if self.is_arm:
-            start[:, 2] = np.maximum(start[:, 2], self._pad_clear_z)
+        start[:, 2] = np.maximum(start[:, 2], self._min_height)
         for shard, local, positions in _split(self.shards, ids):
             m, d = shard.model, shard.data
             if self.is_arm:

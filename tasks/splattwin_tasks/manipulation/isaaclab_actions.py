@@ -1,7 +1,9 @@
-"""Isaac Lab action term of the Lift gripper: a grip action in [-1, 1] as a log-scaled closing force.
+"""Isaac Lab action terms of the tasks: the Cartesian end-effector action and the Lift gripper's log-scaled force.
 
-Imported only under Isaac Lab (by :mod:`~splattwin_tasks.manipulation.isaaclab_env`); the embedded runtime maps
-the same action the same way (``EmbeddedManipulationEnv.grip_force_n``).
+Imported only under Isaac Lab (by :mod:`~splattwin_tasks.manipulation.isaaclab_env`). The embedded runtime maps the
+same actions the same way: the end-effector target through :func:`splattwin_tasks.mdp.end_effector_target` with
+the hand held top-down (:func:`splattwin_tasks.mdp.hand_down_quat_wxyz`), the grip as
+``EmbeddedManipulationEnv.grip_force_n``.
 """
 
 from __future__ import annotations
@@ -10,11 +12,60 @@ import math
 from collections.abc import Sequence
 
 import torch
-from isaaclab.envs.mdp.actions import JointEffortActionCfg  # noqa: TID251
+from isaaclab.envs.mdp.actions import DifferentialInverseKinematicsActionCfg, JointEffortActionCfg  # noqa: TID251
 from isaaclab.envs.mdp.actions.joint_actions import JointEffortAction  # noqa: TID251
+from isaaclab.envs.mdp.actions.task_space_actions import DifferentialInverseKinematicsAction  # noqa: TID251
 from isaaclab.utils import configclass  # noqa: TID251
 
-__all__ = ["LogGripForceAction", "LogGripForceActionCfg"]
+from splattwin_tasks.mdp.actions import end_effector_target
+
+__all__ = ["CartesianTargetAction", "CartesianTargetActionCfg", "LogGripForceAction", "LogGripForceActionCfg"]
+
+
+class CartesianTargetAction(DifferentialInverseKinematicsAction):
+    """The task's Cartesian action (x, y for Push, x, y, z for Lift, at most ``move_step_m`` each) as an absolute
+    pose for differential IK: the position from :func:`~splattwin_tasks.mdp.end_effector_target` (the embedded
+    runtime's), the orientation held at ``hand_quat`` (fingers down, closing across the object). The controller
+    must be ``DifferentialIKControllerCfg(command_type="pose", use_relative_mode=False)``."""
+
+    cfg: CartesianTargetActionCfg
+
+    def __init__(self, cfg: CartesianTargetActionCfg, env: object) -> None:
+        super().__init__(cfg, env)
+        self._pose_command = torch.zeros(self.num_envs, 7, device=self.device)
+        self._pose_command[:, 3:] = torch.tensor(cfg.hand_quat, device=self.device)
+
+    @property
+    def action_dim(self) -> int:
+        return self.cfg.action_dim
+
+    def process_actions(self, actions: torch.Tensor) -> None:
+        self._raw_actions[:] = actions
+        self._processed_actions[:] = actions.clamp(-1.0, 1.0)
+        ee_pos, ee_quat = self._compute_frame_pose()  # the grasp centre (body offset) in the robot's root frame
+        self._pose_command[:, :3] = end_effector_target(
+            ee_pos,
+            self._processed_actions,
+            self.cfg.move_step_m,
+            min_height_m=self.cfg.min_height_m,
+            max_height_m=self.cfg.max_height_m,
+            hold_height_m=self.cfg.hold_height_m,
+        )
+        self._ik_controller.set_command(self._pose_command, ee_pos, ee_quat)
+
+
+@configclass
+class CartesianTargetActionCfg(DifferentialInverseKinematicsActionCfg):
+    """Cfg of :class:`CartesianTargetAction`: heights [m] in the robot's root frame; ``hand_quat`` in the installed
+    Isaac Lab's quaternion order."""
+
+    class_type: type = CartesianTargetAction
+    action_dim: int = 3
+    move_step_m: float = 0.02
+    min_height_m: float = 0.0235
+    max_height_m: float = 0.5
+    hold_height_m: float | None = None
+    hand_quat: tuple = (0.0, 1.0, 0.0, 0.0)
 
 
 class LogGripForceAction(JointEffortAction):

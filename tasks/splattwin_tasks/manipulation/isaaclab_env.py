@@ -98,7 +98,6 @@ def build_isaaclab_env_cfg(env_cfg: Any, task_cfg: Any) -> None:
     import isaaclab.sim as sim_utils  # noqa: PLC0415, TID251
     from isaaclab.assets import AssetBaseCfg, RigidObjectCfg  # noqa: PLC0415, TID251
     from isaaclab.controllers import DifferentialIKControllerCfg  # noqa: PLC0415, TID251
-    from isaaclab.envs.mdp.actions import DifferentialInverseKinematicsActionCfg  # noqa: PLC0415, TID251
     from isaaclab.scene import InteractiveSceneCfg  # noqa: PLC0415, TID251
     from isaaclab.sensors import FrameTransformerCfg  # noqa: PLC0415, TID251
     from isaaclab.sensors.frame_transformer.frame_transformer_cfg import OffsetCfg  # noqa: PLC0415, TID251
@@ -169,15 +168,31 @@ def build_isaaclab_env_cfg(env_cfg: Any, task_cfg: Any) -> None:
     class ObservationsCfg:
         policy: PolicyCfg = policy
 
+    from splattwin_tasks.embedded.arm import GRASP_OFFSET_M  # noqa: PLC0415
+    from splattwin_tasks.embedded.mjcf import HandGeometry, grasp_yaw  # noqa: PLC0415
+    from splattwin_tasks.manipulation.isaaclab_actions import CartesianTargetActionCfg  # noqa: PLC0415
+    from splattwin_tasks.mdp import hand_down_quat_wxyz  # noqa: PLC0415
+
+    # The embedded arm's action, heights and grasp orientation (splattwin_tasks.embedded.env), in the root frame.
+    table_z = scene.table_height - base[2]
+    min_height = table_z + HandGeometry.pad_half[2] + 0.001
+    w, x, y, z = hand_down_quat_wxyz(grasp_yaw(scene)[0])
+    is_lift = isinstance(task_cfg, LiftTaskCfg)
+
     @configclass
     class ActionsCfg:
-        arm_action = DifferentialInverseKinematicsActionCfg(
+        arm_action = CartesianTargetActionCfg(
             asset_name="robot",
             joint_names=["panda_joint.*"],
             body_name="panda_hand",
-            controller=DifferentialIKControllerCfg(command_type="position", use_relative_mode=True, ik_method="dls"),
-            scale=task_cfg.move_step_m,
-            body_offset=DifferentialInverseKinematicsActionCfg.OffsetCfg(pos=(0.0, 0.0, 0.107)),
+            controller=DifferentialIKControllerCfg(command_type="pose", use_relative_mode=False, ik_method="dls"),
+            body_offset=CartesianTargetActionCfg.OffsetCfg(pos=(0.0, 0.0, GRASP_OFFSET_M)),
+            action_dim=3 if is_lift else 2,
+            move_step_m=task_cfg.move_step_m,
+            min_height_m=min_height,
+            max_height_m=table_z + 0.5,
+            hold_height_m=None if is_lift else max(table_z + task_cfg.push_height_m, min_height),
+            hand_quat=(w, x, y, z) if isaaclab_quat_order() == "wxyz" else (x, y, z, w),
         )
 
     actions = ActionsCfg()

@@ -7,6 +7,7 @@ which the embedded runtime provides too; quaternions are converted to (w, x, y, 
 (:func:`splattwin_tasks.quaternions.convert_quat_order`).
 """
 
+from splattwin_tasks.mdp.actions import REACH_M, end_effector_target, hand_down_quat_wxyz
 from splattwin_tasks.mdp.events import (
     lognormal_mass,
     loguniform_mass,
@@ -48,14 +49,17 @@ from splattwin_tasks.mdp.terminations import (
 )
 
 __all__ = [
+    "REACH_M",
     "action_rate_l2",
     "ee_object_proximity",
     "ee_linear_velocity",
+    "end_effector_target",
     "ee_position",
     "grip_force",
     "grip_force_ceiling",
     "grip_over_ceiling",
     "grip_within_window",
+    "hand_down_quat_wxyz",
     "gripper_opening",
     "last_action",
     "lift_success",
