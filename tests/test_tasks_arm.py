@@ -224,7 +224,7 @@ def test_play_records_the_arm_joints_on_the_twins_robot(tmp_path) -> None:
     from splattwin.cli import main
     from splattwin.robot import load_robot
     from splattwin.usd import open_twin
-    from splattwin.usd.trajectories import read_joint_trajectory
+    from splattwin.usd.trajectories import check_trajectory, joint_channels, read_joint_trajectory
 
     assert main(["demo", "--out", str(tmp_path / "demo"), "previews=false", "identify=false"]) == 0
     twin = tmp_path / "demo" / "twin.usda"
@@ -237,6 +237,10 @@ def test_play_records_the_arm_joints_on_the_twins_robot(tmp_path) -> None:
     trajectory = read_joint_trajectory(stage, "/World/Robot")
     assert [f"panda_joint{k}" for k in range(1, 8)] == trajectory.joint_names[:7]
     assert len(trajectory.times) > 10
+    # Within the twin robot's joint limits (MuJoCo's soft limits let a shut finger sit past its stop).
+    channels = joint_channels(stage, "/World/Robot")
+    limits = [i for i in check_trajectory(trajectory, channels) if i.kind == "limit"]
+    assert not limits, limits
     ee = stage.GetPrimAtPath("/World/Trajectories/SplatTwin_Push_Franka_v0/ee").GetAttribute("xformOp:translate")
     rate = stage.GetTimeCodesPerSecond()
     robot = load_robot(stage, "/World/Robot", gaussians=False)

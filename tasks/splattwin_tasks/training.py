@@ -443,15 +443,20 @@ def _record(env: Any, frames: list[dict[str, Any]], task: str, checkpoint: Path)
         names = frames[0]["joint_names"]
         if getattr(env, "is_arm", False) and scene.robot_prim:
             try:
-                known = {channel.name for channel in joint_channels(twin.stage, scene.robot_prim)}
+                channels = {channel.name: channel for channel in joint_channels(twin.stage, scene.robot_prim)}
             except StageError:  # an articulation root without import-robot's joints (a stand-in)
-                known = set()
+                channels = {}
+            known = set(channels)
             columns = [k for k, name in enumerate(names) if name in known]
             if len(columns) < len(names):
                 missing = sorted(set(names) - known)
                 logger.warning("record: the twin's robot %s has no joints %s; not keyed", scene.robot_prim, missing)
             if columns:
                 joints = np.stack([frame["joints"][columns] for frame in frames])
+                # MuJoCo's joint limits are soft: a finger shut with 5 N sits ~6 mm past its 0 stop; key the limit.
+                lower = [channels[names[k]].lower for k in columns]
+                upper = [channels[names[k]].upper for k in columns]
+                joints = np.clip(joints, lower, upper)
                 trajectory = Trajectory(times, joints, [names[k] for k in columns])
                 write_joint_trajectory(twin, scene.robot_prim, trajectory, source=str(checkpoint))
         with twin.edit_layer("trajectories") as stage:

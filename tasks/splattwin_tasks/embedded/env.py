@@ -160,7 +160,8 @@ class _Namespace:
 
 
 class EmbeddedManipulationEnv:
-    """N Push or Lift worlds in one MuJoCo model, stepped together; Isaac Lab's batched env interface.
+    """N Push or Lift worlds in MuJoCo models of at most :data:`WORLDS_PER_MODEL` worlds (:attr:`shards`), stepped
+    together; Isaac Lab's batched env interface.
 
     Args:
         cfg: the task cfg (validated here).
@@ -196,7 +197,8 @@ class EmbeddedManipulationEnv:
         # contact throws the arm's inertia up; the carriage (the hand model's) may rest them on it.
         pad_clear = HandGeometry.pad_half[2] + 0.001
         self._min_height = self._table_z + (pad_clear if self.is_arm else 0.02)
-        # The grasp frame's world orientation the arm's IK holds: the hand model's (closing axis across the object).
+        # The grasp frame's orientation the reset IK places the arm's hand at: the hand model's (closing axis across
+        # the object); the impedance then holds it.
         palm_yaw = grasp_yaw(scene)[0] - np.pi / 2
         self._grasp_quat = np.array([np.cos(palm_yaw / 2), 0.0, 0.0, np.sin(palm_yaw / 2)])
         shard_count = math.ceil(num_envs / WORLDS_PER_MODEL)
