@@ -90,6 +90,21 @@ def test_play_records_the_rollout_as_time_samples(run) -> None:
     assert open_twin(twin).layer_of("/World/Trajectories") == "trajectories"
 
 
+@pytest.mark.slow
+def test_play_rolls_out_on_the_robot_model_the_policy_was_trained_with(run, tmp_path) -> None:
+    from splattwin_tasks.training import PlayConfig, TrainConfig, play, train
+
+    twin, _ = run
+    hand_run = tmp_path / "hand"
+    common = {"task": "SplatTwin-Push-Franka-v0", "twin": str(twin), "num_envs": 2}
+    with pytest.warns(UserWarning, match="MASS NOT IDENTIFIED"):
+        hand = {"robot_model": "hand"}
+        train(TrainConfig(**common, max_iterations=1, log_dir=str(hand_run), env=hand, progress=False))
+        assert play(PlayConfig(**common, checkpoint=str(hand_run), episodes=1))["robot_model"] == "hand"
+        asked = PlayConfig(**common, checkpoint=str(hand_run), episodes=1, env={"robot_model": "arm"})
+        assert play(asked)["robot_model"] == "arm"
+
+
 def test_bad_overrides_are_one_line_errors(tmp_path, capsys) -> None:
     assert main(["train", "num_envs=many"]) == 2
     assert "num_envs" in capsys.readouterr().err

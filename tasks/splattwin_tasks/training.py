@@ -356,6 +356,11 @@ def play(config: PlayConfig) -> dict[str, Any]:
     trained_task = (saved.get("infos") or {}).get("task")
     if trained_task and trained_task != config.task:
         raise InputError(checkpoint, f"was trained on {trained_task}, not {config.task}")
+    # The robot the policy was trained with (arm or hand: same observation size, different dynamics) unless asked.
+    trained_robot = ((saved.get("infos") or {}).get("env") or {}).get("robot_model")
+    env_overrides = dict(config.env)
+    if trained_robot and "robot_model" not in env_overrides:
+        env_overrides["robot_model"] = trained_robot
     env = splattwin_tasks.make(
         config.task,
         num_envs=config.num_envs,
@@ -363,7 +368,7 @@ def play(config: PlayConfig) -> dict[str, Any]:
         twin=config.twin or None,
         device=config.device,
         seed=config.seed,
-        **config.env,
+        **env_overrides,
     )
     obs_dim = env.observation_space["policy"].shape[1]
     if trained_obs != obs_dim:
@@ -396,6 +401,7 @@ def play(config: PlayConfig) -> dict[str, Any]:
                 break
     result: dict[str, Any] = {
         "task": config.task,
+        "robot_model": env.cfg.robot_model,
         "checkpoint": str(checkpoint),
         "episodes": vec_env.episodes,
         "success_rate": vec_env.successes / max(vec_env.episodes, 1),
