@@ -294,3 +294,26 @@ def test_demo_composites_only_meshes_that_no_gaussians_stand_for(tmp_path: Path)
     UsdGeom.Mesh.Define(stage, "/World/Scene/Static")  # beside the scene splat
     UsdGeom.Mesh.Define(stage, "/World/Objects/Tool/mesh")  # a spawned object without Gaussians
     assert _meshes_without_gaussians(stage) == ["/World/Objects/Tool/mesh"]
+
+
+def test_keyed_object_poses_move_its_gaussians_per_time_code(tmp_path: Path) -> None:
+    """An object whose pose is keyed (as a recorded rollout keys it) is drawn where its keys put it at each time;
+    unkeyed prims are not overridden."""
+    from pxr import Gf, UsdGeom
+
+    from splattwin.render.scene import keyed_pose_overrides
+    from splattwin.usd import define_gaussians_prim
+
+    stage = _articulated_stage(tmp_path / "robot.usda")
+    block = UsdGeom.Xform.Define(stage, "/World/Objects/Block")
+    translate = block.AddTranslateOp()
+    translate.Set(Gf.Vec3d(0.5, 0.0, 0.0))  # the default (static) pose
+    translate.Set(Gf.Vec3d(0.5, 0.0, 0.0), 0.0)
+    translate.Set(Gf.Vec3d(0.7, 0.2, 0.0), 10.0)
+    define_gaussians_prim(stage, "/World/Objects/Block/Gaussians", _one_gaussian((0.0, 0.0, 0.1)))
+    assert list(keyed_pose_overrides(stage, 0.0)) == ["/World/Objects/Block"]
+    for code, expected in ((0.0, [0.5, 0.0, 0.1]), (5.0, [0.6, 0.1, 0.1]), (10.0, [0.7, 0.2, 0.1])):
+        scene = gather_gaussians(stage, overrides=keyed_pose_overrides(stage, code))
+        block_index = scene.prim_paths.index("/World/Objects/Block/Gaussians")
+        np.testing.assert_allclose(scene.gaussians.means[scene.prim_index == block_index][0], expected, atol=1e-6)
+        np.testing.assert_allclose(scene.gaussians.means[0], [1.1, 0.0, 1.5], atol=1e-6)  # the robot link: unkeyed

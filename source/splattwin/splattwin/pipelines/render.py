@@ -41,7 +41,8 @@ logger = logging.getLogger(__name__)
 
 DEPTH_PNG_SCALE = 1000.0
 STAGE_TRAJECTORY = "stage"
-"""``--trajectory stage``: the robot's time samples on the stage (docs/extension.md) instead of a file."""
+"""``--trajectory stage``: the robot's time samples on the stage (docs/extension.md) instead of a file; objects
+whose poses are keyed there (a recorded rollout) move with it."""
 """16-bit depth PNG units per metre (millimetres)."""
 _BACKENDS = ("auto", "cpu", "gsplat")
 
@@ -196,7 +197,7 @@ def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | 
         InputError / StageError: a missing or non-USD stage, a bad camera, an empty stage, NaN in a splat,
             unknown joints, a bad trajectory. Nothing is written then.
     """
-    from splattwin.render.scene import gather_gaussians, stage_path  # noqa: PLC0415
+    from splattwin.render.scene import gather_gaussians, keyed_pose_overrides, stage_path  # noqa: PLC0415
     from splattwin.render.views import render_view  # noqa: PLC0415
     from splattwin.usd import open_usd_stage  # noqa: PLC0415
 
@@ -231,9 +232,14 @@ def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | 
         rgb_frames: list[np.ndarray] = []
         prim_paths: list[str] = []
         total = len(trajectory.times)
+        keyed_objects = str(config.trajectory) == STAGE_TRAJECTORY
+        rate = stage.GetTimeCodesPerSecond()
         for i, q in enumerate(trajectory.positions):
             joints = dict(zip(trajectory.joint_names, q.tolist(), strict=True))
-            scene = gather_gaussians(stage, overrides=_link_overrides(stage, joints))
+            overrides = _link_overrides(stage, joints)
+            if keyed_objects:  # objects keyed on the stage move with the robot (a recorded rollout)
+                overrides = {**keyed_pose_overrides(stage, float(trajectory.times[i]) * rate), **overrides}
+            scene = gather_gaussians(stage, overrides=overrides)
             view = render_view(scene, camera, backend=config.backend, background=config.background)
             _write_frame(staging / f"frame_{i:05d}.png", view, depth=config.depth, segmentation=config.segmentation)
             rgb_frames.append(_to_uint8(view.rgb))

@@ -27,6 +27,7 @@ __all__ = [
     "SceneGaussians",
     "camera_from_prim",
     "gather_gaussians",
+    "keyed_pose_overrides",
     "look_at_camera",
     "robot_link_overrides",
     "stage_path",
@@ -271,3 +272,42 @@ def robot_link_overrides(stage: Usd.Stage, joints: Mapping[str, float]) -> dict[
     if unknown:
         raise InputError(where, f"unknown joint names {unknown}; the robot has {sorted(known)}")
     return overrides
+
+
+def keyed_pose_overrides(stage: Usd.Stage, time_code: float) -> dict[str, np.ndarray]:
+    """World transforms at ``time_code`` of the prims whose pose is keyed (time samples on their xform ops, as
+    ``splattwin play record=true`` and :func:`splattwin.usd.trajectories.write_object_poses` write them) and that
+    carry Gaussians: the nearest time-varying ancestor of each Gaussian prim outside the robots (robot links are
+    posed from joint values by :func:`robot_link_overrides`).
+
+    Returns:
+        prim path -> 4x4 world transform (column vectors, metres), for :func:`gather_gaussians`.
+    """
+    from pxr import Usd, UsdGeom, UsdVol  # noqa: PLC0415
+
+    robots: list[str] = []
+    try:
+        from splattwin.robot import find_robots  # noqa: PLC0415
+
+        robots = find_robots(stage)
+    except ImportError:
+        pass
+    keyed: set[str] = set()
+    for prim in stage.Traverse(Usd.TraverseInstanceProxies()):
+        if not prim.IsA(UsdVol.ParticleField3DGaussianSplat):
+            continue
+        path = str(prim.GetPath())
+        if any(path == root or path.startswith(root + "/") for root in robots):
+            continue
+        ancestor = prim
+        while ancestor and not ancestor.IsPseudoRoot():
+            xformable = UsdGeom.Xformable(ancestor)
+            if xformable and xformable.TransformMightBeTimeVarying():
+                keyed.add(str(ancestor.GetPath()))
+                break
+            ancestor = ancestor.GetParent()
+    time = Usd.TimeCode(time_code)
+    return {
+        path: np.array(UsdGeom.Xformable(stage.GetPrimAtPath(path)).ComputeLocalToWorldTransform(time)).T
+        for path in sorted(keyed)
+    }
