@@ -137,7 +137,7 @@ def test_unknown_robot_model_is_a_clear_error(twin: str) -> None:
 
 
 def test_impedance_obeys_hookes_law_at_the_hand(twin: str) -> None:
-    """A steady 6 N push on the hand displaces it by F / k along the push (the posture springs add a little)."""
+    """A steady 6 N push on the hand displaces it by F / k along the push (gravity is compensated)."""
     env = _make("SplatTwin-Push-Franka-v0", twin, num_envs=1)
     shard = env.shards[0]
     env.reset()

@@ -8,11 +8,11 @@ collides through the convex hull of its URDF collision mesh; its inertia tensor 
 controller does.
 
 Control is Franka's Cartesian impedance mode, run by MuJoCo at the physics rate: six site actuators with a
-reference site (``refsite``) pull the grasp site towards a Cartesian position (the same stiffness, damping and force
-limit as the hand model's carriage) and a fixed grasp orientation; their joint torques are ``J^T F`` (MuJoCo's
-transmission), clamped to the URDF's joint effort limits. A weak joint spring towards the reset posture keeps the
-redundant (null-space) motion in check. :func:`dls_step` is the damped-least-squares IK that places the arm at
-resets.
+reference site (``refsite``) pull the grasp site towards a Cartesian position (the carriage's natural frequency and
+damping ratio for the arm's larger apparent mass, the carriage's force limit) and a fixed grasp orientation; their
+joint torques are ``J^T F`` (MuJoCo's transmission), clamped to the URDF's joint effort limits. There is no
+null-space posture control: joint damping and the rotors' armature damp the redundant elbow motion.
+:func:`dls_step` is the damped-least-squares IK that places the arm at resets.
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ ARM_CARTESIAN_KP = 3600.0  # N/m
 ARM_CARTESIAN_KV = 270.0  # N s/m
 ROTATION_KP = 150.0  # N m/rad: the impedance's rotational stiffness (holds the grasp orientation)
 ROTATION_KV = 6.0  # N m s/rad
-POSTURE_STIFFNESS = 0.0  # N m/rad
 JOINT_DAMPING = 0.5  # N m s/rad
 JOINT_ARMATURE = 0.1  # kg m^2: reflected rotor inertia
 # Contact bits: links (2) touch the object and table (affinity 1|2) but not each other or the hand (4).
@@ -214,7 +213,7 @@ def arm_chain_mjcf(
             low, high = np.rad2deg(link.limits)  # MJCF's default angle unit is degrees
             body += (
                 f'<joint name="{link.joint}_{i}" type="hinge" axis="{_vec(link.axis)}" range="{low:.9g} {high:.9g}" '
-                f'damping="{JOINT_DAMPING}" armature="{JOINT_ARMATURE}" stiffness="{POSTURE_STIFFNESS}" '
+                f'damping="{JOINT_DAMPING}" armature="{JOINT_ARMATURE}" '
                 f'actuatorfrcrange="{-link.effort} {link.effort}" actuatorfrclimited="true"/>'
             )
             if link.collision_mesh is not None:

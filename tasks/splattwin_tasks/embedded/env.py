@@ -438,7 +438,7 @@ class EmbeddedManipulationEnv:
 
     def _arm_reset(self, shard: Shard, local: np.ndarray, start: np.ndarray, iterations: int = 60) -> None:
         """Place the arms of ``shard``'s worlds ``local`` at rest with the grasp centre at ``start`` [K, 3] (IK
-        from the home pose on kinematics only); the impedance and the posture springs hold them there."""
+        from the home pose on kinematics only); the impedance holds them there."""
         m, d = shard.model, shard.data
         d.qpos[shard.arm_q[local]] = ARM_HOME_Q
         d.qvel[shard.arm_v[local]] = 0.0
@@ -446,7 +446,6 @@ class EmbeddedManipulationEnv:
             mujoco.mj_kinematics(m, d)
             mujoco.mj_comPos(m, d)
             d.qpos[shard.arm_q[local]] = self._ik_step(shard, local, start, damping=0.02)
-        m.qpos_spring[shard.arm_q[local]] = d.qpos[shard.arm_q[local]]
         d.ctrl[shard.ctrl_cartesian[local]] = start
         d.ctrl[shard.ctrl_rotation[local]] = 0.0
 
