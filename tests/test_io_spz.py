@@ -42,7 +42,7 @@ def test_hand_encoded_file(tmp_path: Path) -> None:
     payload = header + positions + alphas + colours + scales + rotations + sh_first + sh_second
     path.write_bytes(gzip.compress(payload))
 
-    gaussians = read_spz(path)
+    gaussians = read_spz(path, frame="rdf")  # as stored: the decoding formulas alone
     np.testing.assert_allclose(gaussians.means, [[1.0, -0.5, 1 / 4096], [0.0, 0.0, -2048.0]], atol=1e-7)
     np.testing.assert_allclose(gaussians.opacities, [1 - 1e-6, 0.2], atol=2e-6)  # 255 decodes just below 1
     expected_sh0 = (np.array([[0, 255, 128], [166, 128, 128]]) / 255 - 0.5) / 0.15  # byte = sh0*0.15*255 + 127.5
@@ -108,6 +108,139 @@ def test_values_outside_the_range_warn(tmp_path: Path) -> None:
     gaussians.sh[0, 2, 1] = 1.5
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        write_spz(tmp_path / "clip.spz", gaussians)
+        write_spz(tmp_path / "clip.spz", gaussians, frame="rdf")  # RDF: stored with the sign it has here
     assert any("higher SH coefficients" in str(w.message) and "clipped" in str(w.message) for w in caught)
-    assert read_spz(tmp_path / "clip.spz").sh[0, 2, 1] == pytest.approx(127 / 128)
+    assert read_spz(tmp_path / "clip.spz", frame="rdf").sh[0, 2, 1] == pytest.approx(127 / 128)
+
+
+# --- Axes: RUB (the SPZ spec's, Niantic's library, splat-transform 2.x) vs RDF (a PLY's; splat-transform 3.x) ---
+
+# One Gaussian, version 2 (rotations as 3 bytes x, y, z = byte / 127.5 - 1, w implied >= 0), SH degree 1.
+# Stored values, picked to be exact in the format: position (0.25, 0.5, -1.125) m in 12 fractional bits,
+# quaternion x = 0.2 (byte 153), y = 0.6 (204), z = -0.2 (102), w = sqrt(1 - 0.44); SH band 1 rows
+# (coefficient-major, channel fastest) from bytes: coefficient 1 (basis ~ y) = (0.25, -0.5, 0.125),
+# coefficient 2 (~ z) = (0.5, 0.25, -0.25), coefficient 3 (~ x) = (-0.125, 0.75, 0.5).
+STORED_MEAN = np.array([0.25, 0.5, -1.125])
+STORED_QUAT = np.array([math.sqrt(0.56), 0.2, 0.6, -0.2])
+STORED_SH1 = np.array([[0.25, -0.5, 0.125], [0.5, 0.25, -0.25], [-0.125, 0.75, 0.5]])
+
+
+def v2_file(path: Path) -> Path:
+    header = struct.pack("<IIIBBBB", NGSP_MAGIC, 2, 1, 1, 12, 0, 0)
+    positions = b"".join(int24(round(v * 4096)) for v in STORED_MEAN)
+    sh = bytes(int(round(v * 128 + 128)) for v in STORED_SH1.ravel())
+    payload = header + positions + bytes([204]) + bytes([128, 140, 100]) + bytes([144, 152, 136])
+    payload += bytes([153, 204, 102]) + sh
+    path.write_bytes(gzip.compress(payload))
+    return path
+
+
+def test_spz_rdf_is_read_as_stored(tmp_path: Path) -> None:
+    g = read_spz(v2_file(tmp_path / "rdf.spz"), frame="rdf")
+    np.testing.assert_allclose(g.means[0], STORED_MEAN, atol=1e-7)
+    np.testing.assert_allclose(g.quats_wxyz[0], STORED_QUAT, atol=1e-6)
+    np.testing.assert_allclose(g.sh[0, 1:], STORED_SH1, atol=1e-7)
+
+
+def test_spz_rub_is_turned_half_a_turn_about_x(tmp_path: Path) -> None:
+    # RUB -> RDF negates y and z. By hand: the mean (0.25, -0.5, 1.125); the quaternion (w, x, -y, -z) =
+    # (sqrt(0.56), 0.2, -0.6, 0.2); band 1 basis functions ~ (y, z, x): coefficients 1 and 2 change sign, 3 not.
+    g = read_spz(v2_file(tmp_path / "rub.spz"))  # the default is the spec's RUB
+    np.testing.assert_allclose(g.means[0], [0.25, -0.5, 1.125], atol=1e-7)
+    np.testing.assert_allclose(g.quats_wxyz[0], [math.sqrt(0.56), 0.2, -0.6, 0.2], atol=1e-6)
+    np.testing.assert_allclose(g.sh[0, 1:], [[-0.25, 0.5, -0.125], [-0.5, -0.25, 0.25], [-0.125, 0.75, 0.5]])
+    # The DC colour, scales and opacity do not depend on the axes.
+    raw = read_spz(tmp_path / "rub.spz", frame="rdf")
+    np.testing.assert_array_equal(g.sh[:, 0], raw.sh[:, 0])
+    np.testing.assert_array_equal(g.scales, raw.scales)
+    np.testing.assert_array_equal(g.opacities, raw.opacities)
+
+
+def covariances(g: Gaussians) -> np.ndarray:
+    w, x, y, z = (g.quats_wxyz.astype(np.float64) / np.linalg.norm(g.quats_wxyz, axis=1, keepdims=True)).T
+    r = np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+        ],
+        1,
+    )
+    return r @ (g.scales.astype(np.float64)[:, :, None] ** 2 * np.swapaxes(r, 1, 2))
+
+
+def test_spz_rub_writing_is_the_half_turn_of_every_attribute(tmp_path: Path) -> None:
+    # Written as RUB and read back as stored (RDF), every attribute must be the PLY-space Gaussians turned by
+    # F = diag(1, -1, -1): means F m, covariances F C F, SH such that the colour seen from F d is the original
+    # colour seen from d (checked with the SH basis, degrees 1-3, and against the general SH rotation).
+    from splattwin.geometry.sh_rotation import eval_sh_basis, fibonacci_sphere, rotate_sh
+
+    flip = np.diag([1.0, -1.0, -1.0])
+    original = random_gaussians(300, 3, seed=7)
+    original.means[:] = np.clip(original.means, -40, 40)
+    write_spz(tmp_path / "rub.spz", original)  # default frame: RUB
+    stored = read_spz(tmp_path / "rub.spz", frame="rdf")
+    np.testing.assert_allclose(stored.means, original.means @ flip, atol=2.0**-13 + 1e-5)
+    # Quaternions (w, x, -y, -z), i.e. F R F, within the smallest-three bound of the round-trip test above.
+    expected_quats = original.quats_wxyz.astype(np.float64) * [1, 1, -1, -1]
+    dots = np.abs(np.sum(stored.quats_wxyz * expected_quats, axis=1))
+    assert (1 - dots).max() <= 6 * (SQRT1_2 / 511 / 2) ** 2 + 1e-6
+    # Hence covariances F C F (scales are within 3.2 % after SPZ's log-scale steps).
+    scale2 = (original.scales.astype(np.float64) ** 2).max(axis=1)[:, None, None]
+    assert (np.abs(covariances(stored) - flip @ covariances(original) @ flip) / scale2).max() <= 0.08
+    directions = fibonacci_sphere(64)
+    colour_before = np.einsum("dk,nkc->ndc", eval_sh_basis(directions, 3), original.sh.astype(np.float64))
+    colour_after = np.einsum("dk,nkc->ndc", eval_sh_basis(directions @ flip, 3), stored.sh.astype(np.float64))
+    np.testing.assert_allclose(colour_after, colour_before, atol=0.1)
+    np.testing.assert_allclose(stored.sh[:, 1:], rotate_sh(original.sh, flip)[:, 1:], atol=1 / 256 + 1e-6)
+    # Read with the default, the file gives the original back (within quantisation).
+    back = read_spz(tmp_path / "rub.spz")
+    np.testing.assert_allclose(back.means, original.means, atol=2.0**-13 + 1e-5)
+    np.testing.assert_allclose(back.sh[:, 1:], original.sh[:, 1:], atol=1 / 256 + 1e-6)
+
+
+def test_spz_unknown_frame_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="--spz-frame.*rub, rdf.*'luf'"):
+        read_spz(v2_file(tmp_path / "a.spz"), frame="luf")
+
+
+def test_import_and_export_splat_take_the_spz_frame_and_say_which(tmp_path: Path, capsys) -> None:
+    from splattwin.cli import main
+    from splattwin.usd import open_twin, read_gaussians_prim
+
+    source = v2_file(tmp_path / "capture.spz")
+    stage = tmp_path / "twin.usda"
+    assert main(["import-splat", str(source), "--stage", str(stage), "--prim", "/World/Scene/Splat"]) == 0
+    out = capsys.readouterr().out
+    assert "read as RUB (the default --spz-frame rub" in out and "needs --spz-frame rdf" in out
+    args = ["import-splat", str(source), "--stage", str(stage), "--prim", "/World/Scene/Raw", "--spz-frame", "rdf"]
+    assert main(args) == 0
+    assert "read as RDF (--spz-frame rdf" in capsys.readouterr().out
+    twin = open_twin(stage)
+    rub = read_gaussians_prim(twin.stage.GetPrimAtPath("/World/Scene/Splat"))
+    rdf = read_gaussians_prim(twin.stage.GetPrimAtPath("/World/Scene/Raw"))
+    np.testing.assert_allclose(rub.means[0], [0.25, -0.5, 1.125], atol=1e-7)  # y and z negated, by hand
+    np.testing.assert_allclose(rdf.means[0], STORED_MEAN, atol=1e-7)
+    np.testing.assert_allclose(rub.quats_wxyz[0], [math.sqrt(0.56), 0.2, -0.6, 0.2], atol=1e-6)
+
+    # Exported back with either frame, the file's stored values are what was imported in that frame.
+    for frame in ("rub", "rdf"):
+        out_file = tmp_path / f"out_{frame}.spz"
+        assert main(["export-splat", str(stage), "/World/Scene/Splat", str(out_file), "--spz-frame", frame]) == 0
+        assert f"SPZ axes {frame.upper()}" in capsys.readouterr().out
+    np.testing.assert_allclose(read_spz(tmp_path / "out_rub.spz", frame="rdf").means[0], STORED_MEAN, atol=2e-4)
+    np.testing.assert_allclose(read_spz(tmp_path / "out_rdf.spz", frame="rdf").means[0], rub.means[0], atol=2e-4)
+
+    # The flag on another format is one error line, exit 2, nothing written.
+    ply = tmp_path / "scene.ply"
+    assert main(["export-splat", str(stage), "/World/Scene/Splat", str(ply), "--spz-frame", "rub"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --spz-frame: only applies to an .spz output")
+    assert not ply.exists()
+
+
+def test_cli_spz_frames_match_the_codec() -> None:
+    from splattwin.cli.import_splat import SPZ_FRAMES as CLI_FRAMES
+    from splattwin.io.spz import SPZ_FRAMES
+
+    assert CLI_FRAMES == SPZ_FRAMES

@@ -8,6 +8,8 @@ from typing import Any
 
 from splattwin.cli._args import add_import_frame_flags, import_frame_options
 
+SPZ_FRAMES = ("rub", "rdf")  # splattwin.io.spz.SPZ_FRAMES, repeated so that --help loads no codec
+
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
     p = verbs.add_parser(
@@ -17,6 +19,13 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     p.add_argument("--stage", type=Path, required=True, help="twin root layer (created when missing)")
     p.add_argument("--prim", required=True, help="new prim path below /World, e.g. /World/Scene/Splat")
     add_import_frame_flags(p)
+    p.add_argument(
+        "--spz-frame",
+        choices=SPZ_FRAMES,
+        default=None,
+        help="the axes an .spz source stores: rub (the SPZ spec's; Niantic's spz, splat-transform 2.x; the default) "
+        "or rdf (a PLY's, unconverted; splat-transform 3.x, gsply)",
+    )
     return p
 
 
@@ -26,7 +35,13 @@ def run(args: argparse.Namespace, console: Any) -> int:
 
     existed = args.stage.exists()
     result = import_splat(
-        ImportSplatConfig(source=args.source, stage=args.stage, prim=args.prim, **import_frame_options(args))
+        ImportSplatConfig(
+            source=args.source,
+            stage=args.stage,
+            prim=args.prim,
+            spz_frame=args.spz_frame,
+            **import_frame_options(args),
+        )
     )
     print_warnings(result.warnings)
     console.print(

@@ -16,6 +16,16 @@ SPZ is lossy. Its quantisation (github.com/nianticlabs/spz, as gsply implements 
 - higher SH bands: ``byte = sh * 128 + 128``, a step of 1/128 (error <= 1/256), range [-1, 127/128];
 - rotations (version 3): "smallest three" with 9-bit magnitudes, each stored component within
   (1/sqrt(2)) / 511 / 2 of the unit quaternion's.
+
+Axes. SPZ's specification (github.com/nianticlabs/spz, README "Coordinate System") stores RUB (x right, y up,
+z back: three.js / OpenGL), where a 3DGS PLY is RDF (x right, y down, z forward: the COLMAP camera convention);
+Niantic's library converts on save and load. Writers disagree in the wild: Niantic's library writes
+RUB, PlayCanvas splat-transform 2.x wrote RUB (``from: RDF``), splat-transform 3.x and gsply write the PLY's
+values unconverted (RDF). Nothing in a v1-v3 file says which, so the caller picks with ``frame``
+(:data:`SPZ_FRAMES`, default :data:`DEFAULT_SPZ_FRAME`); in memory the Gaussians are always in PLY (RDF) terms,
+so an SPZ and the PLY it was made from import alike. RUB <-> RDF is a half turn about x (y and z negated): means
+(x, -y, -z), quaternions (w, x, -y, -z), and each SH coefficient times the parity of its basis polynomial in y
+and z (:data:`_RUB_RDF_SH_SIGNS`), the same map in both directions.
 """
 
 from __future__ import annotations
@@ -32,7 +42,24 @@ from splattwin.gaussians import Gaussians
 from splattwin.io._atomic import atomic_output
 from splattwin.io._checks import check_declared_size, check_memory, validate_for_writing, validated_after_reading
 
-__all__ = ["read_spz", "write_spz"]
+__all__ = ["DEFAULT_SPZ_FRAME", "SPZ_FRAMES", "SPZ_FRAME_WRITERS", "flip_rub_rdf", "read_spz", "write_spz"]
+
+SPZ_FRAMES: tuple[str, ...] = ("rub", "rdf")
+"""The axis conventions an SPZ file can be in: ``rub`` (the SPZ specification's) or ``rdf`` (a PLY's, unconverted)."""
+
+DEFAULT_SPZ_FRAME = "rub"
+"""The specification's frame, what Niantic's reference library writes and reads."""
+
+SPZ_FRAME_WRITERS: dict[str, str] = {
+    "rub": "Niantic's spz library and PlayCanvas splat-transform 2.x",
+    "rdf": "PlayCanvas splat-transform 3.x and gsply",
+}
+"""Who writes each frame (for messages and docs/formats.md)."""
+
+# Parity in (y, z) of the 3DGS real SH basis, coefficients 1..15 (band 1: y, z, x; band 2: xy, yz, 3z^2-1, xz,
+# x^2-y^2; band 3: y(3x^2-y^2), xyz, y(4z^2-x^2-y^2), z(2z^2-3x^2-3y^2), x(4z^2-x^2-y^2), z(x^2-y^2),
+# x(x^2-3y^2)): a basis function odd in y xor z changes sign when y and z are negated.
+_RUB_RDF_SH_SIGNS = np.array([1, -1, -1, 1, -1, 1, 1, -1, 1, -1, 1, -1, -1, 1, -1, 1], dtype=np.float32)
 
 # Value ranges SPZ's bytes can hold; the writer clips anything outside (with a warning).
 _LOG_SCALE_RANGE = (-10.0, 255 / 16 - 10.0)
@@ -157,7 +184,32 @@ def _check_v4(path: Path, raw: bytes) -> None:
     check_memory(path, len(raw) + 2 * payload + _output_bytes(count, sh_degree), f"decoding {what}")
 
 
-def read_spz(path: str | Path) -> Gaussians:
+def _check_frame(frame: str) -> None:
+    if frame not in SPZ_FRAMES:
+        raise InputError("--spz-frame", f"must be one of {', '.join(SPZ_FRAMES)}, got {frame!r}")
+
+
+def flip_rub_rdf(gaussians: Gaussians) -> Gaussians:
+    """Gaussians turned half a turn about x: RUB <-> RDF (its own inverse); means, orientations and SH follow.
+
+    Args:
+        gaussians: in either frame.
+
+    Returns:
+        New Gaussians: means (x, -y, -z), quaternions (w, x, -y, -z) (the same rotation conjugated by the half
+        turn, so scales keep their axes), SH coefficient k times :data:`_RUB_RDF_SH_SIGNS` [k].
+    """
+    signs = _RUB_RDF_SH_SIGNS[: gaussians.sh.shape[1]]
+    return Gaussians(
+        means=gaussians.means * np.array([1, -1, -1], dtype=np.float32),
+        quats_wxyz=gaussians.quats_wxyz * np.array([1, 1, -1, -1], dtype=np.float32),
+        scales=gaussians.scales.copy(),
+        opacities=gaussians.opacities.copy(),
+        sh=gaussians.sh * signs[None, :, None],
+    )
+
+
+def read_spz(path: str | Path, *, frame: str = DEFAULT_SPZ_FRAME) -> Gaussians:
     """Read a Niantic SPZ file (gzip container v1-v3, or the NGSP v4 container with zstd streams).
 
     Before gsply decodes anything, the header's Gaussian count is checked against what the container can hold
@@ -167,16 +219,20 @@ def read_spz(path: str | Path) -> Gaussians:
 
     Args:
         path: the ``.spz`` file.
+        frame: the axes the file stores (module docstring): ``rub`` (the spec's) is turned into a PLY's RDF,
+            ``rdf`` is taken as stored.
 
     Returns:
         Validated Gaussians with linear scales [m], linear opacities in [0, 1], unit quaternions (w, x, y, z)
-        and SH coefficients [N, K, 3], in the frame and units of the file (SPZ's own axes are kept as stored).
+        and SH coefficients [N, K, 3], in the units of the file and a PLY's (RDF) axes.
 
     Raises:
-        InputError: the file is missing, truncated, not an SPZ file, or decodes to invalid values.
+        InputError: the file is missing, truncated, not an SPZ file, or decodes to invalid values; an unknown
+            ``frame``.
     """
     import gsply  # noqa: PLC0415 - numba-compiled codec, imported only when SPZ is used
 
+    _check_frame(frame)
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "cannot be read: no such file" if not path.exists() else "cannot be read: not a file")
@@ -199,6 +255,8 @@ def read_spz(path: str | Path) -> Gaussians:
         opacities=1.0 / (1.0 + np.exp(-data.opacities)),
         sh=np.concatenate([data.sh0[:, None, :], sh_rest], axis=1),
     )
+    if frame == "rub":
+        gaussians = flip_rub_rdf(gaussians)
     return validated_after_reading(gaussians, path)
 
 
@@ -210,7 +268,9 @@ def _zstd_errors() -> tuple[type[Exception], ...]:
     return (zstandard.ZstdError,)
 
 
-def write_spz(path: str | Path, gaussians: Gaussians, *, fractional_bits: int = 12) -> None:
+def write_spz(
+    path: str | Path, gaussians: Gaussians, *, fractional_bits: int = 12, frame: str = DEFAULT_SPZ_FRAME
+) -> None:
     """Write Gaussians as an SPZ file (gzip container, version 3), atomically.
 
     Lossy: see the module docstring for the quantisation. Scales and SH coefficients outside SPZ's ranges are
@@ -221,6 +281,8 @@ def write_spz(path: str | Path, gaussians: Gaussians, *, fractional_bits: int = 
         gaussians: the Gaussians to write (validated first).
         fractional_bits: fractional bits of the 24-bit fixed-point positions, 1..24: 12 (the default) gives a
             step of 0.24 mm and a range of +-2048 m; each extra bit halves both.
+        frame: the axes to store (module docstring): ``rub`` (the spec's) turns the Gaussians, taken in a PLY's
+            RDF axes, half a turn about x; ``rdf`` stores them as they are.
 
     Raises:
         InputError: invalid Gaussians, ``fractional_bits`` out of range, positions beyond the fixed-point range,
@@ -229,7 +291,10 @@ def write_spz(path: str | Path, gaussians: Gaussians, *, fractional_bits: int = 
     import gsply  # noqa: PLC0415 - numba-compiled codec, imported only when SPZ is used
 
     path = Path(path)
+    _check_frame(frame)
     validate_for_writing(gaussians, path)
+    if frame == "rub":
+        gaussians = flip_rub_rdf(gaussians)
     if not 1 <= fractional_bits <= 24:
         raise InputError("fractional_bits", f"must be in 1..24 for 24-bit SPZ positions, got {fractional_bits}")
     position_limit = ((1 << 23) - 1) / (1 << fractional_bits)

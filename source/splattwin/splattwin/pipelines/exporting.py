@@ -22,6 +22,9 @@ class ExportSplatConfig:
     out: destination file; its suffix picks the format.
     frame: ``world`` (the prim's transform applied, z-up metres) or ``local`` (the arrays as stored).
     overwrite: replace an existing ``out`` (refused without).
+    spz_frame: for an ``.spz`` out, the axes to store (:data:`splattwin.io.spz.SPZ_FRAMES`): ``rub`` (the SPZ
+        spec's: the Gaussians, taken as a PLY's RDF, turned half a turn about x) or ``rdf`` (as a PLY would hold
+        them); None is :data:`~splattwin.io.spz.DEFAULT_SPZ_FRAME`. Refused for other formats.
     """
 
     stage: Path
@@ -29,11 +32,18 @@ class ExportSplatConfig:
     out: Path
     frame: str = "world"
     overwrite: bool = False
+    spz_frame: str | None = None
 
     def validate(self) -> None:
         """Check the options."""
+        from splattwin.io.spz import SPZ_FRAMES  # noqa: PLC0415
+
         if self.frame not in ("world", "local"):
             raise InputError("--frame", f"must be 'world' or 'local', got {self.frame!r}")
+        if self.spz_frame is not None and self.out.suffix.lower() != ".spz":
+            raise InputError("--spz-frame", f"only applies to an .spz output, not {self.out.name}")
+        if self.spz_frame is not None and self.spz_frame not in SPZ_FRAMES:
+            raise InputError("--spz-frame", f"must be one of {', '.join(SPZ_FRAMES)}, got {self.spz_frame!r}")
 
 
 def export_splat(config: ExportSplatConfig) -> int:
@@ -54,5 +64,10 @@ def export_splat(config: ExportSplatConfig) -> int:
         to_world = local_to_world(prim)
         if not to_world.is_identity():
             gaussians = to_world.apply_gaussians(gaussians)
-    write_gaussians(config.out, gaussians)
+    if config.out.suffix.lower() == ".spz":
+        from splattwin.io.spz import DEFAULT_SPZ_FRAME, write_spz  # noqa: PLC0415
+
+        write_spz(config.out, gaussians, frame=config.spz_frame or DEFAULT_SPZ_FRAME)
+    else:
+        write_gaussians(config.out, gaussians)
     return len(gaussians)

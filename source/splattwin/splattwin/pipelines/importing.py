@@ -77,6 +77,9 @@ class ImportSplatConfig:
         force: with ``replace``, also remove a person's root-layer edits of that prim.
         from_prim: for a USD source, the ParticleField3DGaussianSplat prim to import (default: the only one).
             A USD source's ``upAxis``, ``metersPerUnit`` and the prim's transform are honoured.
+        spz_frame: for an ``.spz`` source, the axes it stores (:data:`splattwin.io.spz.SPZ_FRAMES`): ``rub``
+            (the SPZ spec's, turned into a PLY's RDF) or ``rdf`` (taken as stored); None is
+            :data:`~splattwin.io.spz.DEFAULT_SPZ_FRAME`. Refused for other sources.
     """
 
     source: Path
@@ -88,15 +91,21 @@ class ImportSplatConfig:
     replace: bool = False
     force: bool = False
     from_prim: str | None = None
+    spz_frame: str | None = None
 
     def validate(self) -> None:
         """Check the options that need no file access."""
         from splattwin.io import GAUSSIAN_SUFFIXES  # noqa: PLC0415
+        from splattwin.io.spz import SPZ_FRAMES  # noqa: PLC0415
 
         _check_suffix(self.source, GAUSSIAN_SUFFIXES, "Gaussian")
         source_to_world(up_axis=self.up_axis, scale=self.scale)
         check_prim_path_syntax(self.prim)
         _check_from_prim(self.source, self.from_prim)
+        if self.spz_frame is not None and Path(self.source).suffix.lower() != ".spz":
+            raise InputError("--spz-frame", f"only applies to an .spz source, not {Path(self.source).name}")
+        if self.spz_frame is not None and self.spz_frame not in SPZ_FRAMES:
+            raise InputError("--spz-frame", f"must be one of {', '.join(SPZ_FRAMES)}, got {self.spz_frame!r}")
 
 
 @dataclass
@@ -152,9 +161,13 @@ def import_splat(config: ImportSplatConfig) -> ImportSplatResult:
 
     config.validate()
     source = config.source
+    spz_notes: list[str] = []
     if is_usd_file(config.source):
         gaussians, prim_path = read_foreign_gaussians(config.source, config.from_prim)
         source = f"{config.source}#{prim_path}"
+    elif Path(config.source).suffix.lower() == ".spz":
+        gaussians, note = _read_spz_with_frame(config.source, config.spz_frame)
+        spz_notes.append(note)
     else:
         gaussians = read_gaussians(config.source)
     with edit_twin(config.stage) as twin:
@@ -178,9 +191,25 @@ def import_splat(config: ImportSplatConfig) -> ImportSplatResult:
         layer=layer,
         count=len(gaussians),
         sh_degree=gaussians.sh_degree,
-        notes=frame.notes,
+        notes=spz_notes + frame.notes,
         warnings=warnings,
     )
+
+
+def _read_spz_with_frame(source: Path, spz_frame: str | None) -> tuple[Any, str]:
+    """Read an SPZ file in the asked (or default) frame; the note says which was applied and how to change it."""
+    from splattwin.io.spz import DEFAULT_SPZ_FRAME, SPZ_FRAME_WRITERS, read_spz  # noqa: PLC0415
+
+    frame = spz_frame or DEFAULT_SPZ_FRAME
+    gaussians = read_spz(source, frame=frame)
+    other = "rdf" if frame == "rub" else "rub"
+    how = "turned to a PLY's RDF axes (y and z negated)" if frame == "rub" else "taken as stored (a PLY's axes)"
+    given = f"--spz-frame {frame}" if spz_frame else f"the default --spz-frame {frame}"
+    note = (
+        f"SPZ axes: read as {frame.upper()} ({given}, as {SPZ_FRAME_WRITERS[frame]} write), {how}; "
+        f"a file from {SPZ_FRAME_WRITERS[other]} needs --spz-frame {other}"
+    )
+    return gaussians, note
 
 
 @dataclass(kw_only=True)
