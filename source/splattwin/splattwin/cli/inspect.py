@@ -43,6 +43,14 @@ def run(args: argparse.Namespace, console: Any) -> int:
             console.print("not a SplatTwin twin: described as a plain USD stage", highlight=False)
         print_description(description, issues, console=console)
         print_robots(description["robots"], console=console)
-    if issues and any(issue.severity == "Error" for issue in issues):
+    broken = [robot for robot in description["robots"] if robot.get("problems")]
+    for robot in broken if not args.json else []:
+        console.print(
+            f"robot {robot['prim']} is broken ({len(robot['problems'])} problem(s) above): render, trajectory and "
+            f"the tasks refuse it until it is repaired or removed (splattwin remove --stage {args.stage} "
+            f"--prim {robot['prim']})",
+            highlight=False,
+        )
+    if broken or (issues and any(issue.severity == "Error" for issue in issues)):
         return 1
     return 0

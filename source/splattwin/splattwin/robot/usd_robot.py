@@ -34,9 +34,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ROBOT_KEY",
+    "ArticulationGraph",
     "JointSpec",
     "LinkMesh",
     "RobotSpec",
+    "articulation_graph",
+    "articulation_problems",
     "author_robot",
     "describe_robots",
     "find_robots",
@@ -493,6 +496,10 @@ def describe_robots(stage: Usd.Stage) -> list[dict[str, Any]]:
     """
     robots = []
     for path in find_robots(stage):
+        problems = articulation_problems(stage, path)
+        if problems:  # a broken robot (a link or joint removed by hand): say what is wrong, prim by prim
+            robots.append(_describe_broken_robot(stage, path, problems))
+            continue
         spec = read_robot_spec(stage, path)
         links = []
         for name, link_path in zip(spec.link_names, spec.link_paths, strict=True):
@@ -521,9 +528,130 @@ def describe_robots(stage: Usd.Stage) -> list[dict[str, Any]]:
                 "links": links,
                 "joints": joints,
                 "bound_gaussians": sum(link["gaussians"] for link in links),
+                "problems": [],
             }
         )
     return robots
+
+
+def _link_gaussians(stage: Usd.Stage, link_path: str) -> int:
+    field = stage.GetPrimAtPath(f"{link_path}/Gaussians")
+    positions = field.GetAttribute("positions").Get() if field else None
+    return len(positions) if positions else 0
+
+
+def _describe_broken_robot(stage: Usd.Stage, path: str, problems: list[dict[str, str]]) -> dict[str, Any]:
+    """What :func:`describe_robots` can say of a robot whose joints do not form a tree: links, joints as found."""
+    graph = articulation_graph(stage, path)
+    links = [
+        {"name": name, "prim": link, "gaussians": _link_gaussians(stage, link)} for link, name in graph.links.items()
+    ]
+    joints = [
+        {
+            "name": joint.rsplit("/", 1)[-1],
+            "type": stage.GetPrimAtPath(joint).GetTypeName(),
+            "parent": graph.links.get(body0 or "", body0 or "-"),
+            "child": graph.links.get(body1 or "", body1 or "-"),
+            "lower": None,
+            "upper": None,
+            "mimic": graph.mimic_master.get(joint),
+        }
+        for joint, (body0, body1) in graph.joints.items()
+    ]
+    from pxr import Usd, UsdGeom  # noqa: PLC0415
+
+    root = stage.GetPrimAtPath(path)
+    info = root.GetCustomDataByKey(ROBOT_KEY) or {}
+    base = UsdGeom.Xformable(root).ComputeLocalToWorldTransform(Usd.TimeCode.Default())
+    return {
+        "prim": path,
+        "name": info.get("name", ""),
+        "urdf": info.get("urdf", ""),
+        "base_position": list(base.ExtractTranslation()),
+        "links": links,
+        "joints": joints,
+        "bound_gaussians": sum(link["gaussians"] for link in links),
+        "problems": problems,
+    }
+
+
+@dataclass
+class ArticulationGraph:
+    """A robot's links and joints as the stage has them, read without requiring that they form a tree.
+
+    Attributes:
+        prim: the robot's root prim.
+        links: link prim path -> URDF link name (the robot prim's rigid-body children).
+        joints: joint prim path -> (body0 target, body1 target), each None when the relationship has no single
+            target; a target may name a prim that is not (or no longer) a link.
+        mimic_master: joint prim path -> the joint prim path it mimics (``splattwin:mimic:joint``).
+    """
+
+    prim: str
+    links: dict[str, str]
+    joints: dict[str, tuple[str | None, str | None]]
+    mimic_master: dict[str, str]
+
+    def root_links(self) -> list[str]:
+        """Links that no joint has as its child (one for a sound robot)."""
+        children = {body1 for _, body1 in self.joints.values()}
+        return [link for link in self.links if link not in children]
+
+
+def articulation_graph(stage: Usd.Stage, prim_path: str) -> ArticulationGraph:
+    """Read a robot's links and joints (see :class:`ArticulationGraph`); nothing is validated."""
+    from pxr import UsdPhysics  # noqa: PLC0415
+
+    root = stage.GetPrimAtPath(prim_path)
+    links = {
+        str(child.GetPath()): _urdf_name(child)
+        for child in (root.GetChildren() if root else [])
+        if child.HasAPI(UsdPhysics.RigidBodyAPI)
+    }
+    joints: dict[str, tuple[str | None, str | None]] = {}
+    mimic_master: dict[str, str] = {}
+    scope = stage.GetPrimAtPath(f"{prim_path}/joints")
+    for prim in scope.GetChildren() if scope else []:
+        joint = UsdPhysics.Joint(prim)
+        if not joint:
+            continue
+        ends = []
+        for rel in (joint.GetBody0Rel(), joint.GetBody1Rel()):
+            targets = rel.GetTargets() if rel else []
+            ends.append(str(targets[0]) if len(targets) == 1 else None)
+        joints[str(prim.GetPath())] = (ends[0], ends[1])
+        target = prim.GetRelationship("splattwin:mimic:joint")
+        if target and target.GetTargets():
+            mimic_master[str(prim.GetPath())] = str(target.GetTargets()[0])
+    return ArticulationGraph(prim=prim_path, links=links, joints=joints, mimic_master=mimic_master)
+
+
+def articulation_problems(stage: Usd.Stage, prim_path: str) -> list[dict[str, str]]:
+    """What keeps a robot from being read (:func:`read_robot_spec`), one ``{"prim", "problem"}`` per finding.
+
+    Empty for a sound robot: every joint connects two of its links, every mimic joint names an existing joint,
+    and the links form one tree.
+    """
+    graph = articulation_graph(stage, prim_path)
+    problems = []
+    for joint, ends in graph.joints.items():
+        for which, end in zip(("body0", "body1"), ends, strict=True):
+            if end is None:
+                problems.append({"prim": joint, "problem": f"{which} does not name exactly one link"})
+            elif end not in graph.links:
+                what = "no prim" if not stage.GetPrimAtPath(end) else "not a link of the robot"
+                problems.append({"prim": joint, "problem": f"{which} targets {end}, {what}"})
+    for joint, master in graph.mimic_master.items():
+        if master not in graph.joints:
+            problems.append({"prim": joint, "problem": f"mimics {master}, which is not a joint of the robot"})
+    if not problems:
+        roots = graph.root_links()
+        if len(roots) != 1:
+            for link in roots[1:] if roots else []:
+                problems.append({"prim": link, "problem": "no joint connects it to the rest of the robot"})
+            if not roots:
+                problems.append({"prim": prim_path, "problem": "its joints form a loop (no root link)"})
+    return problems
 
 
 def print_robots(robots: list[dict[str, Any]], *, console: Any) -> None:
@@ -550,3 +678,10 @@ def print_robots(robots: list[dict[str, Any]], *, console: Any) -> None:
             )
         console.print(links)
         console.print(joints)
+        if robot.get("problems"):
+            broken = Table(title=f"robot {robot['prim']}: BROKEN, {len(robot['problems'])} problem(s)")
+            for column in ("prim", "problem"):
+                broken.add_column(column)
+            for problem in robot["problems"]:
+                broken.add_row(problem["prim"], problem["problem"])
+            console.print(broken)
