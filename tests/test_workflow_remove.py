@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from splattwin.cli import main
@@ -133,3 +134,109 @@ def test_inspect_describes_a_broken_robot_prim_by_prim(robot_twin: Path, capsys)
     assert main(["remove", "--stage", str(robot_twin), "--prim", "/World/Robot/joints/j2", "--force"]) == 0
     assert main(["inspect", str(robot_twin)]) == 0
     assert robot_parts(robot_twin) == (LINKS - {"forearm", "tool"}, JOINTS - {"j2", "tip"})
+
+
+# --- Claimed Gaussians: each drawn exactly once after --replace of the scene splat and after remove of the body ---
+
+
+def scene_with(inside: np.ndarray, outside: np.ndarray, seed: int):
+    from conftest import random_gaussians
+
+    scene = random_gaussians(len(inside) + len(outside), degree=1, seed=seed)
+    scene.means[:] = np.vstack([inside, outside])
+    return scene
+
+
+def drawn_means(stage: Path) -> tuple[np.ndarray, dict[str, int]]:
+    """World means of every Gaussian the renderer would draw, and how many each prim holds."""
+    from splattwin.render.scene import gather_gaussians
+
+    twin = open_twin(stage)
+    scene = gather_gaussians(twin.stage)
+    counts = {path: int((scene.prim_index == i).sum()) for i, path in enumerate(scene.prim_paths)}
+    return scene.gaussians.means.astype(np.float64), counts
+
+
+def assert_same_points(actual: np.ndarray, expected: np.ndarray) -> None:
+    """Equal as multisets: every expected point drawn once, nothing else."""
+    assert len(actual) == len(expected)
+    order = np.lexsort(actual.T[::-1])
+    expected_order = np.lexsort(expected.T[::-1])
+    np.testing.assert_allclose(actual[order], expected[expected_order], atol=1e-5)
+
+
+@pytest.fixture
+def claimed_twin(tmp_path: Path, box_obj: Path) -> tuple[Path, np.ndarray]:
+    from splattwin.io import write_gaussians
+
+    rng = np.random.default_rng(5)
+    # The box spans (0.25..0.35, 0.17..0.23, 0..0.05): 30 Gaussians well inside it, 50 far from it.
+    on_box = rng.uniform([0.26, 0.18, 0.01], [0.34, 0.22, 0.04], (30, 3))
+    far = rng.uniform([1.0, 1.0, 0.0], [2.0, 2.0, 0.5], (50, 3))
+    write_gaussians(tmp_path / "scene.ply", scene_with(on_box, far, seed=1))
+    stage = tmp_path / "twin.usda"
+    assert (
+        main(["import-splat", str(tmp_path / "scene.ply"), "--stage", str(stage), "--prim", "/World/Scene/Splat"]) == 0
+    )
+    args = ["import-mesh", str(box_obj), "--stage", str(stage), "--prim", "/World/Objects/Box", "--dynamic"]
+    assert main(args) == 0
+    claim = ["claim", "--stage", str(stage), "--splat", "/World/Scene/Splat", "--body", "/World/Objects/Box"]
+    assert main(claim) == 0
+    return stage, np.vstack([on_box, far])
+
+
+def test_replacing_the_scene_splat_keeps_the_claims(claimed_twin, tmp_path: Path, capsys) -> None:
+    from splattwin.io import write_gaussians
+
+    stage, first = claimed_twin
+    means, counts = drawn_means(stage)
+    assert_same_points(means, first)
+    assert counts == {"/World/Scene/Splat": 50, "/World/Objects/Box/Gaussians": 30}
+    # A new reconstruction of the same scene: 40 Gaussians on the box, 60 elsewhere.
+    rng = np.random.default_rng(9)
+    on_box = rng.uniform([0.26, 0.18, 0.01], [0.34, 0.22, 0.04], (40, 3))
+    far = rng.uniform([1.0, -2.0, 0.0], [2.0, -1.0, 0.5], (60, 3))
+    write_gaussians(tmp_path / "better.ply", scene_with(on_box, far, seed=2))
+    capsys.readouterr()
+    replace = ["import-splat", str(tmp_path / "better.ply"), "--stage", str(stage), "--prim", "/World/Scene/Splat"]
+    assert main([*replace, "--replace"]) == 0
+    out = capsys.readouterr().out
+    means, counts = drawn_means(stage)
+    assert_same_points(means, np.vstack([on_box, far]))  # each of the new splat's Gaussians drawn exactly once
+    assert counts == {"/World/Scene/Splat": 60, "/World/Objects/Box/Gaussians": 40}
+    assert "re-applied the claim of /World/Objects/Box" in out
+
+    # Removing the body takes its Gaussians with it: the box is no longer drawn on the table.
+    assert main(["remove", "--stage", str(stage), "--prim", "/World/Objects/Box"]) == 0
+    assert "40 Gaussians /World/Objects/Box had claimed from /World/Scene/Splat went with it" in capsys.readouterr().out
+    means, counts = drawn_means(stage)
+    assert_same_points(means, far)
+    assert counts == {"/World/Scene/Splat": 60}
+
+
+def test_a_new_scene_splat_after_remove_is_claimed_too(claimed_twin, tmp_path: Path) -> None:
+    stage, first = claimed_twin
+    assert main(["remove", "--stage", str(stage), "--prim", "/World/Scene/Splat"]) == 0
+    means, _ = drawn_means(stage)
+    assert len(means) == 30  # only the box's own Gaussians remain
+    assert (
+        main(["import-splat", str(tmp_path / "scene.ply"), "--stage", str(stage), "--prim", "/World/Scene/Splat"]) == 0
+    )
+    means, counts = drawn_means(stage)
+    assert_same_points(means, first)
+    assert counts == {"/World/Scene/Splat": 50, "/World/Objects/Box/Gaussians": 30}
+
+
+def test_a_new_splat_with_nothing_on_the_body_leaves_its_gaussians(claimed_twin, tmp_path: Path, capsys) -> None:
+    from splattwin.io import write_gaussians
+
+    stage, first = claimed_twin
+    far = np.random.default_rng(4).uniform([1.0, 1.0, 0.0], [2.0, 2.0, 0.5], (20, 3))
+    write_gaussians(tmp_path / "elsewhere.ply", scene_with(far[:0], far, seed=3))
+    capsys.readouterr()
+    args = ["import-splat", str(tmp_path / "elsewhere.ply"), "--stage", str(stage), "--prim", "/World/Scene/Splat"]
+    assert main([*args, "--replace"]) == 0
+    assert "has no Gaussians on /World/Objects/Box" in capsys.readouterr().err
+    means, counts = drawn_means(stage)
+    assert_same_points(means, np.vstack([first[:30], far]))
+    assert counts == {"/World/Scene/Splat": 20, "/World/Objects/Box/Gaussians": 30}

@@ -4,6 +4,11 @@ A reconstruction yields one splat for the whole workcell; the object's own Gauss
 (a child prim of the body) for the USD hierarchy to carry them when the object moves. Which Gaussians are the
 object's is decided by the collision mesh itself (inside it, or within a margin of its surface), not by its
 convex hull, so a mug's opening or the space under an arch keeps its scene Gaussians.
+
+A claim is recorded on ``<body>/Gaussians`` (``splattwin:claimedFrom``, ``splattwin:claimMargin``) and survives a
+new scene splat: an ``import-splat`` at the path a body claimed from (``--replace``, or after ``remove``) applies
+every such claim again to the new Gaussians (:func:`reapply_claims`), so each Gaussian is drawn exactly once
+(docs/guarantees.md, "Claimed Gaussians").
 """
 
 from __future__ import annotations
@@ -16,10 +21,25 @@ import numpy as np
 from splattwin.errors import InputError
 from splattwin.geometry.inside import points_in_mesh, winding_numbers_and_distances
 from splattwin.pipelines._common import check_new_prim_path, check_prim_path_syntax, local_to_world
-from splattwin.usd.splats import define_gaussians_prim, read_gaussians_prim
-from splattwin.usd.stage import edit_twin
+from splattwin.usd.splats import (
+    CLAIM_MARGIN_KEY,
+    CLAIMED_FROM_KEY,
+    claims_from,
+    define_gaussians_prim,
+    read_gaussians_prim,
+)
+from splattwin.usd.stage import TwinStage, edit_twin
 
-__all__ = ["ClaimConfig", "claim_gaussians", "points_in_convex_hull", "points_in_mesh", "winding_numbers"]
+__all__ = [
+    "ClaimConfig",
+    "claim_gaussians",
+    "points_in_convex_hull",
+    "points_in_mesh",
+    "reapply_claims",
+    "winding_numbers",
+]
+
+_DEFAULT_MARGIN = 0.005  # ClaimConfig.margin's default: the margin of a claim recorded before margins were
 
 
 def winding_numbers(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -65,44 +85,76 @@ class ClaimConfig:
 
 def claim_gaussians(config: ClaimConfig) -> int:
     """Move the Gaussians inside the body's collision mesh (+ margin) into ``<body>/Gaussians``; returns the count."""
-    from pxr import UsdGeom, UsdPhysics, UsdVol  # noqa: PLC0415
-
     config.validate()
     with edit_twin(config.stage, create=False) as twin:
-        splat = twin.stage.GetPrimAtPath(config.splat)
-        if not splat or not splat.IsA(UsdVol.ParticleField3DGaussianSplat):
-            raise InputError("--splat", f"{config.splat} is not a Gaussian splat prim in {config.stage}")
-        body = twin.stage.GetPrimAtPath(config.body)
-        if not body or not body.HasAPI(UsdPhysics.RigidBodyAPI):
-            raise InputError(config.body, f"is not a rigid body in {config.stage}")
-        collision = twin.stage.GetPrimAtPath(f"{config.body}/collision")
-        if not collision or not collision.IsA(UsdGeom.Mesh):
-            raise InputError(config.body, "has no collision mesh child to claim Gaussians with")
-        target = f"{config.body}/Gaussians"
-        check_new_prim_path(twin, target)
-        gaussians = read_gaussians_prim(splat)
-        splat_to_body = local_to_world(splat).then(local_to_world(body).inverse())
-        mesh = UsdGeom.Mesh(collision)
-        vertices = np.asarray(mesh.GetPointsAttr().Get(), dtype=np.float64)
-        counts = np.asarray(mesh.GetFaceVertexCountsAttr().Get())
-        if len(counts) == 0 or not (counts == 3).all():
-            raise InputError(config.body, "its collision mesh is not a triangle mesh (as import-mesh writes it)")
-        faces = np.asarray(mesh.GetFaceVertexIndicesAttr().Get()).reshape(-1, 3)
-        # The margin is metres in the world; the body frame has the world's scale (bodies sit below unscaled Xforms).
-        inside = points_in_mesh(splat_to_body.apply_points(gaussians.means), vertices, faces, margin=config.margin)
-        count = int(inside.sum())
-        if count == 0:
-            return 0
-        if count == len(gaussians):
-            raise InputError(config.splat, f"every Gaussian lies on {config.body}; nothing would be left")
-        custom = dict(splat.GetCustomData())
-        with twin.edit_layer(twin.layer_of(config.splat) or "scene"):
-            define_gaussians_prim(twin.stage, config.splat, gaussians.subset(~inside), custom_data=custom)
-        with twin.edit_layer(twin.layer_of(config.body) or "objects"):
-            define_gaussians_prim(
-                twin.stage,
-                target,
-                splat_to_body.apply_gaussians(gaussians.subset(inside)),
-                custom_data={"splattwin:claimedFrom": config.splat},
+        return _claim(twin, config.splat, config.body, config.margin)
+
+
+def reapply_claims(twin: TwinStage, splat: str) -> tuple[list[str], list[str]]:
+    """Apply again, to the (new) splat at ``splat``, every claim bodies made from that path; returns (notes, warnings).
+
+    Each such body's ``Gaussians`` are replaced by the new splat's Gaussians on it (same margin), which leave the
+    splat. A body the new splat has no Gaussians on keeps its previous ones (a warning says so). Call inside
+    :func:`~splattwin.usd.stage.edit_twin`, after authoring the new splat.
+    """
+    notes, warnings = [], []
+    for body in claims_from(twin.stage, splat):
+        previous = twin.stage.GetPrimAtPath(f"{body}/Gaussians")
+        margin = previous.GetCustomDataByKey(CLAIM_MARGIN_KEY)
+        margin = float(margin) if margin is not None else _DEFAULT_MARGIN
+        had = len(previous.GetAttribute("positions").Get() or [])
+        count = _claim(twin, splat, body, margin, reclaim=True)
+        if count:
+            notes.append(
+                f"re-applied the claim of {body} (margin {margin:g} m): {count} Gaussians of the new splat moved "
+                f"into {body}/Gaussians, replacing its {had} (each Gaussian is drawn once)"
             )
+        else:
+            warnings.append(
+                f"{splat} has no Gaussians on {body}, which claimed from it: {body} keeps its {had} previous ones"
+            )
+    return notes, warnings
+
+
+def _claim(twin: TwinStage, splat_path: str, body_path: str, margin: float, *, reclaim: bool = False) -> int:
+    """Move the splat's Gaussians on the body into ``<body>/Gaussians`` (replacing them with ``reclaim``)."""
+    from pxr import UsdGeom, UsdPhysics, UsdVol  # noqa: PLC0415
+
+    splat = twin.stage.GetPrimAtPath(splat_path)
+    if not splat or not splat.IsA(UsdVol.ParticleField3DGaussianSplat):
+        raise InputError("--splat", f"{splat_path} is not a Gaussian splat prim in {twin.root_path}")
+    body = twin.stage.GetPrimAtPath(body_path)
+    if not body or not body.HasAPI(UsdPhysics.RigidBodyAPI):
+        raise InputError(body_path, f"is not a rigid body in {twin.root_path}")
+    collision = twin.stage.GetPrimAtPath(f"{body_path}/collision")
+    if not collision or not collision.IsA(UsdGeom.Mesh):
+        raise InputError(body_path, "has no collision mesh child to claim Gaussians with")
+    target = f"{body_path}/Gaussians"
+    if not reclaim:
+        check_new_prim_path(twin, target)
+    gaussians = read_gaussians_prim(splat)
+    splat_to_body = local_to_world(splat).then(local_to_world(body).inverse())
+    mesh = UsdGeom.Mesh(collision)
+    vertices = np.asarray(mesh.GetPointsAttr().Get(), dtype=np.float64)
+    counts = np.asarray(mesh.GetFaceVertexCountsAttr().Get())
+    if len(counts) == 0 or not (counts == 3).all():
+        raise InputError(body_path, "its collision mesh is not a triangle mesh (as import-mesh writes it)")
+    faces = np.asarray(mesh.GetFaceVertexIndicesAttr().Get()).reshape(-1, 3)
+    # The margin is metres in the world; the body frame has the world's scale (bodies sit below unscaled Xforms).
+    inside = points_in_mesh(splat_to_body.apply_points(gaussians.means), vertices, faces, margin=margin)
+    count = int(inside.sum())
+    if count == 0:
+        return 0
+    if count == len(gaussians):
+        raise InputError(splat_path, f"every Gaussian lies on {body_path}; nothing would be left")
+    custom = dict(splat.GetCustomData())
+    with twin.edit_layer(twin.layer_of(splat_path) or "scene"):
+        define_gaussians_prim(twin.stage, splat_path, gaussians.subset(~inside), custom_data=custom)
+    with twin.edit_layer(twin.layer_of(body_path) or "objects"):
+        define_gaussians_prim(
+            twin.stage,
+            target,
+            splat_to_body.apply_gaussians(gaussians.subset(inside)),
+            custom_data={CLAIMED_FROM_KEY: splat_path, CLAIM_MARGIN_KEY: float(margin)},
+        )
     return count

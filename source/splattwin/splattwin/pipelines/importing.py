@@ -185,15 +185,29 @@ def import_splat(config: ImportSplatConfig) -> ImportSplatResult:
         with twin.edit_layer(layer):
             _define_missing_ancestors(twin, config.prim)
             define_gaussians_prim(twin.stage, config.prim, gaussians, custom_data={FRAME_KEY: frame.record})
+        claim_notes = _reapply_claims(twin, config.prim, warnings)
     logger.info("imported %d Gaussians from %s into %s (%s layer)", len(gaussians), config.source, config.prim, layer)
     return ImportSplatResult(
         prim=config.prim,
         layer=layer,
         count=len(gaussians),
         sh_degree=gaussians.sh_degree,
-        notes=spz_notes + frame.notes,
+        notes=spz_notes + frame.notes + claim_notes,
         warnings=warnings,
     )
+
+
+def _reapply_claims(twin: TwinStage, prim: str, warnings: list[str]) -> list[str]:
+    """Bodies that claimed Gaussians from ``prim`` take theirs from the new splat (pipelines/claim.py)."""
+    from splattwin.usd.splats import claims_from  # noqa: PLC0415
+
+    if not claims_from(twin.stage, prim):
+        return []
+    from splattwin.pipelines.claim import reapply_claims  # noqa: PLC0415 - mesh-inside tests only when needed
+
+    notes, found = reapply_claims(twin, prim)
+    warnings += found
+    return notes
 
 
 def _read_spz_with_frame(source: Path, spz_frame: str | None) -> tuple[Any, str]:

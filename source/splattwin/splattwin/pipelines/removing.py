@@ -157,6 +157,8 @@ def remove_prim(config: RemoveConfig) -> RemoveResult:
     """Remove ``config.prim`` from every twin layer holding it (saved atomically), with what depends on it."""
     from pxr import Usd, UsdVol  # noqa: PLC0415
 
+    from splattwin.usd.splats import CLAIMED_FROM_KEY  # noqa: PLC0415
+
     config.validate()
     with edit_twin(config.stage, create=False) as twin:
         part = _robot_part(twin, config.prim) if twin.stage.GetPrimAtPath(config.prim) else None
@@ -165,7 +167,7 @@ def remove_prim(config: RemoveConfig) -> RemoveResult:
         notes = []
         prim = twin.stage.GetPrimAtPath(config.prim)
         for below in Usd.PrimRange(prim) if prim else []:
-            source = below.GetCustomDataByKey("splattwin:claimedFrom")
+            source = below.GetCustomDataByKey(CLAIMED_FROM_KEY)
             if source and below.IsA(UsdVol.ParticleField3DGaussianSplat):
                 count = len(below.GetAttribute("positions").Get() or [])
                 notes.append(

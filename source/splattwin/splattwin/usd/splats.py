@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     from pxr import Usd, UsdVol
 
 __all__ = [
+    "CLAIMED_FROM_KEY",
+    "CLAIM_MARGIN_KEY",
     "SPLAT_KERNEL_SIGMAS",
+    "claims_from",
     "define_gaussians_prim",
     "gaussians_extent",
     "read_gaussians_prim",
@@ -39,6 +42,25 @@ SPLAT_KERNEL_SIGMAS = 3.0
 """Kernel support, in standard deviations, used for ``extent`` (the schema's 99.7% radius)."""
 
 _EXTENT_CHUNK = 262_144
+
+CLAIMED_FROM_KEY = "splattwin:claimedFrom"
+"""``customData`` of a body's ``Gaussians`` prim written by ``claim``: the splat prim path they were taken from."""
+
+CLAIM_MARGIN_KEY = "splattwin:claimMargin"
+"""``customData`` of a body's ``Gaussians`` prim written by ``claim``: that claim's margin [m]."""
+
+
+def claims_from(stage: Usd.Stage, splat: str) -> list[str]:
+    """Rigid bodies whose ``Gaussians`` child was claimed from the splat prim path ``splat`` (existing or not)."""
+    from pxr import UsdPhysics, UsdVol  # noqa: PLC0415
+
+    bodies = []
+    for prim in stage.Traverse():
+        if prim.GetName() == "Gaussians" and prim.GetCustomDataByKey(CLAIMED_FROM_KEY) == splat:
+            body = prim.GetParent()
+            if prim.IsA(UsdVol.ParticleField3DGaussianSplat) and body.HasAPI(UsdPhysics.RigidBodyAPI):
+                bodies.append(str(body.GetPath()))
+    return bodies
 
 
 def gaussians_extent(gaussians: Gaussians, *, sigmas: float = SPLAT_KERNEL_SIGMAS) -> np.ndarray:
