@@ -103,7 +103,15 @@ def reapply_claims(twin: TwinStage, splat: str) -> tuple[list[str], list[str]]:
         margin = previous.GetCustomDataByKey(CLAIM_MARGIN_KEY)
         margin = float(margin) if margin is not None else _DEFAULT_MARGIN
         had = len(previous.GetAttribute("positions").Get() or [])
-        count = _claim(twin, splat, body, margin, reclaim=True)
+        try:
+            count = _claim(twin, splat, body, margin, reclaim=True)
+        except InputError as exc:  # e.g. the body lost its collision mesh: say so, import the splat anyway
+            warnings.append(
+                f"could not re-apply the claim of {body} ({exc.problem}): it keeps its {had} previous Gaussians and "
+                f"the new splat keeps its own on it, so that part is drawn twice; remove {body}/Gaussians, then "
+                "claim again"
+            )
+            continue
         if count:
             notes.append(
                 f"re-applied the claim of {body} (margin {margin:g} m): {count} Gaussians of the new splat moved "
