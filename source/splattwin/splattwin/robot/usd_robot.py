@@ -500,7 +500,11 @@ def describe_robots(stage: Usd.Stage) -> list[dict[str, Any]]:
         if problems:  # a broken robot (a link or joint removed by hand): say what is wrong, prim by prim
             robots.append(_describe_broken_robot(stage, path, problems))
             continue
-        spec = read_robot_spec(stage, path)
+        try:
+            spec = read_robot_spec(stage, path)
+        except StageError as exc:  # anything articulation_problems does not name: still describe the rest
+            robots.append(_describe_broken_robot(stage, path, [{"prim": path, "problem": exc.problem}]))
+            continue
         links = []
         for name, link_path in zip(spec.link_names, spec.link_paths, strict=True):
             field = stage.GetPrimAtPath(f"{link_path}/Gaussians")
@@ -542,6 +546,8 @@ def _link_gaussians(stage: Usd.Stage, link_path: str) -> int:
 
 def _describe_broken_robot(stage: Usd.Stage, path: str, problems: list[dict[str, str]]) -> dict[str, Any]:
     """What :func:`describe_robots` can say of a robot whose joints do not form a tree: links, joints as found."""
+    from pxr import Usd, UsdGeom  # noqa: PLC0415
+
     graph = articulation_graph(stage, path)
     links = [
         {"name": name, "prim": link, "gaussians": _link_gaussians(stage, link)} for link, name in graph.links.items()
@@ -558,8 +564,6 @@ def _describe_broken_robot(stage: Usd.Stage, path: str, problems: list[dict[str,
         }
         for joint, (body0, body1) in graph.joints.items()
     ]
-    from pxr import Usd, UsdGeom  # noqa: PLC0415
-
     root = stage.GetPrimAtPath(path)
     info = root.GetCustomDataByKey(ROBOT_KEY) or {}
     base = UsdGeom.Xformable(root).ComputeLocalToWorldTransform(Usd.TimeCode.Default())
