@@ -240,3 +240,15 @@ def test_a_new_splat_with_nothing_on_the_body_leaves_its_gaussians(claimed_twin,
     means, counts = drawn_means(stage)
     assert_same_points(means, np.vstack([first[:30], far]))
     assert counts == {"/World/Scene/Splat": 20, "/World/Objects/Box/Gaussians": 30}
+
+
+def test_replacing_a_body_says_its_claimed_gaussians_go(claimed_twin, box_obj: Path, capsys) -> None:
+    stage, first = claimed_twin
+    capsys.readouterr()
+    args = ["import-mesh", str(box_obj), "--stage", str(stage), "--prim", "/World/Objects/Box", "--dynamic"]
+    assert main([*args, "--replace"]) == 0
+    err = capsys.readouterr().err
+    assert "--replace /World/Objects/Box: the 30 Gaussians /World/Objects/Box had claimed from" in err
+    means, counts = drawn_means(stage)
+    assert_same_points(means, first[30:])  # drawn nowhere twice; the scene splat still has only its own
+    assert counts == {"/World/Scene/Splat": 50}

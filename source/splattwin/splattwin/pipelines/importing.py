@@ -338,9 +338,10 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
         mesh = load_mesh(config.source)
     layer = "objects" if config.dynamic else "scene"
     with edit_twin(config.stage) as twin:
+        lost = _claims_replaced(twin, config.prim) if config.replace else []
         check_new_prim_path(twin, config.prim, replace=config.replace, force=config.force)
         placed = import_frame(twin, source=source, up_axis=config.up_axis, scale=config.scale, metric=config.metric)
-        warnings = placed.warnings + same_source_warnings(twin, source, config.prim)
+        warnings = lost + placed.warnings + same_source_warnings(twin, source, config.prim)
         mesh.apply_transform(placed.to_twin.matrix())
         cleaned, report = clean_mesh(mesh, config=config.resolved_cleaning(), source=config.source)
         validate_mesh(cleaned, source=config.source, require_watertight=config.dynamic)
@@ -410,6 +411,17 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
         notes=placed.notes,
         warnings=warnings,
     )
+
+
+def _claims_replaced(twin: TwinStage, prim: str) -> list[str]:
+    """Warnings for claimed Gaussians below a prim ``--replace`` removes (docs/guarantees.md, "Claimed Gaussians")."""
+    from splattwin.usd.splats import claimed_below  # noqa: PLC0415
+
+    return [
+        f"--replace {prim}: {claimed} went with it (not drawn any more); re-import the scene splat with --replace "
+        "and claim again to give the new body its Gaussians"
+        for claimed in claimed_below(twin.stage, prim)
+    ]
 
 
 def _mass_and_provenance(config: ImportMeshConfig, volume_m3: float, material: str) -> tuple[float, dict[str, Any]]:

@@ -155,24 +155,16 @@ def _remove_robot_part(
 
 def remove_prim(config: RemoveConfig) -> RemoveResult:
     """Remove ``config.prim`` from every twin layer holding it (saved atomically), with what depends on it."""
-    from pxr import Usd, UsdVol  # noqa: PLC0415
-
-    from splattwin.usd.splats import CLAIMED_FROM_KEY  # noqa: PLC0415
+    from splattwin.usd.splats import claimed_below  # noqa: PLC0415
 
     config.validate()
     with edit_twin(config.stage, create=False) as twin:
         part = _robot_part(twin, config.prim) if twin.stage.GetPrimAtPath(config.prim) else None
         if part is not None:
             return _remove_robot_part(twin, config, *part)
-        notes = []
-        prim = twin.stage.GetPrimAtPath(config.prim)
-        for below in Usd.PrimRange(prim) if prim else []:
-            source = below.GetCustomDataByKey(CLAIMED_FROM_KEY)
-            if source and below.IsA(UsdVol.ParticleField3DGaussianSplat):
-                count = len(below.GetAttribute("positions").Get() or [])
-                notes.append(
-                    f"the {count} Gaussians {below.GetParent().GetPath()} had claimed from {source} went with it "
-                    "(they are no longer drawn; re-import the scene splat to have them back)"
-                )
+        notes = [
+            f"{claimed} went with it (they are no longer drawn; re-import the scene splat to have them back)"
+            for claimed in claimed_below(twin.stage, config.prim)
+        ]
         layers = remove_prim_specs(twin, config.prim, force=config.force)
         return RemoveResult(layers=layers, removed=[config.prim], notes=notes)

@@ -30,6 +30,7 @@ __all__ = [
     "CLAIMED_FROM_KEY",
     "CLAIM_MARGIN_KEY",
     "SPLAT_KERNEL_SIGMAS",
+    "claimed_below",
     "claims_from",
     "define_gaussians_prim",
     "gaussians_extent",
@@ -48,6 +49,21 @@ CLAIMED_FROM_KEY = "splattwin:claimedFrom"
 
 CLAIM_MARGIN_KEY = "splattwin:claimMargin"
 """``customData`` of a body's ``Gaussians`` prim written by ``claim``: that claim's margin [m]."""
+
+
+def claimed_below(stage: Usd.Stage, prim_path: str) -> list[str]:
+    """One phrase per claimed ``Gaussians`` prim at or below ``prim_path``: "the N Gaussians BODY had claimed from
+    SPLAT" (what goes when that prim is removed or replaced)."""
+    from pxr import Usd, UsdVol  # noqa: PLC0415
+
+    prim = stage.GetPrimAtPath(prim_path)
+    found = []
+    for below in Usd.PrimRange(prim) if prim else []:
+        source = below.GetCustomDataByKey(CLAIMED_FROM_KEY)
+        if source and below.IsA(UsdVol.ParticleField3DGaussianSplat):
+            count = len(below.GetAttribute("positions").Get() or [])
+            found.append(f"the {count} Gaussians {below.GetParent().GetPath()} had claimed from {source}")
+    return found
 
 
 def claims_from(stage: Usd.Stage, splat: str) -> list[str]:
