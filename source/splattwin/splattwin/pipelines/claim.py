@@ -39,7 +39,7 @@ __all__ = [
     "winding_numbers",
 ]
 
-_DEFAULT_MARGIN = 0.005  # ClaimConfig.margin's default: the margin of a claim recorded before margins were
+_DEFAULT_MARGIN = 0.005  # ClaimConfig.margin's default, taken for a claim made before margins were recorded
 
 
 def winding_numbers(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
