@@ -25,24 +25,19 @@ from pathlib import Path
 
 import numpy as np
 
+from splattwin_tasks.robots.franka import BASE_LINK, GRASP_OFFSET_M, HAND_LINK, urdf_path
+
 __all__ = [
     "ARM_CARTESIAN_KP",
     "ARM_CARTESIAN_KV",
-    "ARM_JOINTS",
-    "ARM_HOME_Q",
-    "GRASP_OFFSET_M",
     "PandaLink",
     "arm_assets_mjcf",
     "arm_chain_mjcf",
     "dls_step",
-    "panda_urdf_path",
+    "hull_inertia",
     "read_panda_chain",
 ]
 
-ARM_JOINTS = tuple(f"panda_joint{k}" for k in range(1, 8))
-# A ready pose (Franka's own, hand pointing down over the table in front of the base).
-ARM_HOME_Q = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 2.0, math.pi / 4])
-GRASP_OFFSET_M = 0.1034  # grasp centre along panda_hand's z (finger joints at 0.0584 + the pads' half height)
 # The impedance: stiffer than the carriage's 800 N/m because the arm's apparent mass at the hand (~3.5 kg) is far
 # above the hand's 0.76 kg; damped near critically for that mass.
 ARM_CARTESIAN_KP = 3600.0  # N/m
@@ -71,13 +66,6 @@ class PandaLink:
     collision_mesh: Path | None
 
 
-def panda_urdf_path() -> Path:
-    """pybullet_data's ``franka_panda/panda.urdf``."""
-    import pybullet_data  # noqa: PLC0415
-
-    return Path(pybullet_data.getDataPath()) / "franka_panda" / "panda.urdf"
-
-
 def _rpy_quat(rpy: np.ndarray) -> np.ndarray:
     """URDF fixed-axis roll-pitch-yaw [rad] as a wxyz quaternion (R = Rz(y) Ry(p) Rx(r))."""
     r, p, y = rpy / 2
@@ -96,19 +84,20 @@ def _rpy_quat(rpy: np.ndarray) -> np.ndarray:
 def read_panda_chain(urdf: Path | None = None) -> tuple[PandaLink, ...]:
     """The chain panda_link0 -> panda_hand from the URDF: joints 1-7, then the fixed joint8 and hand joint
     (parsed once per process)."""
-    root = ET.parse(urdf or panda_urdf_path()).getroot()
+    urdf = urdf or urdf_path()
+    root = ET.parse(urdf).getroot()
     links = {link.get("name"): link for link in root.findall("link")}
     joints = {
         joint.find("parent").get("link"): joint
         for joint in root.findall("joint")
-        if joint.find("parent").get("link") != "panda_hand"
+        if joint.find("parent").get("link") != HAND_LINK
     }
 
     def floats(element: ET.Element | None, attr: str, default: str) -> np.ndarray:
         return np.array([float(v) for v in (element.get(attr, default) if element is not None else default).split()])
 
-    chain, parent = [], "panda_link0"
-    while parent != "panda_hand":
+    chain, parent = [], BASE_LINK
+    while parent != HAND_LINK:
         joint = joints[parent]
         child = joint.find("child").get("link")
         origin = joint.find("origin")
@@ -127,7 +116,7 @@ def read_panda_chain(urdf: Path | None = None) -> tuple[PandaLink, ...]:
                 mass=float(inertial.find("mass").get("value")) if inertial is not None else 0.0,
                 com=floats(inertial.find("origin") if inertial is not None else None, "xyz", "0 0 0"),
                 effort=float(limit.get("effort")) if revolute else None,
-                collision_mesh=None if mesh is None else _package_path(urdf or panda_urdf_path(), mesh.get("filename")),
+                collision_mesh=None if mesh is None else _package_path(urdf, mesh.get("filename")),
             )
         )
         parent = child
@@ -201,7 +190,7 @@ def arm_chain_mjcf(
     opened = [
         f'<site name="arm_base{i}" pos="{_vec(base_pos)}" size="0.001"/>'
         f'<site name="arm_grasp_ref{i}" pos="{_vec(base_pos)}" quat="{_vec(orientation_wxyz)}" size="0.001"/>'
-        f'<body name="panda_link0_{i}" pos="{_vec(base_pos)}" '
+        f'<body name="{BASE_LINK}_{i}" pos="{_vec(base_pos)}" '
         f'quat="{math.cos(base_yaw_rad / 2):.12g} 0 0 {math.sin(base_yaw_rad / 2):.12g}">'
     ]
     closed = ["</body>"]

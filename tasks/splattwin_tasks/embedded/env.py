@@ -3,11 +3,16 @@
 The env exposes the parts of Isaac Lab's ``ManagerBasedRLEnv`` the shared MDP terms read (``scene[...]`` with
 ``data.root_pos_w``/``root_quat_w``/``root_lin_vel_w``/``joint_pos``/``applied_torque``/``target_pos_w``,
 ``root_physx_view.get/set_masses``/``get/set_inertias``, ``write_root_pose_to_sim``, ``action_manager``,
-``termination_manager``, ``episode_length_buf``), so the terms run here unchanged. What it simulates: see
-:mod:`splattwin_tasks.embedded.mjcf`: by default the Panda hand on a Cartesian impedance carriage; with
-``robot_model="arm"`` the full 7-joint Panda (:mod:`splattwin_tasks.embedded.arm`) under a Cartesian impedance
-controller (MuJoCo site actuators, at the physics rate) with the carriage's stiffness, pulling towards the same
-end-effector target; resets place it by damped-least-squares IK.
+``termination_manager``, ``command_manager``, ``episode_length_buf``), so the terms run here unchanged.
+
+The env is composed from the task description (``cfg.terms(scene)``, a
+:class:`~splattwin_tasks.manipulation.task_cfg.TaskTerms`): its action terms map the action vector to controls, its reset events, command terms and start events run, in that
+order, when an episode starts, and its observation, reward and termination terms are evaluated every step
+(:mod:`splattwin_tasks.embedded.managers`). It holds no task logic of its own. What it simulates is a robot-model
+choice (:mod:`splattwin_tasks.embedded.robot_models`): by default (``robot_model="arm"``) the full 7-joint Panda
+(:mod:`splattwin_tasks.embedded.arm`) under a Cartesian impedance controller (MuJoCo site actuators, at the physics
+rate); with ``robot_model="hand"`` the Panda hand on a Cartesian impedance carriage
+(:mod:`splattwin_tasks.embedded.mjcf`); both pull the grasp centre towards the same end-effector target.
 
 The worlds are split over several MuJoCo models of at most :data:`WORLDS_PER_MODEL` worlds (:class:`Shard`):
 MuJoCo's site transmissions (the arm's impedance) cost actuators x dofs per model, which grows with the square of
@@ -28,30 +33,30 @@ import numpy as np
 import torch
 
 from splattwin.errors import InputError
-from splattwin_tasks.embedded.arm import ARM_HOME_Q, ARM_JOINTS, dls_step
-from splattwin_tasks.embedded.mjcf import HandGeometry, build_mjcf, grasp_yaw, world_origins
-from splattwin_tasks.manipulation.task_cfg import FINGER_JOINTS, LiftTaskCfg, ManipulationTaskCfg, TaskTerms
+from splattwin_tasks.embedded.managers import ActionManager, CommandManager, TerminationManager
+from splattwin_tasks.embedded.mjcf import build_mjcf, world_origins
+from splattwin_tasks.embedded.robot_models import RobotModel, robot_model
+from splattwin_tasks.manipulation.task_cfg import ManipulationTaskCfg, TaskTerms
 from splattwin_tasks.mdp._scene import SceneEntityCfg
-from splattwin_tasks.mdp.actions import end_effector_target
+from splattwin_tasks.robots.franka import FINGER_JOINTS, HAND_LINK, closing_yaw, grasp_frame_quat_wxyz
 from splattwin_tasks.twin_scene import TwinScene
 
 __all__ = ["WORLDS_PER_MODEL", "EmbeddedManipulationEnv", "Shard"]
 
 WORLDS_PER_MODEL = 16
 
-_PUSH_FINGER_FORCE_N = 5.0  # keeps the fingers shut while pushing
-
 
 class Shard:
     """Worlds ``worlds`` (consecutive env indices) of an env in one MuJoCo model, and their indices in it.
 
     Index arrays are per local world (rows): ``obj_q`` [n, 7] and ``obj_v`` [n, 6] (object free joint),
-    ``object_body`` [n], ``finger_q``/``finger_v``/``ctrl_fingers`` [n, 2], ``ee_site`` [n]; the hand model adds
+    ``object_body`` [n], ``finger_q``/``finger_v``/``ctrl_fingers`` [n, 2], ``ee_site`` [n]; the robot model adds
+    its own (:meth:`~splattwin_tasks.embedded.robot_models.RobotModel.bind`: the hand model
     ``carriage_q``/``carriage_v``/``ctrl_carriage`` [n, 3], the arm ``arm_q``/``arm_v`` [n, 7], ``arm_range``
-    [7, 2], ``ctrl_cartesian``/``ctrl_rotation`` [n, 3]. ``origins`` [n, 3] are the worlds' origins in the model.
+    [7, 2], ``ctrl_cartesian``/``ctrl_rotation`` [n, 3]). ``origins`` [n, 3] are the worlds' origins in the model.
     """
 
-    def __init__(self, model: mujoco.MjModel, worlds: np.ndarray, *, is_arm: bool) -> None:
+    def __init__(self, model: mujoco.MjModel, worlds: np.ndarray, *, robot: RobotModel) -> None:
         self.model, self.data = model, mujoco.MjData(model)
         self.worlds = worlds
         self.rows = slice(int(worlds[0]), int(worlds[-1]) + 1)
@@ -59,31 +64,24 @@ class Shard:
         self.origins = world_origins(n)
         m = model
 
-        def ids(kind: int, pattern: str) -> np.ndarray:
-            return np.array([mujoco.mj_name2id(m, kind, pattern.format(i=i)) for i in range(n)])
-
-        def per_world(kind: int, patterns: list[str]) -> np.ndarray:
-            return np.stack([ids(kind, pattern) for pattern in patterns], 1)
-
         joint, actuator = mujoco.mjtObj.mjOBJ_JOINT, mujoco.mjtObj.mjOBJ_ACTUATOR
-        self.object_body = ids(mujoco.mjtObj.mjOBJ_BODY, "object{i}")
-        object_joint = ids(joint, "object{i}")
+        self.object_body = self.ids(mujoco.mjtObj.mjOBJ_BODY, "object{i}")
+        object_joint = self.ids(joint, "object{i}")
         self.obj_q = m.jnt_qposadr[object_joint][:, None] + np.arange(7)
         self.obj_v = m.jnt_dofadr[object_joint][:, None] + np.arange(6)
-        if is_arm:
-            arm = per_world(joint, [f"{name}_{{i}}" for name in ARM_JOINTS])
-            self.arm_q, self.arm_v = m.jnt_qposadr[arm], m.jnt_dofadr[arm]
-            self.arm_range = m.jnt_range[arm[0]]  # [7, 2], the same in every world
-            self.ctrl_cartesian = per_world(actuator, [f"cart{a}_{{i}}" for a in "xyz"])
-            self.ctrl_rotation = per_world(actuator, [f"cartr{a}_{{i}}" for a in "xyz"])
-        else:
-            carriage = per_world(joint, [f"{a}{{i}}" for a in "xyz"])
-            self.carriage_q, self.carriage_v = m.jnt_qposadr[carriage], m.jnt_dofadr[carriage]
-            self.ctrl_carriage = per_world(actuator, [f"{a}{{i}}" for a in "xyz"])
-        fingers = per_world(joint, [f"{name}_{{i}}" for name in FINGER_JOINTS])
+        fingers = self.per_world(joint, [f"{name}_{{i}}" for name in FINGER_JOINTS])
         self.finger_q, self.finger_v = m.jnt_qposadr[fingers], m.jnt_dofadr[fingers]
-        self.ctrl_fingers = per_world(actuator, ["f1_{i}", "f2_{i}"])
-        self.ee_site = ids(mujoco.mjtObj.mjOBJ_SITE, "ee{i}")
+        self.ctrl_fingers = self.per_world(actuator, ["f1_{i}", "f2_{i}"])
+        self.ee_site = self.ids(mujoco.mjtObj.mjOBJ_SITE, "ee{i}")
+        robot.bind(self)
+
+    def ids(self, kind: int, pattern: str) -> np.ndarray:
+        """Indices [n] of the objects of ``kind`` named ``pattern.format(i=world)``, one per local world."""
+        return np.array([mujoco.mj_name2id(self.model, kind, pattern.format(i=i)) for i in range(len(self.worlds))])
+
+    def per_world(self, kind: int, patterns: list[str]) -> np.ndarray:
+        """Indices [n, len(patterns)] of :meth:`ids` for each pattern."""
+        return np.stack([self.ids(kind, pattern) for pattern in patterns], 1)
 
     def step(self, nstep: int) -> None:
         mujoco.mj_step(self.model, self.data, nstep=nstep)
@@ -154,11 +152,6 @@ class _MassView:
             shard.model.body_inertia[shard.object_body[local]] = np.einsum("nji,njk,nki->ni", rot, full, rot)
 
 
-class _Namespace:
-    def __init__(self, **items: Any) -> None:
-        self.__dict__.update(items)
-
-
 class EmbeddedManipulationEnv:
     """N Push or Lift worlds in MuJoCo models of at most :data:`WORLDS_PER_MODEL` worlds (:attr:`shards`), stepped
     together; Isaac Lab's batched env interface.
@@ -180,56 +173,47 @@ class EmbeddedManipulationEnv:
         self.twin_scene = scene
         self.num_envs = num_envs
         self.device = torch.device(device)
-        self.is_lift = isinstance(cfg, LiftTaskCfg)
         self.terms: TaskTerms = cfg.terms(scene)
         self.step_dt = cfg.step_dt
         self.max_episode_length = cfg.max_episode_length
-        self.num_actions = int(cfg.action_dim)
         base = scene.robot_base
-        self._table_z = scene.table_height - base[2]
+        self.table_z = scene.table_height - base[2]
+        self._table_z = self.table_z
         self._object_start = scene.object_position - base
-        hand_start = self._object_start.copy()
-        if not self.is_lift:
-            hand_start[2] = self._table_z + cfg.push_height_m
-        self._hand_start = hand_start
-        self.is_arm = cfg.robot_model == "arm"
-        # The arm keeps the pads (2.25 cm below the grasp centre) 1 mm clear of the table: pressed into it, the stiff
-        # contact throws the arm's inertia up; the carriage (the hand model's) may rest them on it.
-        pad_clear = HandGeometry.pad_half[2] + 0.001
-        self._min_height = self._table_z + (pad_clear if self.is_arm else 0.02)
-        # The grasp frame's orientation the reset IK places the arm's hand at: the hand model's (closing axis across
-        # the object); the impedance then holds it.
-        palm_yaw = grasp_yaw(scene)[0] - np.pi / 2
-        self._grasp_quat = np.array([np.cos(palm_yaw / 2), 0.0, 0.0, np.sin(palm_yaw / 2)])
+        # The hand model's carriage starts at the object (any point would do: its slides move relative to it).
+        self._hand_start = self._object_start.copy()
+        # The arm's resets place the grasp frame at the hand model's orientation (closing axis across the object);
+        # the impedance then holds it.
+        grasp_quat = np.array(grasp_frame_quat_wxyz(closing_yaw(scene)[0]))
+        self.robot_model = robot_model(cfg.robot_model, carriage_origin=self._hand_start, grasp_quat_wxyz=grasp_quat)
+        self._min_height = self.table_z + self.robot_model.clearance_m
         shard_count = math.ceil(num_envs / WORLDS_PER_MODEL)
         models: dict[int, str] = {}  # MJCF per shard size (at most two sizes)
         self.shards: list[Shard] = []
         for worlds in np.array_split(np.arange(num_envs), shard_count):
             if len(worlds) not in models:
                 models[len(worlds)] = build_mjcf(
-                    scene, len(worlds), sim_dt=cfg.sim_dt, hand_start=hand_start, robot_model=cfg.robot_model
+                    scene, len(worlds), sim_dt=cfg.sim_dt, hand_start=self._hand_start, robot_model=cfg.robot_model
                 )
             model = mujoco.MjModel.from_xml_string(models[len(worlds)])
-            self.shards.append(Shard(model, worlds, is_arm=self.is_arm))
+            self.shards.append(Shard(model, worlds, robot=self.robot_model))
         workers = min(shard_count, os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="mujoco") if workers > 1 else None
         origins = _gather(self.shards, lambda shard: shard.origins)
-        self._origins_np = origins
+        self.origins_np = origins
         default_state = torch.zeros(num_envs, 13)
         default_state[:, :3] = torch.as_tensor(self._object_start)
         default_state[:, 3:7] = torch.as_tensor(scene.object_quat_wxyz)
         # Events draw from torch's global generator, as Isaac Lab's do; hand starts from this one.
         torch.manual_seed(int(cfg.seed))
         self._rng = np.random.default_rng(int(cfg.seed))
-        self._grip_level = np.full(num_envs, -1.0)  # the lagged grip action (Lift); -1 is the least force
         self.scene = _Scene(self, torch.as_tensor(origins, dtype=torch.float32, device=self.device), default_state)
         self._resolve_entity_ids()
         self.episode_length_buf = torch.zeros(num_envs, dtype=torch.long, device=self.device)
-        self.action_manager = _Namespace(
-            action=torch.zeros(num_envs, self.num_actions, device=self.device),
-            prev_action=torch.zeros(num_envs, self.num_actions, device=self.device),
-        )
-        self.termination_manager = _TerminationManager(num_envs, self.device)
+        self.action_manager = ActionManager(self.terms.actions, self)
+        self.num_actions = self.action_manager.total_action_dim
+        self.command_manager = CommandManager(self.terms.commands, self)
+        self.termination_manager = TerminationManager(num_envs, self.device)
         self.extras: dict[str, Any] = {}
         self.common_step_counter = 0
         self._reset_envs(torch.arange(num_envs, device=self.device))
@@ -252,6 +236,12 @@ class EmbeddedManipulationEnv:
         """The first shard's MuJoCo data."""
         return self.shards[0].data
 
+    @property
+    def np_random(self) -> np.random.Generator:
+        """The env's NumPy generator (gymnasium's name): the start events draw from it; ``reset(seed=...)`` reseeds
+        it."""
+        return self._rng
+
     def gather(self, read: Callable[[Shard], np.ndarray]) -> np.ndarray:
         """``read(shard)`` of every shard concatenated along the worlds, e.g.
         ``env.gather(lambda s: s.data.qpos[s.obj_q])`` [N, 7]."""
@@ -260,7 +250,8 @@ class EmbeddedManipulationEnv:
     def _resolve_entity_ids(self) -> None:
         """Set the ``joint_ids``/``body_ids`` of the terms' entity cfgs from their names, as Isaac Lab's managers
         do."""
-        groups = (self.terms.observations, self.terms.rewards, self.terms.terminations, self.terms.events)
+        terms = self.terms
+        groups = (terms.observations, terms.rewards, terms.terminations, terms.events, terms.start_events)
         for term in (term for group in groups for term in group.values()):
             for value in term.params.values():
                 if isinstance(value, SceneEntityCfg) and value.joint_names:
@@ -300,9 +291,7 @@ class EmbeddedManipulationEnv:
                 "actions", f"expected shape ({self.num_envs}, {self.num_actions}), got {tuple(actions.shape)}"
             )
         actions = torch.nan_to_num(actions).clamp(-1.0, 1.0)
-        self.action_manager.prev_action = self.action_manager.action
-        self.action_manager.action = actions
-        self._apply_actions(actions.cpu().numpy().astype(np.float64))
+        self.action_manager.process_action(actions)
         if self._pool is None:
             for shard in self.shards:
                 shard.step(self.cfg.decimation)
@@ -344,133 +333,37 @@ class EmbeddedManipulationEnv:
         parts = [term.func(self, **term.params).reshape(self.num_envs, -1) for term in self.terms.observations.values()]
         return torch.cat(parts, dim=1).to(self.device)
 
-    def grip_force_n(self, grip_action: np.ndarray) -> np.ndarray:
-        """Closing force [N] per finger for grip actions in [-1, 1], log-scaled over ``grip_force_range_n``."""
-        low, high = self.cfg.grip_force_range_n
-        return np.exp(np.log(low) + (grip_action + 1.0) / 2.0 * (np.log(high) - np.log(low)))
-
-    def _apply_actions(self, actions: np.ndarray) -> None:
-        ee = self.gather(lambda shard: shard.data.site_xpos[shard.ee_site]) - self._origins_np
-        target = end_effector_target(
-            torch.from_numpy(ee),
-            torch.from_numpy(actions),
-            self.cfg.move_step_m,
-            min_height_m=self._min_height,
-            max_height_m=self._table_z + 0.5,
-            hold_height_m=None if self.is_lift else max(self._table_z + self.cfg.push_height_m, self._min_height),
-        ).numpy()
-        if self.is_lift:
-            # The lag acts on the grip level (the log-force action), so a deterministic policy gets the force its
-            # stochastic training runs averaged to (a lag on the force itself would average exp(noise) upwards).
-            alpha = self.step_dt / (self.step_dt + self.cfg.grip_time_constant_s)
-            self._grip_level += alpha * (actions[:, 3] - self._grip_level)
-            finger_force = self.grip_force_n(self._grip_level)[:, None]
-        else:
-            finger_force = np.full((self.num_envs, 1), _PUSH_FINGER_FORCE_N)
+    def set_finger_force(self, force_n: np.ndarray) -> None:
+        """Closing force per finger [N] for every world, [N, 1] (or broadcastable to [N, 2])."""
+        force = np.broadcast_to(force_n, (self.num_envs, 2))
         for shard in self.shards:
-            ctrl = shard.data.ctrl
-            if self.is_arm:
-                ctrl[shard.ctrl_cartesian] = target[shard.rows]
-            else:
-                ctrl[shard.ctrl_carriage] = target[shard.rows] - self._hand_start
-            ctrl[shard.ctrl_fingers] = finger_force[shard.rows]
+            shard.data.ctrl[shard.ctrl_fingers] = force[shard.rows]
 
     def _reset_envs(self, env_ids: torch.Tensor) -> None:
+        """Isaac Lab's reset order: the reset events, the commands, then the start events (the robot's start
+        pose, which may depend on the goal); then the action terms and the episode counters."""
         for term in self.terms.events.values():
             term.func(self, env_ids, **term.params)
-        ids = env_ids.cpu().numpy()
-        obj = self.gather(lambda shard: shard.data.qpos[shard.obj_q[:, :3]])[ids] - self._origins_np[ids]
-        k = len(ids)
-        if self.is_lift:
-            jitter = self.cfg.pregrasp_jitter_m
-            start = obj + np.concatenate([self._rng.uniform(-jitter, jitter, (k, 2)), np.zeros((k, 1))], 1)
-            opening = HandGeometry.finger_travel
-        else:
-            low, high = self.cfg.hand_start_distance_m
-            target = self.push_target_pos[env_ids].cpu().numpy()
-            away = np.arctan2(obj[:, 1] - target[:, 1], obj[:, 0] - target[:, 0])  # from the target through the object
-            spread = np.deg2rad(self.cfg.hand_start_angle_deg)
-            distance, heading = self._rng.uniform(low, high, k), away + self._rng.uniform(-spread, spread, k)
-            start = obj + np.stack([distance * np.cos(heading), distance * np.sin(heading), np.zeros(k)], 1)
-            start[:, 2] = self._table_z + self.cfg.push_height_m
-            opening = 0.0
+        self.command_manager.reset(env_ids)
+        for term in self.terms.start_events.values():
+            term.func(self, env_ids, **term.params)
+        self.action_manager.reset(env_ids)
+        self.episode_length_buf[env_ids] = 0
+
+    def place_grasp_centre(self, start: np.ndarray, env_ids: np.ndarray, finger_opening_m: float) -> None:
+        """Put worlds ``env_ids`` [K] at rest with the grasp centre at ``start`` [K, 3] (env frame [m], raised to
+        the robot model's clearance over the table) and the fingers ``finger_opening_m`` open, unforced."""
+        start = np.array(start, dtype=np.float64)
         start[:, 2] = np.maximum(start[:, 2], self._min_height)
-        for shard, local, positions in _split(self.shards, ids):
+        for shard, local, positions in _split(self.shards, env_ids):
             m, d = shard.model, shard.data
-            if self.is_arm:
-                self._arm_reset(shard, local, start[positions])
-            else:
-                d.qpos[shard.carriage_q[local]] = start[positions] - self._hand_start
-                d.qvel[shard.carriage_v[local]] = 0.0
-                d.ctrl[shard.ctrl_carriage[local]] = start[positions] - self._hand_start
-            d.qpos[shard.finger_q[local]] = opening
+            self.robot_model.place(shard, local, start[positions])
+            d.qpos[shard.finger_q[local]] = finger_opening_m
             d.qvel[shard.finger_v[local]] = 0.0
             d.ctrl[shard.ctrl_fingers[local]] = 0.0
             d.qacc_warmstart[:] = 0.0
             mujoco.mj_kinematics(m, d)
             mujoco.mj_comPos(m, d)
-        self._grip_level[ids] = -1.0
-        self.episode_length_buf[env_ids] = 0
-        self.action_manager.action[env_ids] = 0.0
-        self.action_manager.prev_action[env_ids] = 0.0
-
-    # --- the arm: placed by IK at resets -------------------------------------------------------------------------
-
-    def _ik_step(self, shard: Shard, local: np.ndarray, target: np.ndarray, damping: float = 0.05) -> np.ndarray:
-        """One damped-least-squares step from the current joints of ``shard``'s worlds ``local`` towards the
-        grasp-frame pose (``target`` [K, 3] relative to the robot base [m], orientation :attr:`_grasp_quat`);
-        returns the joint positions [K, 7] [rad], clipped to the joint limits. Reads the last kinematics pass."""
-        m, d = shard.model, shard.data
-        jacp, jacr = np.empty((3, m.nv)), np.empty((3, m.nv))
-        jac = np.empty((len(local), 6, 7))
-        errors = np.zeros((len(local), 6))
-        current, rotation = np.empty(4), np.empty(3)
-        for row, world in enumerate(local):
-            site = shard.ee_site[world]
-            mujoco.mj_jacSite(m, d, jacp, jacr, site)
-            jac[row, :3], jac[row, 3:] = jacp[:, shard.arm_v[world]], jacr[:, shard.arm_v[world]]
-            mujoco.mju_mat2Quat(current, d.site_xmat[site])
-            mujoco.mju_subQuat(rotation, self._grasp_quat, current)  # rotation vector in the site's frame
-            errors[row, 3:] = d.site_xmat[site].reshape(3, 3) @ rotation
-        errors[:, :3] = target + shard.origins[local] - d.site_xpos[shard.ee_site[local]]
-        q = d.qpos[shard.arm_q[local]] + dls_step(jac, errors, damping)
-        return np.clip(q, shard.arm_range[:, 0], shard.arm_range[:, 1])
-
-    def _arm_reset(self, shard: Shard, local: np.ndarray, start: np.ndarray, iterations: int = 60) -> None:
-        """Place the arms of ``shard``'s worlds ``local`` at rest with the grasp centre at ``start`` [K, 3] (IK
-        from the home pose on kinematics only); the impedance holds them there."""
-        m, d = shard.model, shard.data
-        d.qpos[shard.arm_q[local]] = ARM_HOME_Q
-        d.qvel[shard.arm_v[local]] = 0.0
-        for _ in range(iterations):
-            mujoco.mj_kinematics(m, d)
-            mujoco.mj_comPos(m, d)
-            d.qpos[shard.arm_q[local]] = self._ik_step(shard, local, start, damping=0.02)
-        d.ctrl[shard.ctrl_cartesian[local]] = start
-        d.ctrl[shard.ctrl_rotation[local]] = 0.0
-
-
-class _TerminationManager:
-    def __init__(self, num_envs: int, device: torch.device) -> None:
-        self._values: dict[str, torch.Tensor] = {}
-        self._num_envs, self._device = num_envs, device
-
-    def compute(self, env: Any, terms: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        terminated = torch.zeros(self._num_envs, dtype=torch.bool, device=self._device)
-        truncated = torch.zeros_like(terminated)
-        for name, term in terms.items():
-            value = term.func(env, **term.params).to(self._device).bool()
-            self._values[name] = value
-            if term.time_out:
-                truncated |= value
-            else:
-                terminated |= value
-        # A world that both timed out and finished the task counts as terminated (success), not truncated.
-        return terminated, truncated & ~terminated
-
-    def get_term(self, name: str) -> torch.Tensor:
-        """The term's value at the last step (kept through the reset that followed, as Isaac Lab does)."""
-        return self._values.get(name, torch.zeros(self._num_envs, dtype=torch.bool, device=self._device))
 
 
 class _Scene:
@@ -530,13 +423,14 @@ class _ObjectData:
 
 
 class _RobotAsset:
-    """``scene["robot"]``: the Panda's joints (the arm's 7 with ``robot_model="arm"``, then the 2 fingers) and its
-    hand body (``panda_hand``, whose velocity is taken at the grasp centre: the hand keeps its orientation)."""
+    """``scene["robot"]``: the robot model's joints (the arm's 7 with ``robot_model="arm"``, then the 2 fingers) and
+    its hand body (``panda_hand``, whose velocity is taken at the grasp centre: the hand keeps its orientation)."""
 
-    body_names = ["panda_hand"]
+    body_names = [HAND_LINK]
 
     def __init__(self, env: EmbeddedManipulationEnv) -> None:
-        self.joint_names = [*(ARM_JOINTS if env.is_arm else ()), *FINGER_JOINTS]
+        self._env = env
+        self.joint_names = list(env.robot_model.joint_names)
         self.data = _RobotData(env)
 
     @staticmethod
@@ -554,47 +448,41 @@ class _RobotAsset:
         """Indices of ``names`` in :attr:`body_names` (Isaac Lab's ``Articulation.find_bodies``, exact names)."""
         return self._find("body", names, self.body_names)
 
+    def write_grasp_centre_to_sim(
+        self, positions: np.ndarray | torch.Tensor, *, env_ids: torch.Tensor, finger_opening_m: float
+    ) -> None:
+        """Place the robot of worlds ``env_ids`` [K] at rest with its grasp centre at ``positions`` [K, 3] (env
+        frame [m]), the hand top-down and the fingers ``finger_opening_m`` open: what the start events call."""
+        start = positions.cpu().numpy() if isinstance(positions, torch.Tensor) else positions
+        self._env.place_grasp_centre(start, env_ids.cpu().numpy(), finger_opening_m)
+
 
 class _RobotData:
     def __init__(self, env: EmbeddedManipulationEnv) -> None:
         self._env = env
 
-    def _joints(self, field: str, arm: str, fingers: str) -> torch.Tensor:
-        def read(shard: Shard) -> np.ndarray:
-            values = getattr(shard.data, field)
-            finger_values = values[getattr(shard, fingers)]
-            if not self._env.is_arm:
-                return finger_values
-            return np.concatenate([values[getattr(shard, arm)], finger_values], 1)
-
-        return self._env._tensor(self._env.gather(read))
+    def _joints(self, field: str, kind: str) -> torch.Tensor:
+        robot = self._env.robot_model
+        return self._env._tensor(
+            self._env.gather(lambda shard: robot.joint_values(shard, getattr(shard.data, field), kind))
+        )
 
     @property
     def joint_pos(self) -> torch.Tensor:
-        return self._joints("qpos", "arm_q", "finger_q")
+        return self._joints("qpos", "q")
 
     @property
     def joint_vel(self) -> torch.Tensor:
-        return self._joints("qvel", "arm_v", "finger_v")
+        return self._joints("qvel", "v")
 
     @property
     def applied_torque(self) -> torch.Tensor:
-        return self._joints("qfrc_actuator", "arm_v", "finger_v")
+        return self._joints("qfrc_actuator", "v")
 
     @property
     def body_lin_vel_w(self) -> torch.Tensor:
         """[N, 1, 3]: the hand's linear velocity, world axes [m/s]."""
-
-        def read(shard: Shard) -> np.ndarray:
-            if not self._env.is_arm:
-                return shard.data.qvel[shard.carriage_v]  # the carriage's slides are the world axes
-            velocity, out = np.empty(6), np.empty((len(shard.worlds), 3))
-            for row, site in enumerate(shard.ee_site):
-                mujoco.mj_objectVelocity(shard.model, shard.data, mujoco.mjtObj.mjOBJ_SITE, site, velocity, 0)
-                out[row] = velocity[3:]
-            return out
-
-        return self._env._tensor(self._env.gather(read))[:, None, :]
+        return self._env._tensor(self._env.gather(self._env.robot_model.hand_velocity))[:, None, :]
 
 
 class _FrameAsset:

@@ -15,28 +15,34 @@ import math
 
 import numpy as np
 
-from splattwin.errors import StageError
+from splattwin_tasks.robots.franka import (
+    FINGER_JOINTS,
+    FINGER_TRAVEL_M,
+    GRASP_IN_HAND_QUAT_WXYZ,
+    HAND,
+    HandGeometry,
+    closing_yaw,
+    grasp_frame_quat_wxyz,
+)
 from splattwin_tasks.twin_scene import TwinScene
 
-__all__ = ["HandGeometry", "WORLD_SPACING_M", "build_mjcf", "grasp_yaw", "world_origins"]
+__all__ = [
+    "CARRIAGE_DAMPING",
+    "CARRIAGE_FORCE_N",
+    "CARRIAGE_KP",
+    "WORLD_SPACING_M",
+    "build_mjcf",
+    "world_origins",
+]
 
 WORLD_SPACING_M = 2.0
 HAND_CONTYPE = 4
-PANDA_MAX_OPENING_M = 0.08
-
-
-class HandGeometry:
-    """Panda hand dimensions [m] and masses [kg] (franka_panda URDF / Franka datasheet, rounded)."""
-
-    hand_mass = 0.73
-    finger_mass = 0.015
-    pad_half = (0.011, 0.005, 0.0225)  # finger pad half-extents: along the palm, across (closing axis), height
-    palm_half = (0.03, 0.1, 0.0125)
-    palm_z = 0.0225 + 0.035  # palm centre above the grasp centre
-    finger_travel = 0.04
-    carriage_kp = 800.0  # N/m: the impedance controller's stiffness
-    carriage_damping = 60.0  # N s/m, about critical for the hand's mass
-    carriage_force = 60.0  # N: largest force the carriage exerts on each axis
+CARRIAGE_KP = 800.0
+"""N/m: the carriage's (the hand model's Cartesian impedance controller's) stiffness."""
+CARRIAGE_DAMPING = 60.0
+"""N s/m: about critical for the hand's mass."""
+CARRIAGE_FORCE_N = 60.0
+"""N: the largest force the carriage exerts on each axis (the arm's impedance has the same limit)."""
 
 
 def world_origins(num_envs: int) -> np.ndarray:
@@ -46,42 +52,17 @@ def world_origins(num_envs: int) -> np.ndarray:
     return np.stack([(index // side) * WORLD_SPACING_M, (index % side) * WORLD_SPACING_M, np.zeros(num_envs)], 1)
 
 
-def grasp_yaw(scene: TwinScene) -> tuple[float, float]:
-    """Closing direction (yaw [rad] of the finger axis) across the object's narrowest horizontal width, and that
-    width [m]; :class:`StageError` when it does not fit between the Panda's fingers."""
-    rotation = _quat_matrix(scene.object_quat_wxyz)
-    xy = (scene.object_vertices @ rotation.T)[:, :2]
-    angles = np.deg2rad(np.arange(0.0, 180.0, 1.0))
-    directions = np.stack([np.cos(angles), np.sin(angles)], 1)
-    projections = xy @ directions.T
-    widths = projections.max(0) - projections.min(0)
-    best = int(np.argmin(widths))
-    if widths[best] >= PANDA_MAX_OPENING_M:
-        raise StageError(
-            scene.twin_path,
-            f"object {scene.object_prim} is {widths[best]:.3f} m wide at its narrowest: wider than "
-            f"the Panda gripper's {PANDA_MAX_OPENING_M} m opening",
-        )
-    return float(angles[best]), float(widths[best])
-
-
-def _quat_matrix(q: np.ndarray) -> np.ndarray:
-    from splattwin.geometry.transforms import quat_wxyz_to_matrix  # noqa: PLC0415
-
-    return quat_wxyz_to_matrix(np.asarray(q, dtype=np.float64))
-
-
 def _vec(values: np.ndarray | tuple | list) -> str:
     return " ".join(f"{float(v):.9g}" for v in values)
 
 
-def _finger(i: int, finger: int, g: type[HandGeometry]) -> str:
+def _finger(i: int, finger: int, g: HandGeometry) -> str:
     """Finger ``finger`` (1: +y, 2: -y) of world ``i``: a pad on a slide joint that opens towards +."""
     side = 1 if finger == 1 else -1
     return (
         f'<body name="finger{finger}_{i}" gravcomp="1">'
         f'<inertial pos="0 0 0" mass="{g.finger_mass}" diaginertia="1e-6 1e-6 1e-6"/>'
-        f'<joint name="panda_finger_joint{finger}_{i}" type="slide" axis="0 {side} 0" range="0 {g.finger_travel}" '
+        f'<joint name="{FINGER_JOINTS[finger - 1]}_{i}" type="slide" axis="0 {side} 0" range="0 {FINGER_TRAVEL_M}" '
         'damping="2"/>'
         f'<geom name="pad{finger}_{i}" class="hand" type="box" size="{_vec(g.pad_half)}" '
         f'pos="0 {side * g.pad_half[1]} 0" mass="0"/></body>'
@@ -101,11 +82,9 @@ def build_mjcf(
         robot_model: ``hand`` (the hand on a Cartesian carriage) or ``arm`` (the 7-joint Panda of
             :mod:`splattwin_tasks.embedded.arm`, based at the robot base, with the same hand at its flange).
     """
-    g = HandGeometry
-    yaw, _ = grasp_yaw(scene)
-    # The palm's local y is the closing axis: turn the palm so that it points across the object.
-    palm_yaw = yaw - math.pi / 2
-    palm_quat = (math.cos(palm_yaw / 2), 0.0, 0.0, math.sin(palm_yaw / 2))
+    g = HAND
+    # The grasp frame's y is the closing axis: turn it so that it points across the object.
+    palm_quat = grasp_frame_quat_wxyz(closing_yaw(scene)[0])
     base = scene.robot_base
     obj_pos = scene.object_position - base
     table_z = scene.table_height - base[2]
@@ -163,20 +142,20 @@ def build_mjcf(
                 origin,
                 scene.robot_yaw_rad,
                 grasp_content,
-                np.array([0.0, 1.0, 0.0, 0.0]),
+                np.array(GRASP_IN_HAND_QUAT_WXYZ),
                 orientation_wxyz=np.array(palm_quat),
                 kp=ARM_CARTESIAN_KP,
                 kv=ARM_CARTESIAN_KV,
-                force_limit=g.carriage_force,
+                force_limit=CARRIAGE_FORCE_N,
             )
             parts.append(arm)
             actuators.extend(arm_actuators)
         else:
             parts.append(
                 f'<body name="carriage{i}" pos="{_vec(origin + hand_start)}" gravcomp="1">'
-                f'<joint name="x{i}" type="slide" axis="1 0 0" damping="{g.carriage_damping}"/>'
-                f'<joint name="y{i}" type="slide" axis="0 1 0" damping="{g.carriage_damping}"/>'
-                f'<joint name="z{i}" type="slide" axis="0 0 1" damping="{g.carriage_damping}"/>'
+                f'<joint name="x{i}" type="slide" axis="1 0 0" damping="{CARRIAGE_DAMPING}"/>'
+                f'<joint name="y{i}" type="slide" axis="0 1 0" damping="{CARRIAGE_DAMPING}"/>'
+                f'<joint name="z{i}" type="slide" axis="0 0 1" damping="{CARRIAGE_DAMPING}"/>'
                 f'<body name="hand{i}" quat="{_vec(palm_quat)}" gravcomp="1">'
                 f'<inertial pos="0 0 {g.palm_z}" mass="{g.hand_mass}" diaginertia="0.003 0.002 0.003"/>'
                 + grasp_content
@@ -185,12 +164,12 @@ def build_mjcf(
         excludes.append(f'<exclude body1="finger1_{i}" body2="finger2_{i}"/>')
         for axis in "xyz" if robot_model != "arm" else "":
             actuators.append(
-                f'<position name="{axis}{i}" joint="{axis}{i}" kp="{g.carriage_kp}" '
-                f'forcerange="{-g.carriage_force} {g.carriage_force}" forcelimited="true" ctrllimited="false"/>'
+                f'<position name="{axis}{i}" joint="{axis}{i}" kp="{CARRIAGE_KP}" '
+                f'forcerange="{-CARRIAGE_FORCE_N} {CARRIAGE_FORCE_N}" forcelimited="true" ctrllimited="false"/>'
             )
         # Finger motors: a positive control is a closing force [N] (the joints open towards +).
         for finger in ("1", "2"):
-            actuators.append(f'<motor name="f{finger}_{i}" joint="panda_finger_joint{finger}_{i}" gear="-1"/>')
+            actuators.append(f'<motor name="f{finger}_{i}" joint="{FINGER_JOINTS[int(finger) - 1]}_{i}" gear="-1"/>')
     parts.append("</worldbody>")
     parts.append(f"<contact>{''.join(excludes)}</contact>")
     parts.append(f"<actuator>{''.join(actuators)}</actuator>")

@@ -1,8 +1,11 @@
 """The tasks' parameters and their MDP terms, shared by the embedded runtime and the Isaac Lab env cfgs.
 
 A task cfg holds numbers (episode length, reward weights, mass sampling); :meth:`~ManipulationTaskCfg.terms`
-turns it and the twin's scene into the term lists (function + params + weight) that both runtimes run: the
-embedded runtime directly, the Isaac Lab env cfgs wrapped in ``ObsTerm``/``RewTerm``/``DoneTerm``/``EventTerm``.
+turns it and the twin's scene into the task description (:class:`TaskTerms`): observation, reward, termination
+and event terms (function + params + weight), command terms (the goal), start events (the robot's start pose) and
+action cfgs, which both runtimes run: the embedded runtime composes its env from them, the Isaac Lab env cfgs wrap
+them in ``ObsTerm``/``RewTerm``/``DoneTerm``/``EventTerm``/``CommandTermCfg``. The robot's facts (joint and link
+names, hand geometry) come from :mod:`splattwin_tasks.robots.franka`.
 """
 
 from __future__ import annotations
@@ -15,10 +18,10 @@ from splattwin.errors import InputError
 from splattwin_tasks import mdp
 from splattwin_tasks._compat import configclass
 from splattwin_tasks.mdp._scene import SceneEntityCfg
+from splattwin_tasks.robots.franka import FINGER_JOINTS, HAND_LINK
 from splattwin_tasks.twin_scene import DEFAULT_OBJECT_PRIM, TwinScene
 
 __all__ = [
-    "FINGER_JOINTS",
     "LiftNoMassTaskCfg",
     "LiftTaskCfg",
     "ManipulationTaskCfg",
@@ -28,14 +31,12 @@ __all__ = [
     "Term",
 ]
 
-FINGER_JOINTS = ("panda_finger_joint1", "panda_finger_joint2")
-"""The Panda's finger joints, as in its URDF: 0 closed, 0.04 m open each."""
 MASS_DISTRIBUTIONS = ("lognormal", "loguniform", "fixed")
 ROBOT_MODELS = ("hand", "arm")
 
 
 def _hand() -> SceneEntityCfg:
-    return SceneEntityCfg("robot", body_names=["panda_hand"])
+    return SceneEntityCfg("robot", body_names=[HAND_LINK])
 
 
 @dataclass
@@ -50,13 +51,26 @@ class Term:
 
 @dataclass
 class TaskTerms:
-    """A task's terms by manager, in evaluation order."""
+    """A task's description: its terms by manager, in evaluation order.
+
+    Attributes:
+        observations, rewards, terminations: the terms of those managers.
+        events: reset events (Isaac Lab's ``mode="reset"``), run first when an episode starts.
+        success_term: the termination that counts as a success.
+        commands: command term cfgs (``mdp.commands``), resampled after the reset events.
+        start_events: reset events run after the commands (the robot's start pose, which may depend on the goal).
+            The embedded runtime runs them; on Isaac Lab the arm starts from its default joint pose.
+        actions: action cfgs (``mdp.actions``) in the action vector's order, each taking ``action_dim`` columns.
+    """
 
     observations: dict[str, Term]
     rewards: dict[str, Term]
     terminations: dict[str, Term]
     events: dict[str, Term]
     success_term: str
+    commands: dict[str, Any] = field(default_factory=dict)
+    start_events: dict[str, Term] = field(default_factory=dict)
+    actions: dict[str, Any] = field(default_factory=dict)
 
 
 @configclass
@@ -160,6 +174,7 @@ class PushTaskCfg(ManipulationTaskCfg):
         hand_start_angle_deg: the hand starts behind the object (opposite the target), up to this many degrees off
             that line: a pre-push pose, as Lift starts from a pre-grasp pose.
         push_height_m: grasp-centre height above the table while pushing [m].
+        finger_force_n: closing force per finger that keeps the fingers shut while pushing [N].
     """
 
     episode_length_s: float = 3.0
@@ -169,7 +184,7 @@ class PushTaskCfg(ManipulationTaskCfg):
     hand_start_distance_m: tuple = (0.08, 0.11)
     hand_start_angle_deg: float = 30.0
     push_height_m: float = 0.02
-    action_dim: int = 2
+    finger_force_n: float = 5.0
 
     def terms(self, scene: TwinScene) -> TaskTerms:
         """The Push terms on ``scene``."""
@@ -201,9 +216,29 @@ class PushTaskCfg(ManipulationTaskCfg):
         events = {
             "object_mass": self._mass_event(scene),
             "object_pose": Term(mdp.reset_object_pose, {"xy_range_m": (self.start_jitter_m, self.start_jitter_m)}),
-            "push_target": Term(mdp.reset_push_target, {"distance_range_m": tuple(self.target_distance_m)}),
         }
-        return TaskTerms(observations, rewards, terminations, events, success_term="success")
+        commands = {"push_target": mdp.PushTargetCommandCfg(distance_range_m=tuple(self.target_distance_m))}
+        start = {
+            "distance_range_m": tuple(self.hand_start_distance_m),
+            "angle_deg": self.hand_start_angle_deg,
+            "height_m": (table - scene.robot_base[2]) + self.push_height_m,
+        }
+        actions = {
+            "arm_action": mdp.CartesianActionCfg(
+                action_dim=2, move_step_m=self.move_step_m, hold_height_above_table_m=self.push_height_m
+            ),
+            "gripper_action": mdp.HeldGripForceActionCfg(force_n=self.finger_force_n),
+        }
+        return TaskTerms(
+            observations,
+            rewards,
+            terminations,
+            events,
+            success_term="success",
+            commands=commands,
+            start_events={"hand_start": Term(mdp.reset_hand_behind_object, start)},
+            actions=actions,
+        )
 
 
 @configclass
@@ -227,7 +262,6 @@ class LiftTaskCfg(ManipulationTaskCfg):
     grip_time_constant_s: float = 0.1
     pregrasp_jitter_m: float = 0.004
     mass_range_ratio: float = 3.0
-    action_dim: int = 4
 
     def terms(self, scene: TwinScene) -> TaskTerms:
         """The Lift terms on ``scene``."""
@@ -262,7 +296,21 @@ class LiftTaskCfg(ManipulationTaskCfg):
             "object_mass": self._mass_event(scene),
             "object_pose": Term(mdp.reset_object_pose, {"xy_range_m": (0.0, 0.0)}),
         }
-        return TaskTerms(observations, rewards, terminations, events, success_term="success")
+        actions = {
+            "arm_action": mdp.CartesianActionCfg(action_dim=3, move_step_m=self.move_step_m),
+            "gripper_action": mdp.LogGripForceActionCfg(
+                force_range_n=tuple(self.grip_force_range_n), time_constant_s=self.grip_time_constant_s
+            ),
+        }
+        return TaskTerms(
+            observations,
+            rewards,
+            terminations,
+            events,
+            success_term="success",
+            start_events={"hand_start": Term(mdp.reset_hand_pregrasp, {"jitter_m": self.pregrasp_jitter_m})},
+            actions=actions,
+        )
 
 
 @configclass

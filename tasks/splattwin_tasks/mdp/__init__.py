@@ -4,16 +4,27 @@ Every term is a plain torch function ``(env, ..., asset_cfg) -> Tensor`` with le
 Isaac Lab's manager-based terms are. They read the scene through Isaac Lab's names
 (``env.scene["object"].data.root_pos_w``, ``root_physx_view.get_masses()``, ``env.action_manager.action``...),
 which the embedded runtime provides too; quaternions are converted to (w, x, y, z) where they enter
-(:func:`splattwin_tasks.quaternions.convert_quat_order`).
+(:func:`splattwin_tasks.quaternions.convert_quat_order`). Goals are command terms (:mod:`.commands`), actions
+are described by cfgs both runtimes apply (:mod:`.actions`).
 """
 
-from splattwin_tasks.mdp.actions import REACH_M, end_effector_target, hand_down_quat_wxyz
+from splattwin_tasks.mdp.actions import (
+    CartesianActionCfg,
+    HeldGripForceActionCfg,
+    LogGripForceActionCfg,
+    cartesian_heights,
+    end_effector_target,
+    grip_force_from_level,
+    lag_grip_level,
+)
+from splattwin_tasks.mdp.commands import PushTargetCommand, PushTargetCommandCfg
 from splattwin_tasks.mdp.events import (
     lognormal_mass,
     loguniform_mass,
     randomize_object_mass,
+    reset_hand_behind_object,
+    reset_hand_pregrasp,
     reset_object_pose,
-    reset_push_target,
     scale_inertia_with_mass,
 )
 from splattwin_tasks.mdp.observations import (
@@ -49,18 +60,24 @@ from splattwin_tasks.mdp.terminations import (
 )
 
 __all__ = [
-    "REACH_M",
+    "CartesianActionCfg",
+    "HeldGripForceActionCfg",
+    "LogGripForceActionCfg",
+    "PushTargetCommand",
+    "PushTargetCommandCfg",
     "action_rate_l2",
+    "cartesian_heights",
     "ee_object_proximity",
     "ee_linear_velocity",
     "end_effector_target",
     "ee_position",
     "grip_force",
     "grip_force_ceiling",
+    "grip_force_from_level",
     "grip_over_ceiling",
     "grip_within_window",
-    "hand_down_quat_wxyz",
     "gripper_opening",
+    "lag_grip_level",
     "last_action",
     "lift_success",
     "lognormal_mass",
@@ -78,8 +95,9 @@ __all__ = [
     "push_target_offset",
     "push_target_position",
     "randomize_object_mass",
+    "reset_hand_behind_object",
+    "reset_hand_pregrasp",
     "reset_object_pose",
-    "reset_push_target",
     "scale_inertia_with_mass",
     "task_success",
     "time_out",

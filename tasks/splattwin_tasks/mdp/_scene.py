@@ -1,4 +1,4 @@
-"""Names shared by the terms: entity configs, the env's quaternion order, per-env buffers kept on the env."""
+"""Names shared by the terms: entity configs and the env's quaternion order."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 
 from splattwin_tasks.quaternions import convert_quat_order
 
-__all__ = ["GRAVITY_M_S2", "SceneEntityCfg", "env_buffer", "quat_wxyz_from_env"]
+__all__ = ["GRAVITY_M_S2", "SceneEntityCfg", "quat_wxyz_from_env"]
 
 GRAVITY_M_S2 = 9.81
 
@@ -42,16 +42,3 @@ def quat_wxyz_from_env(env: Any, quats: torch.Tensor) -> torch.Tensor:
         order = isaaclab_quat_order()
         env.quat_order = order
     return convert_quat_order(quats, order, "wxyz")
-
-
-def env_buffer(env: Any, name: str, width: int) -> torch.Tensor:
-    """A per-env float buffer [N, width] kept on the env as ``env.<name>`` (zeros until an event fills it).
-
-    Isaac Lab's managers call each observation term once while they are built, before any reset event has run,
-    so a buffer an event fills must exist before then.
-    """
-    buffer = getattr(env, name, None)
-    if buffer is None:
-        buffer = torch.zeros(env.num_envs, width, device=env.device)
-        setattr(env, name, buffer)
-    return buffer

@@ -1,20 +1,89 @@
-"""The Cartesian action both runtimes apply: where a task's action sends the end-effector, and how it is held.
+"""The tasks' actions, written once for both runtimes: where a Cartesian action sends the end-effector, and how the
+grip action becomes a closing force.
 
-The embedded runtime feeds :func:`end_effector_target` to its impedance controller, the Isaac Lab cfgs to a
-differential-IK action term (:mod:`splattwin_tasks.manipulation.isaaclab_actions`); the numbers are the same.
-Positions are metres in the robot-base frame, shape [N, 3].
+A task describes its actions with the cfgs here (:class:`CartesianActionCfg`, :class:`LogGripForceActionCfg`,
+:class:`HeldGripForceActionCfg`: numbers only, no state); each runtime has its action terms that apply them. The
+embedded runtime's (:mod:`splattwin_tasks.embedded.managers`) feed :func:`end_effector_target` to its impedance
+controller; Isaac Lab's (:mod:`splattwin_tasks.manipulation.isaaclab_actions`) feed it to differential IK. Both
+lag the grip with :func:`lag_grip_level` and map it with :func:`grip_force_from_level`. Positions are metres in the
+robot-base frame, shape [N, 3].
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
-__all__ = ["REACH_M", "end_effector_target", "hand_down_quat_wxyz"]
+from splattwin_tasks.robots.franka import REACH_M
 
-REACH_M = 0.85
-"""The Panda's reach from its base [m]: targets beyond it are pulled back onto the sphere."""
+__all__ = [
+    "GRIP_LEVEL_AT_RESET",
+    "CartesianActionCfg",
+    "HeldGripForceActionCfg",
+    "LogGripForceActionCfg",
+    "cartesian_heights",
+    "end_effector_target",
+    "grip_force_from_level",
+    "lag_grip_level",
+]
+
+GRIP_LEVEL_AT_RESET = -1.0
+"""The grip level an episode starts from: the least force."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CartesianActionCfg:
+    """The end-effector action: columns 0-1 move the grasp centre in x, y (and with ``hold_height_above_table_m``
+    None, column 2 in z), each by at most ``move_step_m`` per step.
+
+    Attributes:
+        action_dim: 2 (planar, the height held) or 3.
+        move_step_m: displacement of a full action [m].
+        hold_height_above_table_m: a planar action's grasp-centre height over the table [m]; None: the action moves z.
+        max_height_above_table_m: highest target over the table [m].
+    """
+
+    action_dim: int
+    move_step_m: float
+    hold_height_above_table_m: float | None = None
+    max_height_above_table_m: float = 0.5
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogGripForceActionCfg:
+    """One grip action for both fingers: a level that follows the action with a first-order lag
+    (:func:`lag_grip_level`), mapped to a closing force log-uniformly over ``force_range_n``
+    (:func:`grip_force_from_level`).
+
+    Attributes:
+        force_range_n: closing force per finger at levels -1 and +1 [N].
+        time_constant_s: the lag's time constant [s].
+    """
+
+    force_range_n: tuple[float, float]
+    time_constant_s: float
+    action_dim: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeldGripForceActionCfg:
+    """No grip action: the fingers are held shut with ``force_n`` per finger [N] (Push pushes with closed fingers)."""
+
+    force_n: float
+    action_dim: int = 0
+
+
+def cartesian_heights(
+    cfg: CartesianActionCfg, *, table_z_m: float, clearance_m: float
+) -> tuple[float, float, float | None]:
+    """``(min_height_m, max_height_m, hold_height_m)`` of ``cfg`` in the robot-base frame, for
+    :func:`end_effector_target`: the lowest target is ``clearance_m`` over the table top at ``table_z_m``, a held
+    height never below it."""
+    low = table_z_m + clearance_m
+    hold = cfg.hold_height_above_table_m
+    return low, table_z_m + cfg.max_height_above_table_m, None if hold is None else max(table_z_m + hold, low)
 
 
 def end_effector_target(
@@ -53,11 +122,21 @@ def end_effector_target(
     return target
 
 
-def hand_down_quat_wxyz(closing_yaw_rad: float) -> tuple[float, float, float, float]:
-    """``panda_hand``'s orientation (w, x, y, z) in the base frame for a top-down grasp: its z (the fingers' direction)
-    pointing down and its y (the fingers' closing axis) along the horizontal line at ``closing_yaw_rad``.
+def lag_grip_level(
+    level: torch.Tensor, action: torch.Tensor, *, step_dt: float, time_constant_s: float
+) -> torch.Tensor:
+    """The grip level one policy step later: a first-order lag (time constant ``time_constant_s``, discretised at
+    ``step_dt`` [s]) from ``level`` towards ``action`` (both in [-1, 1], same shape).
 
-    That is ``Rz(closing_yaw - pi/2) Rx(pi)``: the hand turned upside down, then about the vertical.
+    The lag acts on the level (the log force), so a deterministic policy gets the force its stochastic training runs
+    averaged to (a lag on the force itself would average exp(noise) upwards); a force-controlled gripper does not
+    jump either, and one noisy action does not crush the object.
     """
-    half = (closing_yaw_rad - math.pi / 2) / 2
-    return (0.0, math.cos(half), math.sin(half), 0.0)
+    alpha = step_dt / (step_dt + time_constant_s)
+    return level + alpha * (action - level)
+
+
+def grip_force_from_level(level: torch.Tensor, force_range_n: tuple[float, float]) -> torch.Tensor:
+    """Closing force per finger [N] of grip levels in [-1, 1]: ``exp(lerp(log F_lo, log F_hi, (level + 1) / 2))``."""
+    low, high = force_range_n
+    return torch.exp(math.log(low) + (level + 1.0) / 2.0 * (math.log(high) - math.log(low)))

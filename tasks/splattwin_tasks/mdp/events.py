@@ -1,4 +1,4 @@
-"""Reset events: the object's mass around its identified value, its pose, the push target.
+"""Reset events: the object's mass around its identified value, its pose, the robot's start.
 
 Mass sampling follows the identified value and its uncertainty: log-normal with median m0 and log-standard
 deviation ``sigma = sqrt(log(1 + u^2))`` for a relative standard deviation u (so the sample's relative spread is
@@ -12,20 +12,24 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
-from splattwin_tasks.mdp._scene import SceneEntityCfg, env_buffer
+from splattwin_tasks.mdp._scene import SceneEntityCfg
+from splattwin_tasks.robots.franka import FINGER_TRAVEL_M
 
 __all__ = [
     "lognormal_mass",
     "loguniform_mass",
     "randomize_object_mass",
+    "reset_hand_behind_object",
+    "reset_hand_pregrasp",
     "reset_object_pose",
-    "reset_push_target",
     "scale_inertia_with_mass",
 ]
 
 _OBJECT = SceneEntityCfg("object")
+_ROBOT = SceneEntityCfg("robot")
 
 
 def lognormal_mass(
@@ -123,19 +127,50 @@ def reset_object_pose(
     asset.write_root_velocity_to_sim(torch.zeros_like(state[:, 7:]), env_ids=env_ids)
 
 
-def reset_push_target(
-    env: Any, env_ids: torch.Tensor, distance_range_m: Sequence[float], asset_cfg: Any = _OBJECT
-) -> None:
-    """Sample the push target at a uniform distance in ``distance_range_m`` and uniform heading from the object.
+def _object_start(env: Any, env_ids: torch.Tensor, asset_cfg: Any) -> np.ndarray:
+    """The objects' positions in the env frame [K, 3] [m] (float64, for the placement arithmetic)."""
+    position = env.scene[asset_cfg.name].data.root_pos_w[env_ids] - env.scene.env_origins[env_ids]
+    return position.double().cpu().numpy()
 
-    Run after :func:`reset_object_pose` (event terms run in the order the cfg lists them). The target keeps the
-    object's height; it is stored in the env frame as ``env.push_target_pos`` [N, 3].
+
+def reset_hand_pregrasp(
+    env: Any, env_ids: torch.Tensor, jitter_m: float, asset_cfg: Any = _OBJECT, robot_cfg: Any = _ROBOT
+) -> None:
+    """Lift's start: the grasp centre at the object's centre, shifted uniformly by up to ``jitter_m`` in x and y,
+    fingers open (a pre-grasp pose). Draws from ``env.np_random``.
+
+    A start event: the runtime runs it after the commands are resampled (see ``TaskTerms.start_events``); the robot
+    entity places itself (``write_grasp_centre_to_sim``).
     """
-    targets = env_buffer(env, "push_target_pos", 3)
-    start = env.scene[asset_cfg.name].data.root_pos_w[env_ids] - env.scene.env_origins[env_ids]
+    start = _object_start(env, env_ids, asset_cfg)
+    k = len(start)
+    start = start + np.concatenate([env.np_random.uniform(-jitter_m, jitter_m, (k, 2)), np.zeros((k, 1))], 1)
+    env.scene[robot_cfg.name].write_grasp_centre_to_sim(start, env_ids=env_ids, finger_opening_m=FINGER_TRAVEL_M)
+
+
+def reset_hand_behind_object(
+    env: Any,
+    env_ids: torch.Tensor,
+    distance_range_m: Sequence[float],
+    angle_deg: float,
+    height_m: float,
+    command_name: str = "push_target",
+    asset_cfg: Any = _OBJECT,
+    robot_cfg: Any = _ROBOT,
+) -> None:
+    """Push's start (a pre-push pose): the grasp centre at a uniform distance in ``distance_range_m`` [m] from the
+    object, on the side away from the target (command ``command_name``) up to ``angle_deg`` off that line, at
+    ``height_m`` (env frame), fingers shut. Draws from ``env.np_random``.
+
+    A start event: it reads the target, so the runtime runs it after the commands are resampled.
+    """
+    obj = _object_start(env, env_ids, asset_cfg)
+    target = env.command_manager.get_command(command_name)[env_ids].double().cpu().numpy()
+    k = len(obj)
+    away = np.arctan2(obj[:, 1] - target[:, 1], obj[:, 0] - target[:, 0])  # from the target through the object
+    spread = np.deg2rad(angle_deg)
     low, high = distance_range_m
-    distance = low + (high - low) * torch.rand(len(env_ids), device=env.device)
-    heading = 2.0 * math.pi * torch.rand(len(env_ids), device=env.device)
-    targets[env_ids, 0] = start[:, 0] + distance * torch.cos(heading)
-    targets[env_ids, 1] = start[:, 1] + distance * torch.sin(heading)
-    targets[env_ids, 2] = start[:, 2]
+    distance, heading = env.np_random.uniform(low, high, k), away + env.np_random.uniform(-spread, spread, k)
+    start = obj + np.stack([distance * np.cos(heading), distance * np.sin(heading), np.zeros(k)], 1)
+    start[:, 2] = height_m
+    env.scene[robot_cfg.name].write_grasp_centre_to_sim(start, env_ids=env_ids, finger_opening_m=0.0)

@@ -10,7 +10,8 @@ from typing import Any
 
 import torch
 
-from splattwin_tasks.mdp._scene import SceneEntityCfg, env_buffer, quat_wxyz_from_env
+from splattwin_tasks.mdp._scene import SceneEntityCfg, quat_wxyz_from_env
+from splattwin_tasks.robots.franka import HAND_LINK
 
 __all__ = [
     "ee_linear_velocity",
@@ -30,7 +31,7 @@ __all__ = [
 _OBJECT = SceneEntityCfg("object")
 _EE = SceneEntityCfg("ee_frame")
 _FINGERS = SceneEntityCfg("robot")
-_HAND = SceneEntityCfg("robot", body_names=["panda_hand"])
+_HAND = SceneEntityCfg("robot", body_names=[HAND_LINK])
 
 
 def object_position(env: Any, asset_cfg: Any = _OBJECT) -> torch.Tensor:
@@ -94,14 +95,15 @@ def object_mass_observation(
     return torch.stack([log_ratio, torch.full_like(log_ratio, float(relative_uncertainty))], dim=1)
 
 
-def push_target_position(env: Any) -> torch.Tensor:
-    """The push target in the env frame [m], shape [N, 3] (sampled by :func:`~.events.reset_push_target`)."""
-    return env_buffer(env, "push_target_pos", 3)
+def push_target_position(env: Any, command_name: str = "push_target") -> torch.Tensor:
+    """The push target in the env frame [m], shape [N, 3]: the command ``command_name``
+    (:class:`~.commands.PushTargetCommand`)."""
+    return env.command_manager.get_command(command_name)
 
 
-def push_target_offset(env: Any, asset_cfg: Any = _OBJECT) -> torch.Tensor:
+def push_target_offset(env: Any, asset_cfg: Any = _OBJECT, command_name: str = "push_target") -> torch.Tensor:
     """Target minus object position in the table plane [m], shape [N, 2]."""
-    return (push_target_position(env) - object_position(env, asset_cfg))[:, :2]
+    return (push_target_position(env, command_name) - object_position(env, asset_cfg))[:, :2]
 
 
 def last_action(env: Any) -> torch.Tensor:
