@@ -11,7 +11,9 @@ try:
 except ImportError:  # not pip-installed: use the checkout's tasks/ (as `make` installs it)
     sys.path.insert(0, str(ROOT / "tasks"))
 
-PANDA_LINKS = ("panda_link0", "panda_hand", "panda_leftfinger", "panda_rightfinger")
+from splattwin_tasks.robots.franka import BASE_LINK, REQUIRED_LINKS  # noqa: E402
+
+PANDA_LINKS = (BASE_LINK, *REQUIRED_LINKS)
 TASKS = (
     "SplatTwin-Push-Franka-v0",
     "SplatTwin-Push-Franka-NoMass-v0",

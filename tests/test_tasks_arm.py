@@ -14,13 +14,9 @@ from tasks_support import TASKS, build_twin
 
 # isort: split
 import splattwin_tasks
-from splattwin_tasks.embedded.arm import (
-    ARM_CARTESIAN_KP,
-    ARM_JOINTS,
-    hull_inertia,
-    panda_urdf_path,
-    read_panda_chain,
-)
+from splattwin_tasks.embedded.arm import ARM_CARTESIAN_KP, hull_inertia, read_panda_chain
+from splattwin_tasks.robots.franka import ARM_JOINTS, GRASP_OFFSET_M
+from splattwin_tasks.robots.franka import urdf_path as panda_urdf_path
 
 from splattwin.errors import InputError
 
@@ -248,16 +244,16 @@ def test_play_records_the_arm_joints_on_the_twins_robot(tmp_path) -> None:
     for column, name in enumerate(trajectory.joint_names):
         q[:, robot.joint_names.index(name)] = torch.as_tensor(trajectory.positions[:, column])
     hand = robot.link_poses(q)[:, robot.link_names.index("panda_hand")].numpy()
-    grasp = hand[:, :3, 3] + 0.1034 * hand[:, :3, 2]
+    grasp = hand[:, :3, 3] + GRASP_OFFSET_M * hand[:, :3, 2]
     keyed = np.array([ee.Get(t * rate) for t in trajectory.times])
     assert np.linalg.norm(grasp - keyed, axis=1).max() < 2e-3
 
 
 def test_the_arm_holds_the_hand_as_the_isaac_lab_action_asks(twin: str) -> None:
     """The embedded arm's hand orientation after a reset and after moving is the pose Isaac Lab's
-    CartesianTargetAction targets (mdp.hand_down_quat_wxyz of the object's closing direction)."""
-    from splattwin_tasks.embedded.mjcf import grasp_yaw
-    from splattwin_tasks.mdp import hand_down_quat_wxyz
+    CartesianTargetAction targets (franka.hand_down_quat_wxyz of the object's closing direction)."""
+    from splattwin_tasks.robots.franka import closing_yaw as grasp_yaw
+    from splattwin_tasks.robots.franka import hand_down_quat_wxyz
 
     env = _make("SplatTwin-Lift-Franka-v0", twin, num_envs=2)
     env.reset()

@@ -42,6 +42,13 @@ class _MassView:
         self.inertias[indices] = inertias[indices]
 
 
+class _Commands(dict):
+    """``env.command_manager``: commands by name."""
+
+    def get_command(self, name: str) -> torch.Tensor:
+        return self[name]
+
+
 def _env(**overrides) -> SimpleNamespace:
     """Two envs with hand-picked state; origins (10, 0, 0) and (0, 10, 0)."""
     origins = torch.tensor([[10.0, 0.0, 0.0], [0.0, 10.0, 0.0]])
@@ -73,7 +80,7 @@ def _env(**overrides) -> SimpleNamespace:
         action_manager=SimpleNamespace(
             action=torch.tensor([[0.5, -0.5], [0.0, 0.0]]), prev_action=torch.tensor([[0.1, 0.1], [0.0, 0.0]])
         ),
-        push_target_pos=torch.tensor([[0.3, 0.015, 0.025], [0.7, 0.4, 0.055]]),
+        command_manager=_Commands(push_target=torch.tensor([[0.3, 0.015, 0.025], [0.7, 0.4, 0.055]])),
     )
     env.scene.env_origins = origins
     env.__dict__.update(overrides)
@@ -194,11 +201,13 @@ def test_loguniform_mass_covers_the_training_range_uniformly_in_log() -> None:
 def test_push_target_is_at_the_sampled_distance_from_the_object() -> None:
     env = _env()
     torch.manual_seed(3)
-    mdp.reset_push_target(env, torch.tensor([0, 1]), distance_range_m=(0.06, 0.12))
+    command = mdp.PushTargetCommand(mdp.PushTargetCommandCfg(distance_range_m=(0.06, 0.12)), env)
+    command.resample(torch.tensor([0, 1]))
+    env.command_manager["push_target"] = command.command
     offset = mdp.push_target_offset(env)
     distance = torch.linalg.vector_norm(offset, dim=1)
     assert ((distance >= 0.06 - 1e-6) & (distance <= 0.12 + 1e-6)).all()
-    np.testing.assert_allclose(env.push_target_pos[:, 2], [0.025, 0.055], atol=1e-6)
+    np.testing.assert_allclose(command.command[:, 2], [0.025, 0.055], atol=1e-6)
 
 
 def test_end_effector_target_by_hand() -> None:
@@ -220,8 +229,9 @@ def test_end_effector_target_by_hand() -> None:
 @pytest.mark.parametrize("closing_yaw_deg", [0.0, 30.0, 90.0, 200.0])
 def test_hand_down_quaternion_points_the_fingers_down_and_closes_along_the_yaw(closing_yaw_deg: float) -> None:
     from scipy.spatial.transform import Rotation
+    from splattwin_tasks.robots.franka import hand_down_quat_wxyz
 
-    w, x, y, z = mdp.hand_down_quat_wxyz(np.radians(closing_yaw_deg))
+    w, x, y, z = hand_down_quat_wxyz(np.radians(closing_yaw_deg))
     rotation = Rotation.from_quat([x, y, z, w]).as_matrix()
     np.testing.assert_allclose(rotation[:, 2], [0.0, 0.0, -1.0], atol=1e-12)  # fingers (hand z) down
     closing = np.array([np.cos(np.radians(closing_yaw_deg)), np.sin(np.radians(closing_yaw_deg)), 0.0])

@@ -438,6 +438,7 @@ def _record(env: Any, frames: list[dict[str, Any]], task: str, checkpoint: Path)
     from splattwin.io.trajectory import Trajectory  # noqa: PLC0415
     from splattwin.usd import edit_twin  # noqa: PLC0415
     from splattwin.usd.trajectories import joint_channels, write_joint_trajectory, write_object_poses  # noqa: PLC0415
+    from splattwin_tasks.robots.franka import ARM_JOINTS  # noqa: PLC0415
 
     scene = env.twin_scene
     times = np.arange(len(frames)) * env.step_dt
@@ -447,7 +448,7 @@ def _record(env: Any, frames: list[dict[str, Any]], task: str, checkpoint: Path)
         write_object_poses(twin, scene.object_prim, times, positions, quats)
         rate = twin.layers["trajectories"].timeCodesPerSecond
         names = frames[0]["joint_names"]
-        if getattr(env, "is_arm", False) and scene.robot_prim:
+        if set(ARM_JOINTS) <= set(names) and scene.robot_prim:  # the arm model (the hand model: fingers only)
             try:
                 channels = {channel.name: channel for channel in joint_channels(twin.stage, scene.robot_prim)}
             except StageError:  # an articulation root without import-robot's joints (a stand-in)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from splattwin.errors import InputError, StageError
+from splattwin_tasks.robots.franka import REQUIRED_LINKS
 
 __all__ = [
     "DEFAULT_OBJECT_PRIM",
@@ -29,8 +30,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_OBJECT_PRIM = "/World/Objects/Block"
-REQUIRED_ROBOT_LINKS = ("panda_hand", "panda_leftfinger", "panda_rightfinger")
-"""Links the embedded Panda end-effector stands in for; a twin's robot must have them."""
 _DEFAULT_FRICTION = 0.5
 
 # Where the mass-identification work may put its reader; the first importable one wins.
@@ -224,7 +223,7 @@ def read_twin_scene(
         twin: the twin's root layer.
         object_prim: the dynamic object to push or lift.
         require_robot: fail when the twin has no robot (a prim with ``ArticulationRootAPI``) or its robot lacks
-            :data:`REQUIRED_ROBOT_LINKS`; without it the robot base is the world origin.
+            :data:`splattwin_tasks.robots.franka.REQUIRED_LINKS`; without it the robot base is the world origin.
     """
     from pxr import UsdGeom, UsdPhysics  # noqa: PLC0415
 
@@ -282,7 +281,7 @@ def read_twin_scene(
         robot_prim = ""
     else:
         names = _descendant_names(stage.GetPrimAtPath(robot_prim))
-        missing = [link for link in REQUIRED_ROBOT_LINKS if link not in names]
+        missing = [link for link in REQUIRED_LINKS if link not in names]
         if missing and require_robot:
             raise StageError(twin_path, f"robot {robot_prim} lacks the links {missing} the Panda tasks need")
         robot_pose = _world_matrix(stage.GetPrimAtPath(robot_prim))

@@ -6,13 +6,14 @@ The env exposes the parts of Isaac Lab's ``ManagerBasedRLEnv`` the shared MDP te
 ``termination_manager``, ``command_manager``, ``episode_length_buf``), so the terms run here unchanged.
 
 The env is composed from the task description (``cfg.terms(scene)``, a
-:class:`~splattwin_tasks.manipulation.task_cfg.TaskTerms`): its action terms map the action vector to controls, its reset events, command terms and start events run, in that
-order, when an episode starts, and its observation, reward and termination terms are evaluated every step
-(:mod:`splattwin_tasks.embedded.managers`). It holds no task logic of its own. What it simulates is a robot-model
-choice (:mod:`splattwin_tasks.embedded.robot_models`): by default (``robot_model="arm"``) the full 7-joint Panda
-(:mod:`splattwin_tasks.embedded.arm`) under a Cartesian impedance controller (MuJoCo site actuators, at the physics
-rate); with ``robot_model="hand"`` the Panda hand on a Cartesian impedance carriage
-(:mod:`splattwin_tasks.embedded.mjcf`); both pull the grasp centre towards the same end-effector target.
+:class:`~splattwin_tasks.manipulation.task_cfg.TaskTerms`): its action terms map the action vector to controls, its
+reset events, command terms and start events run, in that order, when an episode starts, and its observation, reward
+and termination terms are evaluated every step (:mod:`splattwin_tasks.embedded.managers`). It holds no task logic of
+its own. What it simulates is a robot-model choice (:mod:`splattwin_tasks.embedded.robot_models`): by default
+(``robot_model="arm"``) the full 7-joint Panda (:mod:`splattwin_tasks.embedded.arm`) under a Cartesian impedance
+controller (MuJoCo site actuators, at the physics rate); with ``robot_model="hand"`` the Panda hand on a Cartesian
+impedance carriage (:mod:`splattwin_tasks.embedded.mjcf`); both pull the grasp centre towards the same end-effector
+target.
 
 The worlds are split over several MuJoCo models of at most :data:`WORLDS_PER_MODEL` worlds (:class:`Shard`):
 MuJoCo's site transmissions (the arm's impedance) cost actuators x dofs per model, which grows with the square of

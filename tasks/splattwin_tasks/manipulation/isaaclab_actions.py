@@ -1,14 +1,14 @@
 """Isaac Lab action terms of the tasks: the Cartesian end-effector action and the Lift gripper's log-scaled force.
 
 Imported only under Isaac Lab (by :mod:`~splattwin_tasks.manipulation.isaaclab_env`). The embedded runtime maps the
-same actions the same way: the end-effector target through :func:`splattwin_tasks.mdp.end_effector_target` with
-the hand held top-down (:func:`splattwin_tasks.mdp.hand_down_quat_wxyz`), the grip as
-``EmbeddedManipulationEnv.grip_force_n``.
+same actions with the same functions (:mod:`splattwin_tasks.mdp.actions`): the end-effector target through
+:func:`~splattwin_tasks.mdp.actions.end_effector_target` with the hand held top-down
+(:func:`splattwin_tasks.robots.franka.hand_down_quat_wxyz`), the grip through
+:func:`~splattwin_tasks.mdp.actions.lag_grip_level` and :func:`~splattwin_tasks.mdp.actions.grip_force_from_level`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -17,7 +17,12 @@ from isaaclab.envs.mdp.actions.joint_actions import JointEffortAction  # noqa: T
 from isaaclab.envs.mdp.actions.task_space_actions import DifferentialInverseKinematicsAction  # noqa: TID251
 from isaaclab.utils import configclass  # noqa: TID251
 
-from splattwin_tasks.mdp.actions import end_effector_target
+from splattwin_tasks.mdp.actions import (
+    GRIP_LEVEL_AT_RESET,
+    end_effector_target,
+    grip_force_from_level,
+    lag_grip_level,
+)
 
 __all__ = ["CartesianTargetAction", "CartesianTargetActionCfg", "LogGripForceAction", "LogGripForceActionCfg"]
 
@@ -80,20 +85,19 @@ class LogGripForceAction(JointEffortAction):
 
     def process_actions(self, actions: torch.Tensor) -> None:
         self._raw_actions[:] = actions.expand_as(self._raw_actions) if actions.shape[1] == 1 else actions
-        low, high = self.cfg.force_range_n
         grip = actions[:, :1].clamp(-1.0, 1.0)
         if not hasattr(self, "_grip_level"):
-            self._grip_level = torch.full_like(grip, -1.0)
-        step_dt = self._env.step_dt
-        alpha = step_dt / (step_dt + self.cfg.time_constant_s)
-        self._grip_level += alpha * (grip - self._grip_level)  # the lag acts on the log-force level
-        force = torch.exp(math.log(low) + (self._grip_level + 1.0) / 2.0 * (math.log(high) - math.log(low)))
+            self._grip_level = torch.full_like(grip, GRIP_LEVEL_AT_RESET)
+        self._grip_level = lag_grip_level(
+            self._grip_level, grip, step_dt=self._env.step_dt, time_constant_s=self.cfg.time_constant_s
+        )
+        force = grip_force_from_level(self._grip_level, tuple(self.cfg.force_range_n))
         self._processed_actions[:] = -force.expand(-1, self._num_joints)
 
     def reset(self, env_ids: Sequence[int] | None = None) -> None:
         self._raw_actions[env_ids] = 0.0
         if hasattr(self, "_grip_level"):
-            self._grip_level[env_ids] = -1.0
+            self._grip_level[env_ids] = GRIP_LEVEL_AT_RESET
 
 
 @configclass

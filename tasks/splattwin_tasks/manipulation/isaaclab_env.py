@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from splattwin_tasks import mdp
 from splattwin_tasks.manipulation.task_cfg import TaskTerms
 from splattwin_tasks.mdp._scene import SceneEntityCfg
 
@@ -106,6 +107,7 @@ def build_isaaclab_env_cfg(env_cfg: Any, task_cfg: Any) -> None:
 
     from splattwin_tasks.manipulation.task_cfg import LiftTaskCfg  # noqa: PLC0415
     from splattwin_tasks.registry import DEFAULT_TWIN  # noqa: PLC0415
+    from splattwin_tasks.robots import franka  # noqa: PLC0415
     from splattwin_tasks.twin_scene import read_twin_scene  # noqa: PLC0415
 
     twin = Path(task_cfg.twin or DEFAULT_TWIN)
@@ -132,12 +134,12 @@ def build_isaaclab_env_cfg(env_cfg: Any, task_cfg: Any) -> None:
             init_state=AssetBaseCfg.InitialStateCfg(pos=(obj[0], obj[1], scene.table_height - base[2] - 0.02)),
         )
         ee_frame = FrameTransformerCfg(
-            prim_path="{ENV_REGEX_NS}/Robot/panda_link0",
+            prim_path=f"{{ENV_REGEX_NS}}/Robot/{franka.BASE_LINK}",
             target_frames=[
                 FrameTransformerCfg.FrameCfg(
-                    prim_path="{ENV_REGEX_NS}/Robot/panda_hand",
+                    prim_path=f"{{ENV_REGEX_NS}}/Robot/{franka.HAND_LINK}",
                     name="end_effector",
-                    offset=OffsetCfg(pos=(0, 0, 0.1034)),
+                    offset=OffsetCfg(pos=(0, 0, franka.GRASP_OFFSET_M)),
                 )
             ],
         )
@@ -145,6 +147,9 @@ def build_isaaclab_env_cfg(env_cfg: Any, task_cfg: Any) -> None:
 
     env_cfg.scene = SceneCfg(num_envs=env_cfg.scene.num_envs if env_cfg.scene else 64, env_spacing=2.0)
     terms = task_cfg.terms(scene)
+    from splattwin_tasks.manipulation.isaaclab_commands import TaskCommandCfg  # noqa: PLC0415
+
+    commands = {name: TaskCommandCfg(task_command=command) for name, command in terms.commands.items()}
     classes = {
         "ObsTerm": managers.ObservationTermCfg,
         "RewTerm": managers.RewardTermCfg,
@@ -168,48 +173,49 @@ def build_isaaclab_env_cfg(env_cfg: Any, task_cfg: Any) -> None:
     class ObservationsCfg:
         policy: PolicyCfg = policy
 
-    from splattwin_tasks.embedded.arm import GRASP_OFFSET_M  # noqa: PLC0415
-    from splattwin_tasks.embedded.mjcf import HandGeometry, grasp_yaw  # noqa: PLC0415
     from splattwin_tasks.manipulation.isaaclab_actions import CartesianTargetActionCfg  # noqa: PLC0415
-    from splattwin_tasks.mdp import hand_down_quat_wxyz  # noqa: PLC0415
+    from splattwin_tasks.mdp import cartesian_heights  # noqa: PLC0415
 
-    # The embedded arm's action, heights and grasp orientation (splattwin_tasks.embedded.env), in the root frame.
-    table_z = scene.table_height - base[2]
-    min_height = table_z + HandGeometry.pad_half[2] + 0.001
-    w, x, y, z = hand_down_quat_wxyz(grasp_yaw(scene)[0])
-    is_lift = isinstance(task_cfg, LiftTaskCfg)
+    # The task's action (terms.actions), with the arm's heights and grasp orientation, in the root frame.
+    arm_action = terms.actions["arm_action"]
+    min_height, max_height, hold_height = cartesian_heights(
+        arm_action, table_z_m=scene.table_height - base[2], clearance_m=franka.GRASP_CLEARANCE_M
+    )
+    w, x, y, z = franka.hand_down_quat_wxyz(franka.closing_yaw(scene)[0])
 
     @configclass
     class ActionsCfg:
         arm_action = CartesianTargetActionCfg(
             asset_name="robot",
-            joint_names=["panda_joint.*"],
-            body_name="panda_hand",
+            joint_names=[franka.ARM_JOINTS_REGEX],
+            body_name=franka.HAND_LINK,
             controller=DifferentialIKControllerCfg(command_type="pose", use_relative_mode=False, ik_method="dls"),
-            body_offset=CartesianTargetActionCfg.OffsetCfg(pos=(0.0, 0.0, GRASP_OFFSET_M)),
-            action_dim=3 if is_lift else 2,
-            move_step_m=task_cfg.move_step_m,
+            body_offset=CartesianTargetActionCfg.OffsetCfg(pos=(0.0, 0.0, franka.GRASP_OFFSET_M)),
+            action_dim=arm_action.action_dim,
+            move_step_m=arm_action.move_step_m,
             min_height_m=min_height,
-            max_height_m=table_z + 0.5,
-            hold_height_m=None if is_lift else max(table_z + task_cfg.push_height_m, min_height),
+            max_height_m=max_height,
+            hold_height_m=hold_height,
             hand_quat=(w, x, y, z) if isaaclab_quat_order() == "wxyz" else (x, y, z, w),
         )
 
     actions = ActionsCfg()
-    if isinstance(task_cfg, LiftTaskCfg):
+    grip = terms.actions.get("gripper_action")
+    if isinstance(grip, mdp.LogGripForceActionCfg):
         from splattwin_tasks.manipulation.isaaclab_actions import LogGripForceActionCfg  # noqa: PLC0415
 
         actions.gripper_action = LogGripForceActionCfg(
             asset_name="robot",
-            joint_names=["panda_finger.*"],
-            force_range_n=tuple(task_cfg.grip_force_range_n),
-            time_constant_s=task_cfg.grip_time_constant_s,
+            joint_names=[franka.FINGER_JOINTS_REGEX],
+            force_range_n=tuple(grip.force_range_n),
+            time_constant_s=grip.time_constant_s,
         )
     env_cfg.observations = ObservationsCfg()
     env_cfg.actions = actions
     env_cfg.rewards = _group(configclass, cfgs["rewards"])
     env_cfg.terminations = _group(configclass, cfgs["terminations"])
     env_cfg.events = _group(configclass, cfgs["events"])
+    env_cfg.commands = _group(configclass, commands)
     env_cfg.decimation = task_cfg.decimation
     env_cfg.episode_length_s = task_cfg.episode_length_s * (2.5 if isinstance(task_cfg, LiftTaskCfg) else 1.0)
     env_cfg.sim.dt = task_cfg.sim_dt
