@@ -226,3 +226,24 @@ def test_the_registered_entry_point_is_the_training_module() -> None:
     training = tasks_training()
     assert training.__name__ == "splattwin_tasks.training"
     assert all(callable(getattr(training, name)) for name in ("train", "play", "parse_overrides"))
+
+
+@pytest.mark.parametrize("closing_yaw_deg", [0.0, 40.0, 135.0])
+def test_franka_grasp_frame_is_the_hand_turned_by_the_grasp_rotation(closing_yaw_deg: float) -> None:
+    """The frames robots/franka.py states: hand = grasp frame x (grasp frame in the hand)^-1, and the grasp centre
+    sits GRASP_OFFSET_M down the hand's z, i.e. below the hand when the hand points down."""
+    from scipy.spatial.transform import Rotation
+    from splattwin_tasks.robots import franka
+
+    def rotation(wxyz):
+        w, x, y, z = wxyz
+        return Rotation.from_quat([x, y, z, w])
+
+    yaw = np.radians(closing_yaw_deg)
+    grasp = rotation(franka.grasp_frame_quat_wxyz(yaw))
+    hand = rotation(franka.hand_down_quat_wxyz(yaw))
+    in_hand = rotation(franka.GRASP_IN_HAND_QUAT_WXYZ)
+    np.testing.assert_allclose((hand * in_hand).as_matrix(), grasp.as_matrix(), atol=1e-12)
+    np.testing.assert_allclose(hand.apply([0.0, 0.0, franka.GRASP_OFFSET_M]), [0.0, 0.0, -0.1034], atol=1e-12)
+    # The grasp frame's y (the closing axis) lies along the closing line.
+    assert abs(grasp.apply([0.0, 1.0, 0.0]) @ [np.cos(yaw), np.sin(yaw), 0.0]) == pytest.approx(1.0)

@@ -215,7 +215,8 @@ def build_isaaclab_env_cfg(env_cfg: Any, task_cfg: Any) -> None:
     env_cfg.rewards = _group(configclass, cfgs["rewards"])
     env_cfg.terminations = _group(configclass, cfgs["terminations"])
     env_cfg.events = _group(configclass, cfgs["events"])
-    env_cfg.commands = _group(configclass, commands)
+    if commands:
+        env_cfg.commands = _group(configclass, commands)
     env_cfg.decimation = task_cfg.decimation
     env_cfg.episode_length_s = task_cfg.episode_length_s * (2.5 if isinstance(task_cfg, LiftTaskCfg) else 1.0)
     env_cfg.sim.dt = task_cfg.sim_dt
