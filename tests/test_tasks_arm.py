@@ -122,7 +122,7 @@ def test_end_effector_tracks_a_cartesian_target(twin: str) -> None:
     assert np.linalg.norm(reached[:, :2] - target, axis=1).max() < 3e-3
     # Held at the push height, raised so that the 22.5 mm pads stay 1 mm clear of the table; hand straight down.
     height = max(env.cfg.push_height_m, 0.0225 + 0.001)
-    assert np.abs(reached[:, 2] - (env._table_z + height)).max() < 2e-3
+    assert np.abs(reached[:, 2] - (env.table_z + height)).max() < 2e-3
     z_axes = d.site_xmat[site].reshape(-1, 3, 3)[:, :, 2]
     assert np.degrees(np.arccos(np.clip(z_axes[:, 2], -1, 1))).max() < 1.0
 

@@ -247,3 +247,52 @@ def test_franka_grasp_frame_is_the_hand_turned_by_the_grasp_rotation(closing_yaw
     np.testing.assert_allclose(hand.apply([0.0, 0.0, franka.GRASP_OFFSET_M]), [0.0, 0.0, -0.1034], atol=1e-12)
     # The grasp frame's y (the closing axis) lies along the closing line.
     assert abs(grasp.apply([0.0, 1.0, 0.0]) @ [np.cos(yaw), np.sin(yaw), 0.0]) == pytest.approx(1.0)
+
+
+def _isaaclab() -> bool:
+    from splattwin_tasks._compat import isaaclab_available
+
+    return isaaclab_available()
+
+
+@pytest.mark.skipif(not _isaaclab(), reason="needs Isaac Lab")
+def test_isaac_labs_command_manager_runs_the_push_target_command() -> None:  # pragma: no cover - Isaac Lab venv
+    """Isaac Lab's own CommandManager on a stand-in env: the shared command is sampled at resets (all envs passed
+    as slice(None), then some), around each env's object, and held by compute()."""
+    from types import SimpleNamespace
+
+    from isaaclab.managers import CommandManager  # noqa: TID251
+    from isaaclab.utils import configclass  # noqa: TID251
+    from splattwin_tasks.manipulation.isaaclab_commands import TaskCommandCfg
+
+    origins = torch.tensor([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0]])
+    obj = torch.tensor([[0.5, 0.0, 0.02], [0.4, 0.1, 0.02]])
+
+    class _Scene(dict):
+        env_origins = origins
+
+    class _Sim:
+        def is_playing(self) -> bool:
+            return True
+
+        def __getattr__(self, name: str):
+            return SimpleNamespace(clear_debug_vis_callback=lambda *a: None) if name == "vis_marker_registry" else None
+
+    scene = _Scene(object=SimpleNamespace(data=SimpleNamespace(root_pos_w=obj + origins)))
+    env = SimpleNamespace(num_envs=2, device="cpu", scene=scene, sim=_Sim())
+
+    @configclass
+    class _Commands:
+        push_target: TaskCommandCfg = TaskCommandCfg(
+            task_command=mdp.PushTargetCommandCfg(distance_range_m=(0.06, 0.12))
+        )
+
+    manager = CommandManager(_Commands(), env)
+    manager.reset(None)
+    target = manager.get_command("push_target").clone()
+    distance = torch.linalg.vector_norm(target[:, :2] - obj[:, :2], dim=1)
+    assert ((distance >= 0.06 - 1e-6) & (distance <= 0.12 + 1e-6)).all()
+    manager.compute(0.02)
+    assert torch.equal(manager.get_command("push_target"), target)  # held through the episode
+    manager.reset(torch.tensor([1]))
+    assert torch.equal(manager.get_command("push_target")[0], target[0])

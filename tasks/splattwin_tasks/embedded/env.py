@@ -178,8 +178,8 @@ class EmbeddedManipulationEnv:
         self.step_dt = cfg.step_dt
         self.max_episode_length = cfg.max_episode_length
         base = scene.robot_base
+        # The table top in the env frame [m]: the action terms and the resets keep the hand above it.
         self.table_z = scene.table_height - base[2]
-        self._table_z = self.table_z
         self._object_start = scene.object_position - base
         # The hand model's carriage starts at the object (any point would do: its slides move relative to it).
         self._hand_start = self._object_start.copy()
@@ -205,7 +205,7 @@ class EmbeddedManipulationEnv:
         default_state = torch.zeros(num_envs, 13)
         default_state[:, :3] = torch.as_tensor(self._object_start)
         default_state[:, 3:7] = torch.as_tensor(scene.object_quat_wxyz)
-        # Events draw from torch's global generator, as Isaac Lab's do; hand starts from this one.
+        # Events and commands draw from torch's global generator, as Isaac Lab's do; start events from this one.
         torch.manual_seed(int(cfg.seed))
         self._rng = np.random.default_rng(int(cfg.seed))
         self.scene = _Scene(self, torch.as_tensor(origins, dtype=torch.float32, device=self.device), default_state)

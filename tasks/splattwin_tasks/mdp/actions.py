@@ -33,7 +33,7 @@ GRIP_LEVEL_AT_RESET = -1.0
 """The grip level an episode starts from: the least force."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)
 class CartesianActionCfg:
     """The end-effector action: columns 0-1 move the grasp centre in x, y (and with ``hold_height_above_table_m``
     None, column 2 in z), each by at most ``move_step_m`` per step.
@@ -51,7 +51,7 @@ class CartesianActionCfg:
     max_height_above_table_m: float = 0.5
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)
 class LogGripForceActionCfg:
     """One grip action for both fingers: a level that follows the action with a first-order lag
     (:func:`lag_grip_level`), mapped to a closing force log-uniformly over ``force_range_n``
@@ -67,7 +67,7 @@ class LogGripForceActionCfg:
     action_dim: int = 1
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)
 class HeldGripForceActionCfg:
     """No grip action: the fingers are held shut with ``force_n`` per finger [N] (Push pushes with closed fingers)."""
 

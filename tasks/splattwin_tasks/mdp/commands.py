@@ -27,7 +27,7 @@ def resolve_env_ids(env: Any, env_ids: Any) -> torch.Tensor:
     return torch.as_tensor(env_ids, device=env.device)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)
 class PushTargetCommandCfg:
     """Push's goal: a point on the table at a uniform distance in ``distance_range_m`` [m] and a uniform heading
     from the object's start, at the object's height (``asset_name``: the object entity)."""
