@@ -359,7 +359,9 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
         to_parent = world_to_parent(twin, config.prim)
         mass_kg, provenance = (None, None)
         if config.dynamic:
-            mass_kg, provenance = _mass_and_provenance(config, cleaned.volume, material.name)
+            # An open mesh has no volume: only a prior (no --mass) reads it, and that needs a closed mesh.
+            volume = cleaned.volume if config.mass is None else float("nan")
+            mass_kg, provenance = _mass_and_provenance(config, volume, material.name)
         found, refusals = units_findings(
             what=str(config.source),
             size_m=size_m,
