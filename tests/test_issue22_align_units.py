@@ -7,6 +7,8 @@ reconstruction frame chosen here); expected values are hand-computed from it.
 
 from __future__ import annotations
 
+import json
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,6 @@ from conftest import file_bytes
 from pxr import UsdPhysics
 
 from splattwin.cli import main
-from splattwin.errors import InputError
 from splattwin.gaussians import Gaussians
 from splattwin.geometry.alignment import WeakTableError, fit_table_plane, suggest_up_axis
 from splattwin.io import write_gaussians
@@ -269,7 +270,7 @@ def test_15_robot_scan_in_the_reconstruction_frame_of_an_aligned_twin_binds(reco
     urdf = resolve_urdf("pybullet_data:franka_panda/panda.urdf")
     capture = make_capture_robot_splat(urdf, joints, base_recon, RECON_SCALE, count=4000, seed=0)
     write_gaussians(tmp_path / "capture.ply", capture)  # the scan as it comes: reconstruction frame
-    (tmp_path / "joints.json").write_text(__import__("json").dumps(joints))
+    (tmp_path / "joints.json").write_text(json.dumps(joints))
     capsys.readouterr()
     argv = [
         "import-robot",
@@ -306,8 +307,6 @@ def robot_doc_commands() -> list[str]:
 @pytest.mark.slow
 def test_15_robot_page_commands_run_as_written_after_the_demo(tmp_path, monkeypatch, capsys) -> None:
     pytest.importorskip("pybullet_data")
-    import shlex
-
     monkeypatch.chdir(tmp_path)
     assert main(["demo", "--out", "out/demo", "previews=false", "identify=false"]) == 0  # what make demo builds
     lines = robot_doc_commands()

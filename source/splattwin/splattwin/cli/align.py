@@ -32,11 +32,9 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
         type=number,
         default=DEFAULT_MIN_INLIER_FRACTION,
         metavar="FRACTION",
-        help=f"least share of the points a table plane holds (default {DEFAULT_MIN_INLIER_FRACTION:g}); weaker: refused",
+        help=f"least share of the points a table plane holds (default {DEFAULT_MIN_INLIER_FRACTION:g}), else refused",
     )
-    p.add_argument(
-        "--force", action="store_true", help="align even if a dynamic body ends beyond the size/mass limits"
-    )
+    p.add_argument("--force", action="store_true", help="align even if a dynamic body ends beyond the size/mass limits")
     return p
 
 

@@ -33,7 +33,7 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
         "--splat",
         type=Path,
         default=None,
-        help="splat of the robot (.ply/.spz/.splat); on an aligned twin in the reconstruction frame, as imports take it",
+        help="splat of the robot (.ply/.spz/.splat); into an aligned twin: reconstruction frame, as imports take it",
     )
     p.add_argument("--metric", action="store_true", help="--splat is already in the twin's aligned frame (z-up m)")
     p.add_argument("--splat-joints", type=Path, default=None, help="JSON {joint: value} of the splat's configuration")

@@ -404,7 +404,9 @@ def align_twin(config: AlignConfig) -> AlignResult:
     return AlignResult(applied=applied, total=total, record=record, prims=changed, warnings=warnings)
 
 
-def _fits_in_metres(twin: TwinStage, config: AlignConfig, existing: dict[str, Any] | None, previous: Similarity) -> bool:
+def _fits_in_metres(
+    twin: TwinStage, config: AlignConfig, existing: dict[str, Any] | None, previous: Similarity
+) -> bool:
     """Whether the table is fitted on metric points: scaled by this align's --scale-from, composed on a twin whose
     alignment set the scale, or every imported prim brought to metres at import (--scale or --metric)."""
     if config.scale_from is not None:
