@@ -446,7 +446,9 @@ def _body_points(body: Any) -> np.ndarray:
     return np.concatenate(clouds) if clouds else local_to_world(body).translation[None]
 
 
-def _extent_findings(prim: Any, points: np.ndarray, config: AlignConfig, **kwargs: Any) -> tuple[list, list]:
+def _extent_findings(
+    prim: Any, points: np.ndarray, config: AlignConfig, scale: float, **kwargs: Any
+) -> tuple[list, list]:
     """units_check of points [N, 3] (world) of one prim, with align's remedy."""
     if len(points) == 0:
         return [], []
@@ -458,17 +460,20 @@ def _extent_findings(prim: Any, points: np.ndarray, config: AlignConfig, **kwarg
         what=str(prim.GetPath()),
         size_m=float((high - low).max()),
         distance_m=float(np.linalg.norm((low + high) / 2)),
-        remedy=_align_remedy(config),
+        remedy=_align_remedy(config, scale),
         action="align anyway",
         **kwargs,
     )
 
 
-def _align_remedy(config: AlignConfig) -> Any:
-    """What to do about a length factor after an alignment: the --scale-from distance is the usual culprit."""
+def _align_remedy(config: AlignConfig, scale: float) -> Any:
+    """What to do about a length factor after an alignment: the --scale-from distance is the usual culprit; an
+    alignment that scales nothing can only have moved things far away (its --origin)."""
     if config.scale_from is not None:
         metres = config.scale_from[2]
         return lambda factor: f"--scale-from takes metres: try {metres * factor:g} instead of {metres:g}"
+    if abs(scale - 1.0) < 1e-9:
+        return lambda factor: "check --origin: it is a point in the twin's current frame and units"
     return lambda factor: f"the content is off by x{factor:g}: check --scale-from or the imports' --scale"
 
 
@@ -490,16 +495,17 @@ def _units_after(targets: _Targets, applied: Similarity, config: AlignConfig) ->
             prior = provenance.get("kind") == "prior"
             mass_after = None if mass is None else float(mass) * (s**3 if prior else 1.0)
             kind = {"dynamic": True, "mass_given": not prior}
-            before = _extent_findings(prim, points, config, mass_kg=None if mass is None else float(mass), **kind)
-            after = _extent_findings(prim, applied.apply_points(points), config, mass_kg=mass_after, **kind)
+            mass_before = None if mass is None else float(mass)
+            before = _extent_findings(prim, points, config, s, mass_kg=mass_before, **kind)
+            after = _extent_findings(prim, applied.apply_points(points), config, s, mass_kg=mass_after, **kind)
         else:
             if prim in targets.splats:
                 points = local_to_world(prim).apply_points(read_gaussians_prim(prim).means.astype(np.float64))
             else:
                 points = local_to_world(prim).apply_points(_mesh_points(prim))
             kind = {"splat": prim in targets.splats}
-            before = _extent_findings(prim, points, config, **kind)
-            after = _extent_findings(prim, applied.apply_points(points), config, **kind)
+            before = _extent_findings(prim, points, config, s, **kind)
+            after = _extent_findings(prim, applied.apply_points(points), config, s, **kind)
         seen = {finding.kind for finding in before[0] + before[1]}
         new_refusals = [f for f in after[1] if f.kind not in seen]
         if new_refusals and not config.force:
