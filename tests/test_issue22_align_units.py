@@ -320,7 +320,7 @@ def test_15_robot_page_commands_run_as_written_after_the_demo(tmp_path, monkeypa
 def test_1_an_origin_far_away_warns_naming_the_origin_not_a_scale(recon_twin, capsys) -> None:
     assert main(_align_argv(recon_twin, 1.2)) == 0
     capsys.readouterr()
-    assert main(["align", "--stage", str(recon_twin), "--compose", "--origin", "-300,0,0"]) == 0
+    assert main(["align", "--stage", str(recon_twin), "--compose", "--origin", "300,0,0"]) == 0
     err = capsys.readouterr().err
     assert "m from the origin: centimetres? check --origin" in err or "millimetres? check --origin" in err
     assert "--scale" not in err
