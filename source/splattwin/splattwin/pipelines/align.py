@@ -429,8 +429,10 @@ def _weak_table(config: AlignConfig, exc: WeakTableError, points: np.ndarray | N
             f"; is the up axis right? with --up-axis {better[0]} the table plane holds {100 * better[1]:.1f}% "
             f"of the points (this fit: --up-axis {given})"
         )
-    else:
+    elif config.table == "auto":
         problem += "; give the table's prim (--table PRIM), or lower --table-min-inliers if this plane is the table"
+    else:
+        problem += f"; check --up-axis and that {config.table} holds the table, or lower --table-min-inliers"
     return InputError("--table", problem)
 
 
