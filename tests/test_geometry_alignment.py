@@ -243,7 +243,7 @@ def test_unify_frame_with_given_plane_carries_it_through_axis_and_scale():
 def test_unify_frame_defaults_are_identity():
     transform, record = unify_frame(None)
     assert transform.is_identity()
-    assert [step["name"] for step in record["steps"]] == ["up_axis"]
+    assert record["steps"] == []  # nothing asked, nothing recorded (z up is no step)
 
 
 @pytest.mark.parametrize(

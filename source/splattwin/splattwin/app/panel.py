@@ -138,7 +138,10 @@ class PanelController:
         return run_action(
             "unify frame",
             work,
-            lambda r: [Message("info", f"aligned {len(r.prims)} prims: scale x{r.applied.scale:.5g}")],
+            lambda r: (
+                [Message("info", f"aligned {len(r.prims)} prims: scale x{r.applied.scale:.5g}")]
+                + [Message("warning", w) for w in r.warnings]
+            ),
         )
 
     # ---- identification ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from splattwin.cli._args import number, point, scale_from
+from splattwin.geometry.alignment import DEFAULT_MIN_INLIER_FRACTION
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
@@ -26,19 +27,32 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     p.add_argument("--invert", action="store_true", help="undo the recorded alignment (every prim back)")
     p.add_argument("--compose", action="store_true", help="on an aligned twin: apply on top (aligned-frame points)")
     p.add_argument("--redo", action="store_true", help="on an aligned twin: replace the alignment (recon-frame points)")
+    p.add_argument(
+        "--table-min-inliers",
+        type=number,
+        default=DEFAULT_MIN_INLIER_FRACTION,
+        metavar="FRACTION",
+        help=f"least share of the points a table plane holds (default {DEFAULT_MIN_INLIER_FRACTION:g}), else refused",
+    )
+    p.add_argument("--force", action="store_true", help="align even if a dynamic body ends beyond the size/mass limits")
     return p
 
 
 def table_fit_line(fit: dict[str, Any], scaled: bool) -> str:
     """One line on the fitted table plane: tilt corrected, RMSE, inliers."""
     rmse = f"{1000 * fit['rmse']:.2f} mm" if scaled else f"{fit['rmse']:.4g} reconstruction units"
+    sides = [float(v) for v in fit.get("sides", [])]
+    size = ""
+    if len(sides) == 2:
+        size = f", spanning {sides[0]:.3g} x {sides[1]:.3g} {'m' if scaled else 'units'}"
     return (
         f"table plane: {fit['tiltDeg']:.3f} deg of tilt corrected, fit RMSE {rmse}, "
-        f"{fit['inliers']:,} inliers ({100 * fit['inlierFraction']:.1f}%)"
+        f"{fit['inliers']:,} inliers ({100 * fit['inlierFraction']:.1f}%){size}"
     )
 
 
 def run(args: argparse.Namespace, console: Any) -> int:
+    from splattwin.cli._report import print_warnings  # noqa: PLC0415
     from splattwin.pipelines.align import AlignConfig, align_twin, table_fit_summary  # noqa: PLC0415
 
     result = align_twin(
@@ -53,8 +67,11 @@ def run(args: argparse.Namespace, console: Any) -> int:
             invert=args.invert,
             compose=args.compose,
             redo=args.redo,
+            force=args.force,
+            table_min_inliers=args.table_min_inliers,
         )
     )
+    print_warnings(result.warnings)
     steps = ", ".join(step["name"] for step in result.record["steps"])
     if args.invert:
         console.print(

@@ -23,11 +23,16 @@ from splattwin.errors import InputError
 from splattwin.geometry.transforms import Similarity, rotation_between
 
 __all__ = [
+    "DEFAULT_MIN_INLIER_FRACTION",
+    "MIN_TABLE_SIDE_M",
+    "MIN_TABLE_RELATIVE_AREA",
     "PlaneFit",
+    "WeakTableError",
     "fit_table_plane",
     "gravity_alignment",
     "origin_shift",
     "scale_from_distance",
+    "suggest_up_axis",
     "unify_frame",
     "up_axis_rotation",
 ]
@@ -48,6 +53,19 @@ _DEFAULT_THRESHOLD_FRACTION = 0.01
 
 _SCORING_SAMPLE = 20_000
 """RANSAC hypotheses are drawn and scored on a random subset of this many points; the final fit uses all."""
+
+DEFAULT_MIN_INLIER_FRACTION = 0.05
+"""A table plane holds at least this share of the fitted points; a weaker plane is a wall slice, an object's face
+or the sign of a wrong up axis (the sample capture's table holds 14.5%, a tabletop scan's far more)."""
+
+MIN_TABLE_SIDE_M = 0.25
+"""In metres: a plane whose inliers span less than this along their shorter side is an object's face (a box
+top), not a table (a small side table is 0.4 m across; the boxes an arm handles are under 0.2 m)."""
+
+MIN_TABLE_RELATIVE_AREA = 0.05
+"""Without metric units: a plane spanning less than this share of the largest candidate plane's area is an
+object's face, not the table (an 8 x 6 cm box top on a 0.6 x 0.4 m table spans 2%, the sample's table 12% of its
+floor)."""
 
 _HYPOTHESIS_CHUNK = 128
 """Hypotheses scored per vectorised batch (bounds the [sample, chunk] distance matrix to a few MB)."""
@@ -123,6 +141,8 @@ class PlaneFit:
         rmse: root-mean-square distance of the inliers to the plane, in the points' units.
         inlier_fraction: inliers / N.
         threshold: the inlier distance used, in the points' units.
+        sides: (longer, shorter) side of the region the inliers cover, in the points' units (a rectangle
+            covered uniformly: its side lengths).
     """
 
     normal: np.ndarray
@@ -131,6 +151,7 @@ class PlaneFit:
     rmse: float
     inlier_fraction: float
     threshold: float
+    sides: tuple[float, float] = (float("nan"), float("nan"))
 
     def signed_distances(self, points: ArrayLike) -> np.ndarray:
         """Signed distances [...] of points [..., 3] (same frame) to the plane, positive along ``normal``."""
@@ -148,7 +169,32 @@ class PlaneFit:
             rmse=self.rmse * transform.scale,
             inlier_fraction=self.inlier_fraction,
             threshold=self.threshold * transform.scale,
+            sides=(self.sides[0] * transform.scale, self.sides[1] * transform.scale),
         )
+
+
+class WeakTableError(InputError):
+    """No plane within the tilt limit holds enough of the points to be a table.
+
+    Attributes:
+        best: the best plane found (None when there was none within the tilt limit).
+        count: the number of points fitted.
+    """
+
+    def __init__(self, problem: str, *, best: PlaneFit | None, count: int) -> None:
+        super().__init__("points", problem)
+        self.best = best
+        self.count = count
+
+
+def _sides(points: np.ndarray) -> tuple[float, float]:
+    """(longer, shorter) side of the rectangle uniform points [M, 3] on a plane would fill: sqrt(12) x the spread
+    along their two principal axes (robust to a few strays, exact for a uniformly covered rectangle)."""
+    if len(points) < 3:
+        return 0.0, 0.0
+    centred = points - points.mean(axis=0)
+    spread = np.sqrt(np.clip(np.linalg.eigvalsh(centred.T @ centred / len(points)), 0.0, None))
+    return float(math.sqrt(12) * spread[2]), float(math.sqrt(12) * spread[1])
 
 
 def fit_table_plane(
@@ -162,6 +208,9 @@ def fit_table_plane(
     min_relative_support: float = 0.2,
     max_planes: int = 4,
     parallel_tol_deg: float = 3.0,
+    min_inlier_fraction: float = DEFAULT_MIN_INLIER_FRACTION,
+    min_side: float | None = None,
+    min_relative_area: float = MIN_TABLE_RELATIVE_AREA,
     seed: int = 0,
 ) -> PlaneFit:
     """Fit the table top: a large plane within ``max_tilt_deg`` of ``up_hint``.
@@ -171,11 +220,15 @@ def fit_table_plane(
     removed with a band of 3 thresholds around it). Planes with fewer than ``min_relative_support`` times the
     inliers of the best-supported one, more than ``parallel_tol_deg`` off parallel to it (tables, floors and box
     tops are parallel; a slanted slice through clutter is not), or whose inliers span a line rather than an
-    area, are dropped. Of the
-    rest, ``prefer="highest"`` (default) takes the one highest along ``up_hint``: in a workcell capture the
-    floor under the table often holds more points than the table top, while objects on the table are small.
+    area, are dropped. So are object faces: a box top is as flat and level as a table and higher, so a plane
+    whose inliers span less than ``min_side`` along their shorter side (given when the points are metric:
+    :data:`MIN_TABLE_SIDE_M`) or, without ``min_side``, less than ``min_relative_area`` of the largest
+    candidate's area is no table. Of the rest, ``prefer="highest"`` (default) takes the one highest along
+    ``up_hint``: in a workcell capture the floor under the table often holds more points than the table top.
     ``prefer="largest"`` takes the one with the most inliers. The chosen plane is refined by least squares
-    (SVD) on its inliers among all points.
+    (SVD) on its inliers among all points; if it then holds under ``min_inlier_fraction`` of the points it is
+    refused (a wall slice or the wrong up axis: 23 degrees of "tilt" fitted on 2% of a y-up scene given as
+    z-up).
 
     The default threshold is 1% of the robust scene size (median distance to the median point), so the fit
     works at any (unknown, off-metric) scale. Deterministic for a given ``seed``.
@@ -190,14 +243,17 @@ def fit_table_plane(
         min_relative_support: in (0, 1]; the support a candidate needs relative to the best-supported one.
         max_planes: most near-horizontal planes extracted before choosing.
         parallel_tol_deg: a candidate must be this parallel (degrees) to the best-supported plane to be chosen.
+        min_inlier_fraction: in [0, 1); the least share of all points the chosen plane must hold.
+        min_side: in the points' units; the shorter side a table spans at least (None: scale-free rule).
+        min_relative_area: in [0, 1]; without ``min_side``, the least area relative to the largest candidate.
         seed: random seed.
 
     Returns:
         The fitted plane, in the points' frame and units.
 
     Raises:
-        InputError: fewer than 3 points, NaN or Inf, all points on a line, bad options, or no plane within
-            the tilt limit.
+        InputError: fewer than 3 points, NaN or Inf, all points on a line, bad options.
+        WeakTableError: no plane within the tilt limit, or the chosen one holds under ``min_inlier_fraction``.
     """
     pts = _as_points(points, "points")
     up = _as_point(up_hint, "up_hint")
@@ -212,6 +268,12 @@ def fit_table_plane(
         raise InputError("min_relative_support", f"must be in (0, 1], got {min_relative_support}")
     if not (math.isfinite(parallel_tol_deg) and 0 < parallel_tol_deg <= 90):
         raise InputError("parallel_tol_deg", f"must be in (0, 90] degrees, got {parallel_tol_deg}")
+    if not (math.isfinite(min_inlier_fraction) and 0 <= min_inlier_fraction < 1):
+        raise InputError("min_inlier_fraction", f"must be in [0, 1), got {min_inlier_fraction}")
+    if min_side is not None and not (math.isfinite(min_side) and min_side >= 0):
+        raise InputError("min_side", f"must be finite and >= 0, got {min_side}")
+    if not (math.isfinite(min_relative_area) and 0 <= min_relative_area <= 1):
+        raise InputError("min_relative_area", f"must be in [0, 1], got {min_relative_area}")
     if int(iterations) < 1 or int(max_planes) < 1:
         raise InputError("iterations, max_planes", f"must be >= 1, got {iterations} and {max_planes}")
 
@@ -232,7 +294,8 @@ def fit_table_plane(
 
     rng = np.random.default_rng(seed)
     sample = pts if len(pts) <= _SCORING_SAMPLE else pts[rng.choice(len(pts), _SCORING_SAMPLE, replace=False)]
-    candidates: list[tuple[np.ndarray, float, int, float]] = []  # (normal, offset, support, height)
+    candidates: list[tuple[np.ndarray, float, int, float, tuple[float, float]]] = []
+    # (normal, offset, support, height, (longer, shorter) side)
     remaining = sample
     for _ in range(int(max_planes)):
         found = _ransac_plane(remaining, up, cos_max_tilt, threshold, int(iterations), rng)
@@ -243,21 +306,32 @@ def fit_table_plane(
         inliers = remaining[distances < threshold]
         # A band around a line (e.g. where a tilted plane cuts a wall) is no table: require an area.
         if _second_spread(inliers) > 2 * threshold:
-            candidates.append((normal, offset, len(inliers), float(np.mean(inliers @ up))))
+            candidates.append((normal, offset, len(inliers), float(np.mean(inliers @ up)), _sides(inliers)))
         remaining = remaining[distances >= 3 * threshold]
         if len(remaining) < 3:
             break
     if not candidates:
-        raise InputError(
-            "points", f"no plane within {max_tilt_deg} deg of up_hint {up.tolist()} found among {len(pts)} points"
+        raise WeakTableError(
+            f"no plane within {max_tilt_deg:g} deg of up_hint {up.tolist()} found among {len(pts)} points",
+            best=None,
+            count=len(pts),
         )
-    best = max(candidates, key=lambda c: c[2])
+    most = max(c[2] for c in candidates)
+    supported = [c for c in candidates if c[2] >= min_relative_support * most]
     # Tables, floors and box tops are parallel; a well-supported plane at another tilt is a slice through
-    # the clutter (or the walls) and never the table, however high it is.
+    # the clutter (or the walls) and never the table, however high it is. The reference is the plane spanning
+    # the largest area (its normal is the best determined; a small dense box top's is not).
+    reference = max(supported, key=lambda c: c[4][0] * c[4][1])
     cos_parallel = math.cos(math.radians(parallel_tol_deg))
-    kept = [
-        c for c in candidates if c[2] >= min_relative_support * best[2] and abs(float(c[0] @ best[0])) >= cos_parallel
-    ]
+    kept = [c for c in supported if abs(float(c[0] @ reference[0])) >= cos_parallel]
+    # A box top is parallel to the table and higher: too small to work on, it is an object's face. Metric
+    # points are judged by the side length; otherwise by area against the largest plane (the floor or table).
+    if min_side is not None:
+        tables = [c for c in kept if c[4][1] >= min_side]
+    else:
+        largest_area = max(c[4][0] * c[4][1] for c in kept)
+        tables = [c for c in kept if c[4][0] * c[4][1] >= min_relative_area * largest_area]
+    kept = tables or [max(kept, key=lambda c: c[4][0] * c[4][1])]
     chosen = max(kept, key=(lambda c: c[3]) if prefer == "highest" else (lambda c: c[2]))
     normal, offset = chosen[0], chosen[1]
 
@@ -269,14 +343,52 @@ def fit_table_plane(
         normal, offset = refined
         inliers = np.abs(pts @ normal - offset) < threshold
     residuals = pts[inliers] @ normal - offset
-    return PlaneFit(
+    plane = PlaneFit(
         normal=normal,
         offset=float(offset),
         inliers=inliers,
         rmse=float(np.sqrt(np.mean(residuals**2))) if len(residuals) else float("nan"),
         inlier_fraction=float(inliers.mean()),
         threshold=float(threshold),
+        sides=_sides(pts[inliers]),
     )
+    if plane.inlier_fraction < min_inlier_fraction:
+        tilt = float(np.degrees(np.arccos(np.clip(normal @ up, -1.0, 1.0))))
+        raise WeakTableError(
+            f"the best plane within {max_tilt_deg:g} deg of up ({tilt:.1f} deg off it) holds "
+            f"{int(inliers.sum()):,} of {len(pts):,} points ({100 * plane.inlier_fraction:.1f}%), too few for a "
+            f"table (at least {100 * min_inlier_fraction:g}%)",
+            best=plane,
+            count=len(pts),
+        )
+    return plane
+
+
+def suggest_up_axis(points: ArrayLike, *, iterations: int = 300, seed: int = 0) -> list[tuple[str, float]]:
+    """Which up axis gives the points a table: ``(axis, inlier fraction)`` for x, y and z, best first.
+
+    Each axis is tried as the up axis (:func:`up_axis_rotation`) with :func:`fit_table_plane`; its sign is the
+    side the scene reaches out to (a scene stands on its floor and table: little lies below them, walls and
+    objects rise above). For the message of a
+    refused table fit, so it can say "--up-axis y gives a plane holding 14% of the points".
+
+    Args:
+        points: [N, 3] the input frame (before the up-axis step), any unit.
+        iterations: random triples tried per plane (a suggestion needs fewer than a fit).
+        seed: random seed.
+    """
+    pts = _as_points(points, "points")
+    found = []
+    for axis in ("z", "y", "x"):
+        turned = up_axis_rotation(axis).apply_points(pts)
+        try:
+            plane = fit_table_plane(turned, iterations=iterations, min_inlier_fraction=0.0, seed=seed)
+        except InputError:
+            continue
+        # A scene stands on its floor and table: nothing much below them, walls and objects reaching up.
+        low, median, high = np.percentile(plane.signed_distances(turned), [1, 50, 99])
+        found.append((axis if median - low <= high - median else f"-{axis}", plane.inlier_fraction))
+    return sorted(found, key=lambda item: -item[1])
 
 
 def gravity_alignment(plane: PlaneFit, *, table_height: float = 0.0) -> Similarity:
@@ -328,7 +440,10 @@ def unify_frame(
         composition.
     """
     total = up_axis_rotation(up_axis)
-    steps: list[dict[str, Any]] = [{"name": "up_axis", "up_axis": str(up_axis), "matrix": _matrix_list(total)}]
+    # Only the steps asked for are recorded (z up is no step: nothing turns).
+    steps: list[dict[str, Any]] = []
+    if not total.is_identity():
+        steps.append({"name": "up_axis", "up_axis": str(up_axis), "matrix": _matrix_list(total)})
 
     if scale_from is not None:
         if len(scale_from) != 3:
@@ -371,6 +486,7 @@ def unify_frame(
                 "inlier_fraction": plane.inlier_fraction,
                 "inliers": int(np.count_nonzero(plane.inliers)),
                 "threshold": plane.threshold,
+                "sides": [float(v) for v in plane.sides],
                 "table_height": float(table_height),
                 "matrix": _matrix_list(step),
             }

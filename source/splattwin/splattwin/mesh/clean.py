@@ -246,8 +246,8 @@ def validate_mesh(mesh: trimesh.Trimesh, *, source: str | Path | None, require_w
     Args:
         mesh: vertices [V, 3], triangles [F, 3], usually the output of :func:`clean_mesh`.
         source: the file the mesh came from, named in the error.
-        require_watertight: also reject open boundaries; set for dynamic objects, whose closed volume gives the
-            mass prior (volume x density).
+        require_watertight: also reject open boundaries; set for dynamic objects without a given mass, whose
+            closed volume gives the mass prior (volume x density).
 
     Raises:
         InputError: the mesh has no faces, has non-manifold edges (edges shared by more than two faces), or, with
@@ -266,8 +266,8 @@ def validate_mesh(mesh: trimesh.Trimesh, *, source: str | Path | None, require_w
     if require_watertight and boundary:
         raise InputError(
             source,
-            f"mesh is not watertight: {boundary} boundary edges (open holes); a dynamic object needs a closed "
-            "mesh so that its volume gives a mass prior",
+            f"mesh is not watertight: {boundary} boundary edges (open holes); a dynamic object's mass prior is its "
+            "closed volume x density: close the mesh, or give --mass (the convex hull then gives its inertia)",
         )
 
 

@@ -14,16 +14,25 @@ scale already applied at import is refused rather than applied twice.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from splattwin.errors import InputError, StageError
-from splattwin.geometry.alignment import PlaneFit, fit_table_plane, unify_frame
+from splattwin.geometry.alignment import (
+    DEFAULT_MIN_INLIER_FRACTION,
+    MIN_TABLE_SIDE_M,
+    PlaneFit,
+    WeakTableError,
+    fit_table_plane,
+    suggest_up_axis,
+    unify_frame,
+)
 from splattwin.geometry.transforms import Similarity, matrix_to_quat_wxyz
 from splattwin.pipelines._common import check_prim_path_syntax, local_to_world, up_axis_transform
+from splattwin.pipelines._units import units_check
 from splattwin.robot.frames import base_pose_world, move_robot_bases, robot_origin_step
 from splattwin.usd.frames import (
     ALIGNED,
@@ -66,6 +75,9 @@ class AlignConfig:
         compose: the twin is aligned already: apply this alignment on top (points in the aligned frame).
         redo: the twin is aligned already: replace its alignment by this one (points in the reconstruction
             frame, as for the first alignment).
+        force: align even when a dynamic body would end beyond the units hard limits (size, mass).
+        table_min_inliers: the least share of the fitted points a table plane must hold (``--table auto`` or a
+            prim); a weaker plane is refused, it is a wall, a box top or the wrong ``--up-axis``, not a table.
     """
 
     stage: Path
@@ -78,6 +90,8 @@ class AlignConfig:
     invert: bool = False
     compose: bool = False
     redo: bool = False
+    force: bool = False
+    table_min_inliers: float = DEFAULT_MIN_INLIER_FRACTION
 
     def _has_steps(self) -> bool:
         return bool(
@@ -99,6 +113,8 @@ class AlignConfig:
             raise InputError("--table-height", f"must be a finite height in metres, got {self.table_height}")
         if self.table not in (None, "auto"):
             check_prim_path_syntax(self.table, "--table")
+        if not (np.isfinite(self.table_min_inliers) and 0 <= self.table_min_inliers < 1):
+            raise InputError("--table-min-inliers", f"must be a fraction in [0, 1), got {self.table_min_inliers}")
         if self.origin is not None and self.robot is not None:
             raise InputError("--robot", "puts the origin at the robot base; give either --origin or --robot")
 
@@ -111,6 +127,7 @@ class AlignResult:
     total: Similarity
     record: dict[str, Any]
     prims: list[str]
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -329,24 +346,37 @@ def align_twin(config: AlignConfig) -> AlignResult:
                 _check_not_doubled(twin, config, previous)
             table: str | PlaneFit | None = None
             points = None
+            options: dict[str, Any] = {"min_inlier_fraction": config.table_min_inliers}
             if config.table == "auto":
                 table, points = "auto", to_points_frame.apply_points(_scene_points(targets, None))
+                if _fits_in_metres(twin, config, existing, previous):
+                    options["min_side"] = MIN_TABLE_SIDE_M  # a box top is no table (geometry/alignment.py)
             elif config.table is not None:
                 table_points = to_points_frame.apply_points(_scene_points(targets, _table_prim(twin, config)))
-                table = fit_table_plane(table_points, up_hint=_up_hint(config.up_axis))
-            unified, record = unify_frame(
-                points,
-                up_axis=config.up_axis,
-                scale_from=config.scale_from,
-                table=table,
-                table_height=config.table_height or 0.0,
-                origin=config.origin,
-            )
+                try:
+                    table = fit_table_plane(table_points, up_hint=_up_hint(config.up_axis), **options)
+                except WeakTableError as exc:
+                    raise _weak_table(config, exc, table_points) from None
+            try:
+                unified, record = unify_frame(
+                    points,
+                    up_axis=config.up_axis,
+                    scale_from=config.scale_from,
+                    table=table,
+                    table_height=config.table_height or 0.0,
+                    table_options=options,
+                    origin=config.origin,
+                )
+            except WeakTableError as exc:
+                raise _weak_table(config, exc, points) from None
             applied = to_points_frame.then(unified)
             if config.robot is not None:
                 applied, record = _with_robot_step(twin, config.robot, applied, record)
             # previous.then(applied) is `unified` itself for --redo (applied starts with previous.inverse()).
             total = previous.then(applied)
+        # The import verbs' size / mass checks, on what this alignment would make of every prim; a refusal
+        # raises here, before anything is moved, so the twin is left as it was.
+        warnings = _units_after(targets, applied, config)
         # A twin that was aligned stays aligned (and refuses a second align) even when the result is the identity.
         state = RECONSTRUCTION if config.invert else ALIGNED
         changed = []
@@ -371,7 +401,126 @@ def align_twin(config: AlignConfig) -> AlignResult:
                     ALIGNMENT_KEY, _alignment_data(config, record, applied, total, previous_record)
                 )
     logger.info("aligned %d prims of %s (scale %.6g)", len(changed), config.stage, applied.scale)
-    return AlignResult(applied=applied, total=total, record=record, prims=changed)
+    return AlignResult(applied=applied, total=total, record=record, prims=changed, warnings=warnings)
+
+
+def _fits_in_metres(
+    twin: TwinStage, config: AlignConfig, existing: dict[str, Any] | None, previous: Similarity
+) -> bool:
+    """Whether the table is fitted on metric points: scaled by this align's --scale-from, composed on a twin whose
+    alignment set the scale, or every imported prim brought to metres at import (--scale or --metric)."""
+    if config.scale_from is not None:
+        return True
+    if config.compose:
+        return bool((existing or {}).get("scaleApplied", False))
+    states = [read_frame_state(prim, twin_alignment=previous) for prim in _imported(twin)]
+    states = [state for state in states if state is not None]
+    return bool(states) and all(state.metric or abs(state.import_scale - 1.0) > 1e-12 for state in states)
+
+
+def _weak_table(config: AlignConfig, exc: WeakTableError, points: np.ndarray | None) -> InputError:
+    """The refusal of a table fit that found no table, with the up axis that would give one if there is one."""
+    problem = exc.problem
+    given = str(config.up_axis).lower().lstrip("+")
+    suggestions = suggest_up_axis(points) if points is not None and config.table == "auto" else []
+    better = next(((a, f) for a, f in suggestions if a != given and f >= max(config.table_min_inliers, 1e-9)), None)
+    if better is not None and (exc.best is None or better[1] > 2 * exc.best.inlier_fraction):
+        problem += (
+            f"; is the up axis right? with --up-axis {better[0]} the table plane holds {100 * better[1]:.1f}% "
+            f"of the points (this fit: --up-axis {given})"
+        )
+    elif config.table == "auto":
+        problem += "; give the table's prim (--table PRIM), or lower --table-min-inliers if this plane is the table"
+    else:
+        problem += f"; check --up-axis and that {config.table} holds the table, or lower --table-min-inliers"
+    return InputError("--table", problem)
+
+
+def _body_points(body: Any) -> np.ndarray:
+    """World points of a body's collision and render meshes (its extent, as the import measured it)."""
+    from pxr import Usd, UsdGeom  # noqa: PLC0415
+
+    clouds = [
+        local_to_world(child).apply_points(np.asarray(UsdGeom.Mesh(child).GetPointsAttr().Get(), dtype=np.float64))
+        for child in Usd.PrimRange(body)
+        if child.IsA(UsdGeom.Mesh) and UsdGeom.Mesh(child).GetPointsAttr().Get() is not None
+    ]
+    return np.concatenate(clouds) if clouds else local_to_world(body).translation[None]
+
+
+def _extent_findings(
+    prim: Any, points: np.ndarray, config: AlignConfig, scale: float, **kwargs: Any
+) -> tuple[list, list]:
+    """units_check of points [N, 3] (world) of one prim, with align's remedy."""
+    if len(points) == 0:
+        return [], []
+    if kwargs.get("splat"):
+        low, high = np.percentile(points, [1, 99], axis=0)
+    else:
+        low, high = points.min(axis=0), points.max(axis=0)
+    return units_check(
+        what=str(prim.GetPath()),
+        size_m=float((high - low).max()),
+        distance_m=float(np.linalg.norm((low + high) / 2)),
+        remedy=_align_remedy(config, scale),
+        action="align anyway",
+        **kwargs,
+    )
+
+
+def _align_remedy(config: AlignConfig, scale: float) -> Any:
+    """What to do about a length factor after an alignment: the --scale-from distance is the usual culprit; an
+    alignment that scales nothing can only have moved things far away (its --origin)."""
+    if config.scale_from is not None:
+        metres = config.scale_from[2]
+        return lambda factor: f"--scale-from takes metres: try {metres * factor:g} instead of {metres:g}"
+    if abs(scale - 1.0) < 1e-9:
+        return lambda factor: "check --origin: it is a point in the twin's current frame and units"
+    return lambda factor: f"the content is off by x{factor:g}: check --scale-from or the imports' --scale"
+
+
+def _units_after(targets: _Targets, applied: Similarity, config: AlignConfig) -> list[str]:
+    """The size / mass checks of the import verbs on every prim after ``applied``: new warnings, and a refusal
+    (InputError unless ``config.force``) for a dynamic body this alignment would put beyond the hard limits.
+
+    Findings a prim already had before the alignment are not repeated (it was imported that way, with --force)."""
+    from pxr import UsdPhysics  # noqa: PLC0415
+
+    warnings: list[str] = []
+    s = applied.scale
+    for prim in targets.splats + targets.meshes + targets.bodies:
+        if prim in targets.bodies:
+            points = _body_points(prim)
+            mass_attr = UsdPhysics.MassAPI(prim).GetMassAttr()
+            mass = mass_attr.Get()
+            provenance = dict(mass_attr.GetCustomDataByKey("splattwin:provenance") or {})
+            prior = provenance.get("kind") == "prior"
+            mass_after = None if mass is None else float(mass) * (s**3 if prior else 1.0)
+            kind = {"dynamic": True, "mass_given": not prior}
+            mass_before = None if mass is None else float(mass)
+            before = _extent_findings(prim, points, config, s, mass_kg=mass_before, **kind)
+            after = _extent_findings(prim, applied.apply_points(points), config, s, mass_kg=mass_after, **kind)
+        else:
+            if prim in targets.splats:
+                points = local_to_world(prim).apply_points(read_gaussians_prim(prim).means.astype(np.float64))
+            else:
+                points = local_to_world(prim).apply_points(_mesh_points(prim))
+            kind = {"splat": prim in targets.splats}
+            before = _extent_findings(prim, points, config, s, **kind)
+            after = _extent_findings(prim, applied.apply_points(points), config, s, **kind)
+        seen = {finding.kind for finding in before[0] + before[1]}
+        new_refusals = [f for f in after[1] if f.kind not in seen]
+        if new_refusals and not config.force:
+            flag = "--scale-from" if config.scale_from is not None else "align"
+            raise InputError(flag, f"after this alignment {prim.GetPath()}: {new_refusals[0].text}")
+        warnings += [f"{f.text} (after align)" for f in after[0] if f.kind not in seen]
+    return warnings
+
+
+def _mesh_points(prim: Any) -> np.ndarray:
+    from pxr import UsdGeom  # noqa: PLC0415
+
+    return np.asarray(UsdGeom.Mesh(prim).GetPointsAttr().Get(), dtype=np.float64).reshape(-1, 3)
 
 
 def _alignment_data(
@@ -407,6 +556,7 @@ def table_fit_summary(record: dict[str, Any]) -> dict[str, Any] | None:
         "inlierFraction": float(step["inlier_fraction"]),
         "inliers": int(step.get("inliers", 0)),
         "method": str(step.get("method", "")),
+        "sides": [float(v) for v in step.get("sides", [])],
     }
 
 

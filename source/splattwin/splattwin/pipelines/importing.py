@@ -344,17 +344,29 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
         warnings = lost + placed.warnings + same_source_warnings(twin, source, config.prim)
         mesh.apply_transform(placed.to_twin.matrix())
         cleaned, report = clean_mesh(mesh, config=config.resolved_cleaning(), source=config.source)
-        validate_mesh(cleaned, source=config.source, require_watertight=config.dynamic)
+        # A mass prior needs the closed volume; a given --mass does not (the convex hull then gives the centre of
+        # mass and the inertia's shape, as it gives the collider).
+        validate_mesh(cleaned, source=config.source, require_watertight=config.dynamic and config.mass is None)
+        mass_body = cleaned
+        if config.dynamic and report.boundary_edges:
+            mass_body = cleaned.convex_hull
+            warnings.append(
+                f"{config.source}: the mesh is open ({report.boundary_edges} boundary edges): its centre of mass and "
+                f"inertia come from its convex hull, with the given --mass {config.mass:g} kg"
+            )
         frame = {FRAME_KEY: placed.record, "splattwin:meshCleaning": to_custom_data(report.to_dict())}
         size_m = float(np.max(cleaned.extents))
         to_parent = world_to_parent(twin, config.prim)
         mass_kg, provenance = (None, None)
         if config.dynamic:
-            mass_kg, provenance = _mass_and_provenance(config, cleaned.volume, material.name)
+            # An open mesh has no volume: only a prior (no --mass) reads it, and that needs a closed mesh.
+            volume = cleaned.volume if config.mass is None else float("nan")
+            mass_kg, provenance = _mass_and_provenance(config, volume, material.name)
         found, refusals = units_findings(
             what=str(config.source),
             size_m=size_m,
             mass_kg=mass_kg,
+            mass_given=config.mass is not None,
             dynamic=config.dynamic,
             distance_m=float(np.linalg.norm(cleaned.bounds.mean(axis=0))),
         )
@@ -384,8 +396,8 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
                 )
             if abs(to_parent.scale - 1.0) > 1e-9:
                 raise InputError(config.prim, "a dynamic body cannot sit below a scaled Xform; unscale its parents")
-            centre = np.asarray(cleaned.center_mass, dtype=np.float64)
-            inertia = np.asarray(cleaned.moment_inertia, dtype=np.float64) * (mass_kg / cleaned.mass)
+            centre = np.asarray(mass_body.center_mass, dtype=np.float64)
+            inertia = np.asarray(mass_body.moment_inertia, dtype=np.float64) * (mass_kg / mass_body.mass)
             define_rigid_object(
                 twin.stage,
                 config.prim,

@@ -68,7 +68,11 @@ class ImportRobotConfig:
         stage: the twin's root layer (created when missing).
         prim: the new robot prim, below /World.
         base: base pose guess in the twin's world frame: x, y, z (m) and optionally yaw (deg, about +z).
-        splat: a splat of the robot (.ply, .spz, .splat) in the twin's world frame, captured at ``splat_joints``.
+        splat: a splat of the robot (.ply, .spz, .splat) captured at ``splat_joints``, in the frame the other
+            imports take (docs/frames.md): on an aligned twin the reconstruction frame (the recorded alignment
+            brings it into the twin), on an unaligned one the twin's frame.
+        metric: the splat is already in the twin's aligned frame (z-up metres): the alignment is not applied.
+        force: import with a base beyond the units limits (farther than a room from the origin).
         splat_joints: JSON object joint name -> value (rad or m) of the captured configuration; joints not named
             are at 0.
         fit_base: estimate the base pose by ICP of link surfaces against the splat, starting from ``base``.
@@ -92,11 +96,30 @@ class ImportRobotConfig:
     gaussians_per_link: int = 4000
     seed: int = 0
     model_samples: int = 150_000
+    metric: bool = False
+    force: bool = False
 
     def validate(self) -> None:
         """Check values and option combinations (InputError naming the flag)."""
+        from splattwin.pipelines._units import ROOM_SIZE_M  # noqa: PLC0415
+
         if len(self.base) not in (3, 4) or not np.isfinite(self.base).all():
             raise InputError("--base", f"expected X,Y,Z or X,Y,Z,YAW_DEG finite numbers, got {self.base}")
+        distance = float(np.linalg.norm(self.base[:3]))
+        if distance > ROOM_SIZE_M and not self.force:
+            # The import verbs' units rule: farther than a room is a unit mistake (a base in millimetres).
+            factor = 0.001 if distance >= 50 else 0.01
+            unit = "millimetres" if factor == 0.001 else "centimetres"
+            guess = ",".join(f"{v * factor:g}" for v in self.base[:3]) + (
+                f",{self.base[3]:g}" if len(self.base) > 3 else ""
+            )
+            raise InputError(
+                "--base",
+                f"{distance:.3g} m from the twin's origin, farther than a room ({ROOM_SIZE_M:g} m): {unit}? --base "
+                f"takes metres: try --base {guess}; give --force to import it there anyway",
+            )
+        if self.metric and self.splat is None:
+            raise InputError("--metric", "says which frame --splat is in; give --splat too")
         if self.splat_joints is not None and self.splat is None:
             raise InputError("--splat-joints", "is the configuration of --splat; give --splat too")
         if self.fit_base and self.splat is None:
@@ -125,6 +148,9 @@ class ImportRobotResult:
     fit_rmse_m: float | None = None
     fit_inliers: int | None = None
     source: str = "meshes"
+    splat_frame: str | None = None
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def read_joint_values(path: Path) -> dict[str, float]:
@@ -181,7 +207,12 @@ def _to_link_frame(gaussians: Gaussians, pose: np.ndarray) -> Gaussians:
 
 
 def _bind_splat(
-    config: ImportRobotConfig, robot: Robot, meshes: list[LinkMesh | None], q: np.ndarray, splat: Gaussians
+    config: ImportRobotConfig,
+    robot: Robot,
+    meshes: list[LinkMesh | None],
+    q: np.ndarray,
+    splat: Gaussians,
+    splat_frame: str,
 ) -> tuple[dict[int, tuple[Gaussians, dict[str, np.ndarray]]], Binding, float]:
     import torch  # noqa: PLC0415
 
@@ -196,7 +227,7 @@ def _bind_splat(
             config.splat,
             f"does not overlap robot {config.prim}: only {len(splat) - binding.unbound} of {len(splat)} Gaussians "
             f"lie within {threshold * 1000:.1f} mm of a link surface at the --splat-joints configuration "
-            "(check --base, --splat-joints and the splat's frame)",
+            f"(check --base, --splat-joints and the splat's frame: it was taken {splat_frame})",
         )
     if binding.unbound:
         warnings.warn(
@@ -255,6 +286,19 @@ def import_robot(config: ImportRobotConfig) -> ImportRobotResult:
     base_world = base_matrix(config.base)
     with edit_twin(config.stage) as twin:
         check_new_prim_path(twin, config.prim)
+        notes: list[str] = []
+        warnings_found: list[str] = []
+        splat_frame = None
+        if splat is not None:
+            # The scan of the robot is taken like every import (docs/frames.md): on an aligned twin in the
+            # reconstruction frame, brought in by the recorded alignment, unless --metric.
+            from splattwin.pipelines._common import import_frame  # noqa: PLC0415
+
+            frame = import_frame(twin, source=config.splat, up_axis="z", scale=1.0, metric=config.metric)
+            notes, warnings_found = frame.notes, frame.warnings
+            if not frame.to_twin.is_identity():
+                splat = frame.to_twin.apply_gaussians(splat)
+            splat_frame = _frame_words(twin, config.metric)
         with twin.edit_layer("robot") as stage:
             parent_from_world = world_to_parent(twin, config.prim).matrix()
             author_robot(stage, config.prim, urdf, base_local=parent_from_world @ base_world)
@@ -262,7 +306,13 @@ def import_robot(config: ImportRobotConfig) -> ImportRobotResult:
             robot = Robot(spec)
             meshes = [link_meshes(stage, path) for path in spec.link_paths]
             result = ImportRobotResult(
-                prim=config.prim, links=len(spec.link_names), joints=len(spec.joints), dof=robot.dof
+                prim=config.prim,
+                links=len(spec.link_names),
+                joints=len(spec.joints),
+                dof=robot.dof,
+                splat_frame=splat_frame,
+                notes=notes,
+                warnings=warnings_found,
             )
             q = (
                 robot.check_joint_values(joint_values, str(config.splat_joints))
@@ -285,7 +335,7 @@ def import_robot(config: ImportRobotConfig) -> ImportRobotResult:
                 robot.base_world = torch.tensor(base_world)
             if splat is not None:
                 _record_capture_configuration(stage, config.prim, robot, q)
-                per_link, binding, threshold = _bind_splat(config, robot, meshes, q, splat)
+                per_link, binding, threshold = _bind_splat(config, robot, meshes, q, splat, splat_frame or "")
                 result.unbound, result.bind_threshold_m, result.source = binding.unbound, threshold, str(config.splat)
             else:
                 per_link = _gaussians_from_meshes(config, meshes)
@@ -296,6 +346,17 @@ def import_robot(config: ImportRobotConfig) -> ImportRobotResult:
             result.total_gaussians = sum(result.gaussians_per_link.values()) + result.unbound
             result.base_world = base_world.tolist()
     return result
+
+
+def _frame_words(twin: Any, metric: bool) -> str:
+    """Which frame ``--splat`` was taken in, for the messages."""
+    from splattwin.usd.frames import alignment_record  # noqa: PLC0415
+
+    if alignment_record(twin.stage) is None:
+        return "in the twin's frame (the twin is not aligned)"
+    if metric:
+        return "in the twin's aligned frame (--metric)"
+    return "in the reconstruction frame and brought into the aligned twin (give --metric for a twin-frame splat)"
 
 
 def _record_capture_configuration(stage: Usd.Stage, prim_path: str, robot: Robot, q: np.ndarray) -> None:
@@ -484,7 +545,7 @@ def run_robot_demo_step(
             stage=stage,
             prim=config.prim,
             base=guess,
-            splat=splat_path,
+            splat=out / "robot_capture.ply",  # as the scan holds it: the twin's alignment brings it in
             splat_joints=joints_path,
             fit_base=True,
         )

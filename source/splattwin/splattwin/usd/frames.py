@@ -15,7 +15,7 @@ be inverted:
   encoding), ``steps``: one entry per step of the latest ``align`` (USD dictionaries cannot hold lists of
   dictionaries, so steps are keyed ``00_up_axis``, ``01_scale``...), ``upAxisApplied`` (the up axis an
   alignment turned onto z, ``z`` for none), ``scaleApplied`` (whether an alignment set the metric scale),
-  ``tableFit`` (tilt, RMSE, inliers of the table plane, when one was fitted)}.
+  ``tableFit`` (tilt, RMSE, inliers and the two sides spanned by the table plane, when one was fitted)}.
 
 See docs/frames.md for the state diagram.
 """
