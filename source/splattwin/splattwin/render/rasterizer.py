@@ -118,19 +118,25 @@ def rasterization(
         colors: SH coefficients [N, K, 3] when ``sh_degree`` is given (colour = max(0, SH(dir) + 0.5) seen from
             each camera centre), else per-Gaussian features [N, D] used as they are.
         viewmats: world-to-camera transforms, OpenCV camera (x right, y down, z forward), shape [C, 4, 4].
-        Ks: pinhole intrinsics [px], shape [C, 3, 3]. No gradient.
+        Ks: pinhole intrinsics [px], shape [C, 3, 3]. No gradient (detached on the CPU backend, as gsplat).
         width, height: image size [px].
         near_plane, far_plane: depth range [m]; Gaussians outside are culled.
         radius_clip: cull Gaussians whose pixel radius is at most this.
         eps2d: low-pass filter added to the 2D covariance [px^2] (0.3 as gsplat).
         sh_degree: SH degree to evaluate (0..3), or None for plain features.
-        packed, sparse_grad, absgrad: accepted for gsplat compatibility (passed to gsplat on that backend).
+        packed: gsplat's memory layout switch, passed to gsplat. The CPU backend has one layout only: its meta
+            is always gsplat's ``packed=False`` layout ([C, N, ...] per camera and Gaussian), whatever the value.
+        sparse_grad: gsplat stores the gradients of means, quats and scales as sparse COO tensors (gsplat
+            honours it with ``packed=True`` only); passed to gsplat. The CPU backend computes dense gradients
+            only and refuses ``True`` rather than hand a sparse optimiser dense ones.
+        absgrad: gsplat also accumulates the absolute 2D-mean gradients into ``meta["means2d"].absgrad``;
+            passed to gsplat. The CPU backend does not compute them and refuses ``True``.
         tile_size: tile edge [px].
         backgrounds: [C, D] colour behind the Gaussians (D = channels of the output), or None (black). No gradient.
         render_mode: "RGB", "D" (accumulated z), "ED" (expected z = D / alpha), "RGB+D" or "RGB+ED".
         rasterize_mode: "classic" or "antialiased" (opacity times the eps2d compensation, as gsplat).
-        backend: "cpu" (this project's kernels), "gsplat" (CUDA), or "auto" (gsplat when its inputs are on a CUDA
-            device and gsplat imports, else cpu).
+        backend: "cpu" (this project's kernels; CUDA inputs are copied to the CPU and the results back), "gsplat"
+            (CUDA inputs only), or "auto" (gsplat when ``means`` is on a CUDA device and gsplat imports, else cpu).
         **gsplat_kwargs: further keyword arguments passed to ``gsplat.rasterization`` on that backend only.
 
     Returns:
@@ -140,7 +146,9 @@ def rasterization(
         ``max_weight_ids`` [C, H, W]: the Gaussian with the largest blending weight per pixel, -1 for none).
 
     Raises:
-        InputError: wrong shapes, an unknown render mode or backend, or ``backend="gsplat"`` without CUDA/gsplat.
+        InputError: wrong shapes, an unknown render mode or backend, ``backend="gsplat"`` without CUDA/gsplat or
+            on CPU tensors, or an option the CPU backend cannot honour (``sparse_grad``, ``absgrad``, gsplat-only
+            keyword arguments).
     """
     if backend not in _BACKENDS:
         raise InputError("backend", f"must be one of {', '.join(_BACKENDS)}, got {backend!r}")
@@ -151,6 +159,8 @@ def rasterization(
     if use_gsplat:
         if not gsplat_available():
             raise InputError("backend", "gsplat needs CUDA and the gsplat package; use backend='cpu'")
+        if not means.is_cuda:
+            raise InputError("backend", f"gsplat renders CUDA tensors only, got means on {means.device}")
         import gsplat  # noqa: PLC0415
 
         return gsplat.rasterization(
@@ -168,14 +178,22 @@ def rasterization(
             radius_clip=radius_clip,
             eps2d=eps2d,
             sh_degree=sh_degree,
+            packed=packed,
             tile_size=tile_size,
             backgrounds=backgrounds,
             render_mode=render_mode,
+            sparse_grad=sparse_grad,
+            absgrad=absgrad,
             rasterize_mode=rasterize_mode,
             **gsplat_kwargs,
         )
     if gsplat_kwargs:
         raise InputError("rasterization", f"the cpu backend does not take {', '.join(sorted(gsplat_kwargs))}")
+    # Refused rather than ignored: a sparse optimiser would get dense gradients, and meta["means2d"].absgrad
+    # would be missing only at the first densification step.
+    for name, value in (("sparse_grad", sparse_grad), ("absgrad", absgrad)):
+        if value:
+            raise InputError(name, "the cpu backend does not compute it; use backend='gsplat' on CUDA, or False")
     return _rasterize_cpu(
         means,
         quats,
@@ -225,6 +243,7 @@ def _rasterize_cpu(
     from splattwin.render._projection import eval_sh_colors, project_gaussians  # noqa: PLC0415
 
     device = means.device
+    Ks = Ks.detach()  # noqa: N806 (no gradient to the intrinsics, as documented and as gsplat)
     to_cpu = [t.cpu() for t in (means, quats, scales, opacities, colors, viewmats, Ks)]
     means, quats, scales, opacities, colors, viewmats, Ks = to_cpu
     num_cameras = viewmats.shape[0]
