@@ -198,3 +198,77 @@ def test_splat_joints_errors(panda, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not overlap"):
         import_robot(ImportRobotConfig(urdf=PANDA, stage=stage, prim="/World/Robot", splat=far, splat_joints=joints))
     assert not stage.exists()
+
+
+def _flat_axes_and_normals(mesh, gaussians, faces):  # noqa: ANN001, ANN202
+    """Each Gaussian's local z axis (scipy's quaternion -> matrix, scalar last) and its face's normal (trimesh)."""
+    import trimesh
+    from scipy.spatial.transform import Rotation
+
+    q = np.asarray(gaussians.quats_wxyz, np.float64)
+    axes = Rotation.from_quat(q[:, [1, 2, 3, 0]]).as_matrix()[:, :, 2]
+    normals = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).face_normals[faces]
+    return axes, normals
+
+
+def _test_meshes(panda) -> list:
+    """An axis-aligned box (faces facing -z take the half-turn branch), a tilted stretched icosphere, and every
+    Panda link mesh."""
+    import trimesh
+    from scipy.spatial.transform import Rotation
+
+    from splattwin.robot.usd_robot import LinkMesh
+
+    box = trimesh.creation.box((0.2, 0.1, 0.05))
+    ball = trimesh.creation.icosphere(subdivisions=2, radius=0.1)
+    ball.apply_scale((1.0, 0.6, 1.4))
+    ball.apply_transform(np.block([[Rotation.from_rotvec([0.3, -1.1, 0.7]).as_matrix(), np.zeros((3, 1))], [0, 0, 0, 1]]))
+    made = [LinkMesh(np.asarray(m.vertices), np.asarray(m.faces), np.full((len(m.faces), 3), 0.5)) for m in (box, ball)]
+    return made + [m for m in panda["meshes"] if m is not None]
+
+
+def test_gaussians_sampled_on_link_meshes_lie_flat_in_their_triangle(panda) -> None:
+    """A Gaussian made from a link mesh is a disk in its triangle: its flat axis (local z, the smallest scale) is
+    the face normal, as trimesh computes it from the winding (right-handed), and its other two axes are tangent;
+    its covariance has the disk's thickness along the normal and its radius in the plane."""
+    from splattwin.robot.binding import sample_link_gaussians
+
+    rng = np.random.default_rng(5)
+    for mesh in _test_meshes(panda):
+        gaussians, faces = sample_link_gaussians(mesh, 400, rng)
+        axes, normals = _flat_axes_and_normals(mesh, gaussians, faces)
+        np.testing.assert_allclose(np.einsum("nd,nd->n", axes, normals), 1.0, atol=1e-6)
+        scales = np.asarray(gaussians.scales, np.float64)
+        assert (scales[:, 2] < 0.2 * scales[:, 0]).all() and (scales[:, 0] == scales[:, 1]).all()
+        # the covariance seen along the normal is the thickness, along a tangent (edge direction) the radius
+        from scipy.spatial.transform import Rotation
+
+        q = np.asarray(gaussians.quats_wxyz, np.float64)
+        rot = Rotation.from_quat(q[:, [1, 2, 3, 0]]).as_matrix()
+        cov = rot @ (scales[:, :, None] ** 2 * np.transpose(rot, (0, 2, 1)))
+        tris = mesh.vertices[mesh.faces[faces]]
+        edge = tris[:, 1] - tris[:, 0]
+        edge /= np.linalg.norm(edge, axis=1, keepdims=True)
+        np.testing.assert_allclose(np.einsum("ni,nij,nj->n", normals, cov, normals), scales[:, 2] ** 2, rtol=1e-6)
+        np.testing.assert_allclose(np.einsum("ni,nij,nj->n", edge, cov, edge), scales[:, 0] ** 2, rtol=1e-6)
+
+
+def test_imported_link_gaussians_keep_their_orientation_in_the_stage(panda) -> None:
+    """End to end: the bare import wrote each link's Gaussians (quaternions through USD's quatf order) with their
+    source triangle; read back, each one's flat axis is still its triangle's normal in the link frame."""
+    from pxr import UsdGeom
+
+    from splattwin.usd.splats import read_gaussians_prim
+
+    twin = open_twin(panda["folder"] / "bare.usda")
+    checked = 0
+    for path, mesh in zip(panda["robot"].link_paths, panda["meshes"], strict=True):
+        prim = twin.stage.GetPrimAtPath(f"{path}/Gaussians")
+        if mesh is None or not prim:
+            continue
+        gaussians = read_gaussians_prim(prim)
+        faces = np.asarray(UsdGeom.PrimvarsAPI(prim).GetPrimvar("splattwin:triangle").Get(), np.int64)
+        axes, normals = _flat_axes_and_normals(mesh, gaussians, faces)
+        np.testing.assert_allclose(np.einsum("nd,nd->n", axes, normals), 1.0, atol=1e-5, err_msg=path)
+        checked += len(faces)
+    assert checked >= 50 * 8
