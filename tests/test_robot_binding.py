@@ -222,7 +222,9 @@ def _test_meshes(panda) -> list:
     box = trimesh.creation.box((0.2, 0.1, 0.05))
     ball = trimesh.creation.icosphere(subdivisions=2, radius=0.1)
     ball.apply_scale((1.0, 0.6, 1.4))
-    ball.apply_transform(np.block([[Rotation.from_rotvec([0.3, -1.1, 0.7]).as_matrix(), np.zeros((3, 1))], [0, 0, 0, 1]]))
+    ball.apply_transform(
+        np.block([[Rotation.from_rotvec([0.3, -1.1, 0.7]).as_matrix(), np.zeros((3, 1))], [0, 0, 0, 1]])
+    )
     made = [LinkMesh(np.asarray(m.vertices), np.asarray(m.faces), np.full((len(m.faces), 3), 0.5)) for m in (box, ball)]
     return made + [m for m in panda["meshes"] if m is not None]
 

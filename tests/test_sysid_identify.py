@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,66 @@ def test_shipped_demo_logs_are_reproducible(tmp_path: Path) -> None:
             assert sorted(a.files) == sorted(b.files)
             for name in a.files:
                 np.testing.assert_allclose(a[name], b[name], rtol=0, atol=1e-9, err_msg=name)
+
+
+@pytest.mark.parametrize(("fit_friction", "rho"), [(False, 0.0), (True, 0.6)])
+def test_laplace_uncertainty_on_a_quadratic_loss_is_the_closed_form(
+    monkeypatch, fit_friction: bool, rho: float
+) -> None:
+    """The whole identification (search, joint fit, Hessian, residual variance, time-correlation inflation) run on
+    a loss whose answer is known in closed form: the push simulation's loss replaced by a linear least-squares
+    loss in the fitted parameters, with as many residuals as the real log has.
+
+    Convention (the code's, docs/identification.md): loss L = 0.5 * sum_i r_i^2 over the N residual components.
+    With white residuals of variance s^2 the negative log-likelihood is L / s^2, so the Laplace covariance is
+    s^2 H^-1 (H the Hessian of L) with s^2 = sum r^2 / (N - p) = 2 L / (N - p), p fitted parameters. For
+    r = y - X theta that is ordinary least squares: theta* = (X^T X)^-1 X^T y, Cov = s^2 (X^T X)^-1, by hand below.
+    The mass is exp(log-mass), so sigma_m = m sigma_z (delta method); residuals with lag-1 autocorrelation rho
+    inflate it by sqrt((1 + rho) / (1 - rho)): 2 for rho = 0.6.
+    """
+    from _mujoco_logs import ASSETS
+
+    from splattwin.physics.simulate import PushBatch
+    from splattwin.sysid import identify as module
+
+    log = read_push_log(ASSETS / "tabletop" / "pushes" / "push_0")
+    mesh = trimesh.load(log.mesh_path, process=False)
+    body = body_from_mesh(mesh.vertices, mesh.faces)
+    # residual components of this log: object position (3) and orientation (3) per sample, fingertip (3) too
+    n = len(log.t) * (6 + (3 if log.pusher_position is not None else 0))
+    columns = [0, 2] if fit_friction else [0]
+    rng = np.random.default_rng(11)
+    # correlated columns (0.8), so the marginal variance of log-mass differs from the conditional 1 / H_00
+    x = rng.normal(size=(n, 2))
+    design = np.stack([x[:, 0], 0.5 * (0.8 * x[:, 0] + 0.6 * x[:, 1])], axis=1)[:, : len(columns)]
+    truth = np.array([math.log(0.21), 0.4])[: len(columns)]
+    y = design @ truth + 0.01 * rng.normal(size=n)
+
+    def quadratic(self, params):  # noqa: ANN001, ANN202 (PushBatch.loss_and_gradient on one trajectory)
+        residual = y - design @ params[0, columns]
+        gradient = np.zeros_like(params)
+        gradient[0, columns] = -design.T @ residual
+        return np.array([0.5 * residual @ residual]), gradient
+
+    monkeypatch.setattr(PushBatch, "loss_and_gradient", quadratic)
+    monkeypatch.setattr(module, "_residual_correlation", lambda *args: rho)
+    config = MassIdentificationConfig(
+        fit_contact_stiffness=False,
+        fit_friction=fit_friction,
+        max_evaluations=30,
+        tolerance=1e-9,
+        nuisance_iterations=100,
+    )
+    result = identify_mass([log], body, mass_prior=0.15, config=config)
+
+    normal = design.T @ design
+    theta = np.linalg.solve(normal, design.T @ y)
+    rss = float(((y - design @ theta) ** 2).sum())
+    sigma_z = math.sqrt(rss / (n - len(columns)) * np.linalg.inv(normal)[0, 0])
+    mass = math.exp(theta[0])
+    assert result.identifiable, result.reason
+    assert result.mass == pytest.approx(mass, rel=1e-6)
+    if fit_friction:
+        assert result.friction == pytest.approx(theta[1], abs=1e-6)
+    assert result.uncertainty_white == pytest.approx(mass * sigma_z, rel=1e-6)  # a wrong p: 6e-5
+    assert result.uncertainty == pytest.approx(mass * sigma_z * math.sqrt((1 + rho) / (1 - rho)), rel=1e-6)
