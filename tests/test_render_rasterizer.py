@@ -522,3 +522,50 @@ def test_antialiased_mode_scales_opacity_by_the_eps2d_compensation() -> None:
         np.testing.assert_allclose(float(classic[0, py, px, 0]), alpha_at(px, py, 1.0), rtol=1e-12)
         np.testing.assert_allclose(float(antialiased[0, py, px, 0]), alpha_at(px, py, compensation), rtol=1e-12)
     np.testing.assert_allclose(float(meta["opacities"][0, 0]), opacity * compensation, rtol=1e-12)
+
+
+def test_cpu_backend_honours_depth_range_radius_clip_eps2d_and_tile_size() -> None:
+    """The documented culling and filter options, by hand on one Gaussian on the optical axis at z = 2 m with a
+    0.5 px 2D std (f = 100 px, s = 0.01 m), seen at pixel (31, 31), whose centre is (0.5, 0.5) px off its mean."""
+    view, K = _one_camera(32.0, 32.0)  # noqa: N806
+    one = (
+        torch.tensor([[0.0, 0.0, 2.0]], dtype=torch.float64),
+        torch.tensor([[1.0, 0, 0, 0]], dtype=torch.float64),
+        torch.full((1, 3), 0.01, dtype=torch.float64),
+        torch.tensor([0.5], dtype=torch.float64),
+        torch.ones(1, 3, dtype=torch.float64),
+        view,
+        K,
+        64,
+        64,
+    )
+
+    def alpha(**options) -> float:
+        _, alphas, _ = rasterization(*one, **options)
+        return float(alphas[0, 31, 31, 0]) if float(alphas.max()) > 0 else 0.0
+
+    def expected(eps2d: float) -> float:
+        return 0.5 * math.exp(-0.5 * (0.5**2 + 0.5**2) / (0.5**2 + eps2d))
+
+    assert alpha() == pytest.approx(expected(0.3), rel=1e-12)
+    assert alpha(eps2d=0.1) == pytest.approx(expected(0.1), rel=1e-12)
+    # depth range (near, far) around z = 2
+    assert alpha(near_plane=1.5, far_plane=2.5) == pytest.approx(expected(0.3), rel=1e-12)
+    assert alpha(near_plane=2.5) == 0.0
+    assert alpha(far_plane=1.5) == 0.0
+    # radius: ceil(3 sqrt(lambda)) with gsplat's lambda = t + sqrt(max(t^2 - det, 0.01)), t the half trace:
+    # 0.55 + 0.1 for the isotropic 0.55 px^2 -> ceil(2.42) = 3 px; radius_clip culls radii <= it
+    variance = 0.5**2 + 0.3
+    radius = math.ceil(3 * math.sqrt(variance + math.sqrt(0.01)))
+    assert radius == 3
+    _, _, meta = rasterization(*one)
+    assert int(meta["radii"][0, 0]) == radius
+    assert alpha(radius_clip=radius - 0.5) == pytest.approx(expected(0.3), rel=1e-12)
+    assert alpha(radius_clip=float(radius)) == 0.0
+    # tile size: the tiles a Gaussian joins decide its fringe pixels; the reference with the same tiles agrees
+    scene = random_scene(300, 6, 0)
+    for tile_size in (8, 32):
+        out, alphas, meta = rasterization(*scene, sh_degree=0, tile_size=tile_size)
+        ref_out, ref_alphas = reference_rasterization(*scene, sh_degree=0, tile_size=tile_size)
+        assert (meta["tile_size"], meta["tile_width"]) == (tile_size, math.ceil(72 / tile_size))
+        assert psnr(out, ref_out) >= 40.0 and psnr(alphas, ref_alphas) >= 40.0
