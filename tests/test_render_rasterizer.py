@@ -272,7 +272,7 @@ def fake_gsplat(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
 
     calls: list[dict] = []
 
-    def rasterization(means, quats, scales, opacities, colors, viewmats, Ks, width, height, **kwargs):  # noqa: N803
+    def rasterization(means, quats, scales, opacities, colors, viewmats, Ks, width, height, **kwargs):
         unknown = set(kwargs) - set(GSPLAT_RASTERIZATION_DEFAULTS)
         if unknown:
             raise TypeError(f"rasterization() got unexpected keyword arguments {sorted(unknown)}")
@@ -400,7 +400,7 @@ def test_cpu_backend_refuses_options_it_cannot_honour() -> None:
 def test_intrinsics_get_no_gradient() -> None:
     """Ks: "No gradient" (gsplat is not differentiable in Ks); the other inputs still get theirs."""
     means, quats, scales, opacities, colors, viewmats, Ks, width, height = random_scene(50, 1, None)
-    Ks = Ks.clone().requires_grad_(True)  # noqa: N806
+    Ks = Ks.clone().requires_grad_(True)
     means = means.clone().requires_grad_(True)
     out, _, _ = rasterization(means, quats, scales, opacities, colors, viewmats, Ks, width, height)
     out.sum().backward()
@@ -411,7 +411,7 @@ def test_intrinsics_get_no_gradient() -> None:
 def _one_camera(cx: float = 32.5, cy: float = 32.5) -> tuple[torch.Tensor, torch.Tensor]:
     """Identity view (camera at the origin looking down +z) and f = 100 px; a mean on the optical axis projects to
     (cx, cy), the centre of pixel (32, 32) with the defaults."""
-    K = torch.tensor([[[100.0, 0, cx], [0, 100.0, cy], [0, 0, 1]]], dtype=torch.float64)  # noqa: N806
+    K = torch.tensor([[[100.0, 0, cx], [0, 100.0, cy], [0, 0, 1]]], dtype=torch.float64)
     return torch.eye(4, dtype=torch.float64)[None], K
 
 
@@ -420,7 +420,7 @@ def test_near_opaque_gaussians_composite_by_hand() -> None:
     front to back, the pixel stopping before the Gaussian that would take T to <= 1e-4. Hand-computed composite
     of a red Gaussian (o = 1) in front of a green one (o = 0.995) on a blue background, both on the optical axis.
     """
-    view, K = _one_camera()  # noqa: N806
+    view, K = _one_camera()
     means = torch.tensor([[0.0, 0.0, 2.0], [0.0, 0.0, 3.0]], dtype=torch.float64)
     quats = torch.tensor([[1.0, 0, 0, 0]] * 2, dtype=torch.float64)
     # isotropic 2D std f s / z: 0.5 px for both (0.01 m at 2 m, 0.015 m at 3 m)
@@ -491,7 +491,7 @@ def test_near_opaque_gradients_match_the_reference_autograd() -> None:
 def test_antialiased_mode_scales_opacity_by_the_eps2d_compensation() -> None:
     """gsplat's antialiased mode: opacity times sqrt(det(cov2d) / det(cov2d + eps2d I)). One anisotropic Gaussian
     on the optical axis, turned 30 deg about it: cov2d = R diag((f sx / z)^2, (f sy / z)^2) R^T by hand."""
-    view, K = _one_camera()  # noqa: N806
+    view, K = _one_camera()
     f, z, sx, sy, eps2d, opacity = 100.0, 2.0, 0.006, 0.014, 0.3, 0.8
     angle = math.radians(30)
     quat = torch.tensor([[math.cos(angle / 2), 0, 0, math.sin(angle / 2)]], dtype=torch.float64)
@@ -527,7 +527,7 @@ def test_antialiased_mode_scales_opacity_by_the_eps2d_compensation() -> None:
 def test_cpu_backend_honours_depth_range_radius_clip_eps2d_and_tile_size() -> None:
     """The documented culling and filter options, by hand on one Gaussian on the optical axis at z = 2 m with a
     0.5 px 2D std (f = 100 px, s = 0.01 m), seen at pixel (31, 31), whose centre is (0.5, 0.5) px off its mean."""
-    view, K = _one_camera(32.0, 32.0)  # noqa: N806
+    view, K = _one_camera(32.0, 32.0)
     one = (
         torch.tensor([[0.0, 0.0, 2.0]], dtype=torch.float64),
         torch.tensor([[1.0, 0, 0, 0]], dtype=torch.float64),

@@ -200,7 +200,7 @@ def test_splat_joints_errors(panda, tmp_path: Path) -> None:
     assert not stage.exists()
 
 
-def _flat_axes_and_normals(mesh, gaussians, faces):  # noqa: ANN001, ANN202
+def _flat_axes_and_normals(mesh, gaussians, faces):
     """Each Gaussian's local z axis (scipy's quaternion -> matrix, scalar last) and its face's normal (trimesh)."""
     import trimesh
     from scipy.spatial.transform import Rotation

@@ -155,7 +155,7 @@ def test_laplace_uncertainty_on_a_quadratic_loss_is_the_closed_form(
     truth = np.array([math.log(0.21), 0.4])[: len(columns)]
     y = design @ truth + 0.01 * rng.normal(size=n)
 
-    def quadratic(self, params):  # noqa: ANN001, ANN202 (PushBatch.loss_and_gradient on one trajectory)
+    def quadratic(self, params):  # PushBatch.loss_and_gradient of this one trajectory
         residual = y - design @ params[0, columns]
         gradient = np.zeros_like(params)
         gradient[0, columns] = -design.T @ residual

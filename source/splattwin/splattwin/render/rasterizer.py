@@ -243,7 +243,7 @@ def _rasterize_cpu(
     from splattwin.render._projection import eval_sh_colors, project_gaussians  # noqa: PLC0415
 
     device = means.device
-    Ks = Ks.detach()  # noqa: N806 (no gradient to the intrinsics, as documented and as gsplat)
+    Ks = Ks.detach()  # no gradient to the intrinsics, as documented and as gsplat
     to_cpu = [t.cpu() for t in (means, quats, scales, opacities, colors, viewmats, Ks)]
     means, quats, scales, opacities, colors, viewmats, Ks = to_cpu
     num_cameras = viewmats.shape[0]
