@@ -380,6 +380,21 @@ def test_auto_backend_dispatches_on_the_device_of_the_tensors(fake_gsplat: list[
     assert "max_weight_ids" in meta and len(fake_gsplat) == 1
 
 
+def test_render_view_puts_auto_on_cuda_when_gsplat_can_draw(fake_gsplat: list[dict], monkeypatch) -> None:
+    """The rasterizer's "auto" dispatches on the tensors' device, so the view renderer must move a view's tensors
+    to CUDA for "auto" when gsplat is usable (else "auto" never reaches gsplat), and keep them on the CPU when not."""
+    import sys
+
+    from splattwin.render import rasterizer as module
+    from splattwin.render.views import _tensor_device
+
+    assert _tensor_device("auto") == "cuda" and _tensor_device("gsplat") == "cuda"
+    assert _tensor_device("cpu") == "cpu"
+    monkeypatch.setitem(sys.modules, "gsplat", None)
+    monkeypatch.setattr(module, "_GSPLAT_STATE", {})
+    assert _tensor_device("auto") == "cpu"
+
+
 def test_cpu_backend_refuses_options_it_cannot_honour() -> None:
     """sparse_grad and absgrad change what gsplat returns (sparse gradients, ``means2d.absgrad``); the CPU kernels
     compute neither, so asking for them is an error, not a silent dense gradient or a missing attribute."""

@@ -74,7 +74,7 @@ def render_view(
     background_t = torch.tensor([background], dtype=torch.float32)
 
     def run(which: str) -> tuple:
-        device = "cuda" if which == "gsplat" else "cpu"
+        device = _tensor_device(which)
         with torch.no_grad():
             return rasterization(
                 *(t.to(device) for t in tensors),
@@ -159,3 +159,11 @@ def composite(
     splat_in_front = (splat_depth <= sim_depth)[..., None]
     over = premultiplied + (1.0 - alpha[..., None]) * sim_rgb
     return np.clip(np.where(splat_in_front, over, sim_rgb), 0.0, 1.0).astype(np.float32)
+
+
+def _tensor_device(backend: str) -> str:
+    """Where a view's tensors go: the rasterizer dispatches on their device, so "auto" must put them on CUDA
+    when gsplat can draw them there (on CPU tensors "auto" would always take the CPU kernels)."""
+    from splattwin.render.rasterizer import gsplat_available  # noqa: PLC0415
+
+    return "cuda" if backend == "gsplat" or (backend == "auto" and gsplat_available()) else "cpu"
