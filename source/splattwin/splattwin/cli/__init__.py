@@ -34,6 +34,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 """Ctrl-C: 128 + SIGINT, what shells report for a command killed by it."""
 _LISTED_FILES = 3
+_DEFER_S = 0.02  # how often a Ctrl-C that came during an import or a finalizer checks whether it is done
 
 VERB_MODULES = (
     "import_splat",
@@ -95,21 +96,49 @@ def _add_verbose(parser: argparse.ArgumentParser) -> None:
 @contextlib.contextmanager
 def _sigint_noted() -> Iterator[None]:
     """While the command runs, Ctrl-C is noted (so a swallowed ``KeyboardInterrupt`` still stops every later
-    write) before it raises as usual; the previous handler comes back afterwards (main() may run in-process)."""
+    write) before it raises as usual; the previous handlers come back afterwards (main() may run in-process)."""
     reset_interrupt_state()
     if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread
         yield
         return
+    can_defer = hasattr(signal, "setitimer")
+
+    def raise_unless_swallowed(frame: Any) -> None:
+        if can_defer and _swallowing(frame):
+            # Raised inside an import, the KeyboardInterrupt can reach OpenUSD's module set-up, which prints it as
+            # a warning with a traceback and swallows it; raised in a __del__, Python prints and ignores it (seen
+            # in GitPython's, which rsl-rl uses): raise it as soon as that code is done instead.
+            signal.setitimer(signal.ITIMER_REAL, _DEFER_S)
+            return
+        raise KeyboardInterrupt
 
     def on_sigint(signum: int, frame: Any) -> None:
         note_interrupt()
-        raise KeyboardInterrupt
+        raise_unless_swallowed(frame)
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        if interrupted():
+            raise_unless_swallowed(frame)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
+    previous_alarm = signal.signal(signal.SIGALRM, on_alarm) if can_defer else None
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        if can_defer:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous_alarm)
+
+
+def _swallowing(frame: Any) -> bool:
+    """Whether the interrupted Python code runs where a ``KeyboardInterrupt`` would be printed and swallowed: inside
+    an import (importlib's frames are on its stack) or a finalizer (``__del__``)."""
+    while frame is not None:
+        if frame.f_code.co_name == "__del__" or frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _interrupted_line(exc: BaseException | None) -> str:
