@@ -28,7 +28,7 @@ from tasks_support import ROOT
 
 # isort: split
 import splattwin
-from splattwin.cli import EXIT_INTERRUPTED, build_parser, main
+from splattwin.cli import build_parser, main
 from splattwin.io import write_gaussians
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a subprocess is POSIX")
@@ -41,6 +41,7 @@ ENV = {
     "PYTHONWARNINGS": "ignore",  # a verb's own warnings (e.g. the prior mass) are not part of the interrupt's line
 }
 FAST_DEMO = ["previews=false", "identify=false", "robot.enabled=false"]
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # what a shell reports for a command Ctrl-C stopped
 
 
 def _strict_json(text: str) -> object:
