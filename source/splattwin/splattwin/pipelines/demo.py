@@ -148,8 +148,16 @@ def _read_mark(out: Path) -> dict[str, Any] | None:
     try:
         mark = json.loads((out / DEMO_MARK).read_text())
     except (OSError, ValueError):
-        return None
-    return mark if isinstance(mark, dict) and mark.get("made_by") == "splattwin demo" else None
+        mark = None
+    if isinstance(mark, dict) and mark.get("made_by") == "splattwin demo":
+        return mark
+    # A folder built before the demo marked its folders: its report and resolved config say the demo made it.
+    report = out / "report.md"
+    if (out / "resolved_config.json").is_file() and report.is_file():
+        with report.open() as text:
+            if text.readline().startswith("# SplatTwin demo report"):
+                return {"made_by": "splattwin demo", "complete": False}
+    return None
 
 
 def _write_mark(config: DemoConfig, *, complete: bool) -> None:
