@@ -235,6 +235,21 @@ def test_ctrl_c_while_training_says_what_was_kept(copy, tmp_path) -> None:
         _strict_json(path.read_text())  # whole files only
 
 
+def test_interrupt_after_a_write_names_what_was_kept(copy, tmp_path, monkeypatch, capsys) -> None:
+    """Ctrl-C between two outputs of one render: the finished RGB stays (whole), the depth was never written."""
+    import splattwin.pipelines.render as render
+
+    def interrupted(path, depth) -> None:  # noqa: ANN001
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render, "write_depth_png", interrupted)
+    out = tmp_path / "v.png"
+    assert main(["render", "--stage", str(copy), *VIEW, "--out", str(out), "--size", "32x24", "--depth"]) == 130
+    err = capsys.readouterr().err
+    assert err == f"interrupted: kept {out} (written whole before the interrupt); nothing else written\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["twin", "v.png"]
+
+
 # --- 13: the demo reruns ------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_demo_runs_again_after_a_finished_and_an_interrupted_run(tmp_path: Path, capsys) -> None:
@@ -258,6 +273,14 @@ def test_demo_runs_again_after_a_finished_and_an_interrupted_run(tmp_path: Path,
     assert main(["demo", "--out", str(out), *FAST_DEMO]) == 2
     assert "edited since the demo built it" in _one_error(capsys)
     assert file_bytes(out) == before
+
+
+@pytest.mark.slow
+def test_demo_rebuilds_a_folder_it_built_before_it_marked_its_folders(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), *FAST_DEMO]) == 0
+    (out / ".splattwin-demo.json").unlink()  # as an earlier version of the demo left it
+    assert main(["demo", "--out", str(out), *FAST_DEMO]) == 0
 
 
 def test_demo_refuses_a_twin_it_did_not_build(tmp_path: Path, capsys) -> None:

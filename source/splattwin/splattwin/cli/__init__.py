@@ -148,13 +148,13 @@ def _interrupted_line(exc: BaseException | None) -> str:
     """
     if isinstance(exc, Interrupted):
         return f"interrupted: {exc.kept}"
-    files = written_files()
+    files, count = written_files()
     shown = ", ".join(str(p) for p in files[:_LISTED_FILES])
-    if len(files) > _LISTED_FILES:
-        shown += f" and {len(files) - _LISTED_FILES} more"
+    if count > _LISTED_FILES:
+        shown += f" and {count - _LISTED_FILES} more"
     if exc is None:
         return f"interrupted: the command had finished; it wrote {shown or 'nothing'}"
-    if not files:
+    if not count:
         return "interrupted: nothing written"
     return f"interrupted: kept {shown} (written whole before the interrupt); nothing else written"
 

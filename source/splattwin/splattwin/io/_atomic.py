@@ -40,9 +40,11 @@ __all__ = [
 ]
 
 # Process-wide, set by the command line's SIGINT handler: whether Ctrl-C was pressed, and the files renamed into
-# place since the command started (what an interrupted command kept).
-_interrupt = {"noted": False}
+# place since the command started (what an interrupted command kept: the first few, and how many in all, so a
+# long-lived process such as Kit does not collect every path it ever wrote).
+_interrupt = {"noted": False, "written": 0}
 _written: list[Path] = []
+_WRITTEN_KEPT = 16
 
 
 def note_interrupt() -> None:
@@ -64,12 +66,14 @@ def raise_if_interrupted() -> None:
 def reset_interrupt_state() -> None:
     """Forget earlier interrupts and written files (the command line calls it as a command starts)."""
     _interrupt["noted"] = False
+    _interrupt["written"] = 0
     _written.clear()
 
 
-def written_files() -> list[Path]:
-    """Files :func:`atomic_output` renamed into place since :func:`reset_interrupt_state`, in order."""
-    return list(_written)
+def written_files() -> tuple[list[Path], int]:
+    """Files :func:`atomic_output` renamed into place since :func:`reset_interrupt_state`: the first ones (at most
+    16, in order) and how many in all."""
+    return list(_written), _interrupt["written"]
 
 
 def check_new_outputs(*paths: str | Path, force: bool, flag: str = "--force") -> None:
@@ -135,7 +139,9 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    _written.append(path)
+    _interrupt["written"] += 1
+    if len(_written) < _WRITTEN_KEPT:
+        _written.append(path)
     _fsync_folder(folder)
 
 
