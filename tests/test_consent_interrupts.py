@@ -346,9 +346,12 @@ def test_training_without_cuda_strict_json_and_resume_to_a_reached_total(copy, t
 
 # --- the one override parser, 16's -v ---------------------------------------------------------------------------
 def test_train_and_demo_share_the_override_parser(capsys) -> None:
+    from splattwin_tasks import training
     from splattwin_tasks.training import TrainConfig
 
     from splattwin.overrides import parse_overrides
+
+    assert training.parse_overrides is parse_overrides  # one parser: the task package uses the core's
 
     assert main(["train", "num_env=3"]) == 2  # the demo's suggestion, now for train too
     assert "unknown key 'num_env'; did you mean 'num_envs'?" in _one_error(capsys)

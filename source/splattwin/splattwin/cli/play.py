@@ -21,9 +21,8 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, console: Any) -> int:
     from splattwin.io import json_text  # noqa: PLC0415
-    from splattwin.overrides import parse_overrides  # noqa: PLC0415
 
-    training = tasks_training()
-    result = training.play(parse_overrides(training.PlayConfig, args.overrides))
+    training = tasks_training()  # its parse_overrides is splattwin.overrides' (splattwin_tasks)
+    result = training.play(training.parse_overrides(training.PlayConfig, args.overrides))
     console.print(json_text(result), highlight=False, markup=False)
     return 0

@@ -22,11 +22,11 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, console: Any) -> int:
     training = tasks_training()
-    TrainConfig, train = training.TrainConfig, training.train
+    # The task package's parse_overrides (the entry point's contract); splattwin_tasks' is splattwin.overrides'.
+    TrainConfig, parse_overrides, train = training.TrainConfig, training.parse_overrides, training.train
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
 
     from splattwin.io import json_text  # noqa: PLC0415
-    from splattwin.overrides import parse_overrides  # noqa: PLC0415
 
     config = parse_overrides(TrainConfig, args.overrides)
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
