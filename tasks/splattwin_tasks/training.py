@@ -11,21 +11,23 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from splattwin.errors import InputError, StageError
+from splattwin.errors import InputError, Interrupted, StageError
+from splattwin.io import write_json
+from splattwin.overrides import parse_overrides
 
 __all__ = [
     "PlayConfig",
     "TrainConfig",
     "TrainResult",
+    "check_device",
     "latest_checkpoint",
     "parse_overrides",
     "play",
@@ -76,6 +78,7 @@ class TrainConfig:
             raise InputError("max_iterations", f"must be >= 0, got {self.max_iterations}")
         if self.runtime not in ("embedded", "isaaclab"):
             raise InputError("runtime", f"must be embedded or isaaclab, got {self.runtime!r}")
+        check_device(self.device)
 
 
 @dataclass(kw_only=True)
@@ -116,6 +119,25 @@ class PlayConfig:
             raise InputError("checkpoint", "required: a model_<it>.pt file or a run folder")
         if self.runtime != "embedded":
             raise InputError("runtime", "play runs the embedded runtime; Isaac Lab users run tasks/scripts/play.py")
+        check_device(self.device)
+
+
+def check_device(device: str) -> None:
+    """``device=...`` names a torch device this machine has: one line otherwise, before any work (torch itself
+    stops deep in the env with ``AssertionError: Torch not compiled with CUDA enabled``)."""
+    import torch  # noqa: PLC0415
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InputError("device", f"{device!r} is not a torch device; use cpu, cuda or cuda:<index>") from None
+    if parsed.type != "cuda":
+        return
+    if not torch.cuda.is_available():
+        build = "this torch is built without CUDA" if torch.version.cuda is None else "torch sees no CUDA device"
+        raise InputError("device", f"{device!r} needs a CUDA GPU and {build}; use device=cpu")
+    if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise InputError("device", f"{device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 
 @dataclass
@@ -127,28 +149,6 @@ class TrainResult:
     iterations: list[int]
     mean_return: list[float]
     success_rate: list[float]
-
-
-def parse_overrides(config_type: type, overrides: Sequence[str]) -> Any:
-    """``key=value`` overrides (hydra / OmegaConf dotlist syntax) onto ``config_type``'s defaults, type-checked.
-
-    A value of the wrong type (``num_envs=many``) or an unknown key is an :class:`InputError` naming it.
-    """
-    from omegaconf import OmegaConf  # noqa: PLC0415
-    from omegaconf.errors import OmegaConfBaseException  # noqa: PLC0415
-
-    for item in overrides:
-        if "=" not in item:
-            raise InputError(item, "expected key=value")
-    base = OmegaConf.structured(config_type)
-    try:
-        merged = OmegaConf.merge(base, OmegaConf.from_dotlist(list(overrides)))
-    except OmegaConfBaseException as exc:
-        key = getattr(exc, "full_key", None) or "override"
-        raise InputError(key, str(exc).splitlines()[0]) from None
-    config = OmegaConf.to_object(merged)
-    config.validate()
-    return config
 
 
 class _VecEnv:
@@ -192,6 +192,16 @@ class _VecEnv:
             self.episodes += int(done.sum())
             self.successes += int((success & done).sum())
         return self._wrap(obs), reward, done.long(), extras
+
+
+def _checkpoint_iteration(path: Path) -> int:
+    """The iteration a checkpoint was saved at: its ``iter`` entry, which ``model_<it>.pt`` names."""
+    match = re.fullmatch(r"model_(\d+)\.pt", path.name)
+    if match:
+        return int(match.group(1))
+    import torch  # noqa: PLC0415
+
+    return int(torch.load(path, map_location="cpu", weights_only=False).get("iter", 0))
 
 
 def latest_checkpoint(path: str | Path) -> Path | None:
@@ -271,6 +281,25 @@ def train(config: TrainConfig, *, on_iteration: Callable[[int, float, float], No
             "runtime", "isaaclab training runs inside Isaac Sim: python tasks/scripts/train.py --task ... --headless"
         )
     agent, train_cfg = _runner_cfg(config.task, config)
+    total = int(agent.max_iterations)
+    log_dir = Path(config.log_dir or Path("logs/rsl_rl") / agent.experiment_name / f"{config.task}_seed{config.seed}")
+    # Decided before the env is built and before anything is written in log_dir.
+    checkpoint = latest_checkpoint(log_dir)
+    if not config.resume and checkpoint is not None:
+        raise InputError(
+            log_dir, "holds checkpoints of an earlier run: resume=true continues it, another log_dir starts afresh"
+        )
+    if config.resume:
+        if checkpoint is None:
+            raise InputError("resume", f"no model_<it>.pt in {log_dir} to resume from")
+        done = _checkpoint_iteration(checkpoint) + 1  # iterations 0 .. it are done
+        if total <= done:
+            asked = f"max_iterations={total}" if config.max_iterations else f"the agent cfg's {total} iterations"
+            raise InputError(
+                "max_iterations",
+                f"{checkpoint} has {done} iterations done and {asked} is the total to reach, so nothing would "
+                f"run; give max_iterations greater than {done}",
+            )
     torch.manual_seed(config.seed)
     env = splattwin_tasks.make(
         config.task,
@@ -281,14 +310,9 @@ def train(config: TrainConfig, *, on_iteration: Callable[[int, float, float], No
         seed=config.seed,
         **config.env,
     )
-    log_dir = Path(config.log_dir or Path("logs/rsl_rl") / agent.experiment_name / f"{config.task}_seed{config.seed}")
-    if not config.resume and latest_checkpoint(log_dir) is not None:
-        raise InputError(
-            log_dir, "holds checkpoints of an earlier run: resume=true continues it, another log_dir starts afresh"
-        )
     log_dir.mkdir(parents=True, exist_ok=True)
     resolved = {"train": asdict(config), "agent": train_cfg, "env": env.cfg.to_dict(), "twin": str(env.cfg.twin)}
-    (log_dir / "resolved_config.json").write_text(json.dumps(resolved, indent=2, default=str))
+    write_json(log_dir / "resolved_config.json", resolved)
     vec_env = _VecEnv(env, float(train_cfg.get("clip_actions", 1.0)))
 
     class _Runner(OnPolicyRunner):
@@ -300,11 +324,7 @@ def train(config: TrainConfig, *, on_iteration: Callable[[int, float, float], No
 
     with contextlib.redirect_stdout(io.StringIO()):  # the runner prints a page per iteration; the bar replaces it
         runner = _Runner(vec_env, train_cfg, log_dir=str(log_dir), device=config.device)
-    total = int(agent.max_iterations)
     if config.resume:
-        checkpoint = latest_checkpoint(log_dir)
-        if checkpoint is None:
-            raise InputError("resume", f"no model_<it>.pt in {log_dir} to resume from")
         runner.load(str(checkpoint))
         logger.info("resuming from %s (iteration %d)", checkpoint, runner.current_learning_iteration)
     start = runner.current_learning_iteration + (1 if config.resume else 0)
@@ -316,7 +336,7 @@ def train(config: TrainConfig, *, on_iteration: Callable[[int, float, float], No
         original_log(*args, **kwargs)
         it = kwargs.get("it", args[0] if args else 0)
         buffer = runner.logger.rewbuffer
-        mean_return = float(sum(buffer) / len(buffer)) if buffer else math.nan
+        mean_return = float(sum(buffer) / len(buffer)) if buffer else math.nan  # no episode ended yet: null in JSON
         success = vec_env.successes / vec_env.episodes if vec_env.episodes else 0.0
         vec_env.successes = vec_env.episodes = 0
         curve.iterations.append(int(it))
@@ -329,10 +349,16 @@ def train(config: TrainConfig, *, on_iteration: Callable[[int, float, float], No
     if remaining:
         if start:
             runner.current_learning_iteration = start
-        with contextlib.redirect_stdout(io.StringIO()):
-            runner.learn(num_learning_iterations=remaining)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                runner.learn(num_learning_iterations=remaining)
+        except KeyboardInterrupt:
+            kept = latest_checkpoint(log_dir)
+            if kept is None:
+                raise Interrupted(f"no checkpoint was written yet; {log_dir} holds its config and logs only") from None
+            raise Interrupted(f"kept the checkpoints in {log_dir} up to {kept.name}; resume=true continues") from None
     curve.checkpoint = latest_checkpoint(log_dir) or log_dir
-    (log_dir / "curve.json").write_text(json.dumps(asdict(curve), indent=2, default=str))
+    write_json(log_dir / "curve.json", asdict(curve))  # strict JSON: a mean return before any episode is null
     env.close()
     return curve
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["InputError", "SplatTwinError", "StageError"]
+__all__ = ["InputError", "Interrupted", "SplatTwinError", "StageError"]
 
 
 class SplatTwinError(Exception):
@@ -36,3 +36,18 @@ class StageError(SplatTwinError):
         self.stage = str(stage)
         self.problem = problem
         super().__init__(f"{stage}: {problem}")
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, carrying what the interrupted work kept, for the command line's one ``interrupted: ...`` line.
+
+    A verb that keeps something useful when interrupted (training's checkpoints, the demo's marked folder)
+    re-raises the ``KeyboardInterrupt`` as this; any other verb's interrupt is reported from the files written.
+
+    Args:
+        kept: what is left and how to go on, e.g. ``"checkpoints up to model_4.pt in runs/a; resume=true continues"``.
+    """
+
+    def __init__(self, kept: str) -> None:
+        self.kept = kept
+        super().__init__(kept)

@@ -174,6 +174,9 @@ class PanelController:
                 progress(done)
 
         def work():  # noqa: ANN202
+            # The panel's report field names the panel's own file (identify.json by default): a rerun replaces it,
+            # as before the command line's --force existed (the CLI refuses an existing report without it).
+            options.setdefault("overwrite", True)
             config = IdentifyConfig(
                 stage=self.stage, object=prim, logs=[Path(p) for p in logs], report=Path(report), **options
             )
@@ -240,7 +243,7 @@ class PanelController:
 
         return run_action(
             "export trajectory",
-            lambda: export_trajectory(self.stage, robot, Path(out), rate_hz=rate_hz),
+            lambda: export_trajectory(self.stage, robot, Path(out), rate_hz=rate_hz, overwrite=True),
             lambda r: [Message("info", f"wrote {out} ({len(r.trajectory.times)} samples)")],
         )
 

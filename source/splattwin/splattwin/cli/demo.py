@@ -10,7 +10,12 @@ from typing import Any
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
     p = verbs.add_parser("demo", help="build the sample twin from usd_assets/ and write a report")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--force", action="store_true", help="replace a twin already in --out")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a twin in --out the demo did not build, or its own twin edited since (a folder the demo "
+        "built is rebuilt without it)",
+    )
     p.add_argument("overrides", nargs="*", help="hydra overrides of config/demo.yaml, e.g. table=auto")
     return p
 

@@ -22,6 +22,7 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     p.add_argument("--fixed-contact-stiffness", action="store_true", help="do not fit the fingertip contact stiffness")
     p.add_argument("--device", default="cpu", help="Warp device: cpu (default) or cuda")
     p.add_argument("--dry-run", action="store_true", help="write the report only, leave the stage untouched")
+    p.add_argument("--force", action="store_true", help="overwrite an existing report and its plots")
     return p
 
 
@@ -39,6 +40,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
         fit_friction=args.fit_friction,
         device=args.device,
         write_stage=not args.dry_run,
+        overwrite=args.force,
     )
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} simulations"))
     with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as progress:

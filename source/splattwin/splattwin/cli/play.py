@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from splattwin.cli._tasks import tasks_training
@@ -21,8 +20,9 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, console: Any) -> int:
-    training = tasks_training()
-    PlayConfig, parse_overrides, play = training.PlayConfig, training.parse_overrides, training.play
-    result = play(parse_overrides(PlayConfig, args.overrides))
-    console.print(json.dumps(result, indent=2))
+    from splattwin.io import json_text  # noqa: PLC0415
+
+    training = tasks_training()  # its parse_overrides is splattwin.overrides' (splattwin_tasks)
+    result = training.play(training.parse_overrides(training.PlayConfig, args.overrides))
+    console.print(json_text(result), highlight=False, markup=False)
     return 0

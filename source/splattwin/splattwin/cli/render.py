@@ -37,6 +37,7 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("auto", "cpu", "gsplat"), default="auto")
     p.add_argument("--depth", action="store_true", help="also write <stem>_depth.png (16-bit, millimetres)")
     p.add_argument("--segmentation", action="store_true", help="also write <stem>_seg.png and <stem>_seg.json")
+    p.add_argument("--force", action="store_true", help="overwrite outputs that exist already")
     return p
 
 
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
         backend=args.backend,
         depth=args.depth,
         segmentation=args.segmentation,
+        overwrite=args.force,
     )
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("rendering", total=None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from splattwin.cli._tasks import tasks_training
@@ -23,8 +22,11 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, console: Any) -> int:
     training = tasks_training()
+    # The task package's parse_overrides (the entry point's contract); splattwin_tasks' is splattwin.overrides'.
     TrainConfig, parse_overrides, train = training.TrainConfig, training.parse_overrides, training.train
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+
+    from splattwin.io import json_text  # noqa: PLC0415
 
     config = parse_overrides(TrainConfig, args.overrides)
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
@@ -45,5 +47,5 @@ def run(args: argparse.Namespace, console: Any) -> int:
         "mean_return_last": result.mean_return[-1] if result.mean_return else None,
         "success_rate_last": result.success_rate[-1] if result.success_rate else None,
     }
-    console.print(json.dumps(summary, indent=2))
+    console.print(json_text(summary), highlight=False, markup=False)  # strict JSON: NaN (no episode yet) is null
     return 0

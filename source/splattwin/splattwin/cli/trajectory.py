@@ -21,6 +21,7 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path, help="a .csv (time,<joints>) or .npz (t, q, joint_names) trajectory")
     exp = actions.add_parser("export", parents=[common, rate], help="time samples -> a .csv/.npz file")
     exp.add_argument("out", type=Path, help="the .csv or .npz to write")
+    exp.add_argument("--force", action="store_true", help="overwrite an existing OUT")
     actions.add_parser("check", parents=[common], help="joint limits, velocity limits and gaps (exit 1 if any)")
     return p
 
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
         _print_issues(console, report.issues)
         return 0
     if args.action == "export":
-        report = pipeline.export_trajectory(args.stage, args.robot, args.out, rate_hz=args.rate)
+        report = pipeline.export_trajectory(args.stage, args.robot, args.out, rate_hz=args.rate, overwrite=args.force)
         console.print(f"wrote {args.out} ({len(report.trajectory.times)} samples)", highlight=False)
         _print_issues(console, report.issues)
         return 0

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from splattwin.errors import InputError
 from splattwin.gaussians import Gaussians
-from splattwin.io._atomic import atomic_output
+from splattwin.io._atomic import atomic_output, check_new_outputs, json_text, write_json
 from splattwin.io.ply import read_ply, write_ply
 from splattwin.io.splat import read_splat, write_splat
 from splattwin.io.spz import read_spz, write_spz
@@ -23,11 +23,14 @@ from splattwin.io.spz import read_spz, write_spz
 __all__ = [
     "GAUSSIAN_SUFFIXES",
     "atomic_output",
+    "check_new_outputs",
+    "json_text",
     "read_gaussians",
     "read_ply",
     "read_splat",
     "read_spz",
     "write_gaussians",
+    "write_json",
     "write_ply",
     "write_splat",
     "write_spz",

@@ -5,29 +5,66 @@ new twin; align it (up axis, metric scale from a measured distance, gravity from
 at the robot base) with the measurements in ``capture.json``; hand the object its Gaussians; run OpenUSD's
 validators; write ``report.md`` / ``report.json`` with preview images. Later stages (robot, identification,
 rendering, tasks) extend it.
+
+The demo owns its output folder: it marks a folder it builds (``.splattwin-demo.json``, with the twin's file
+hashes once it is complete) and rebuilds a marked folder on the next run without asking, so ``make demo`` can be
+run again, also after an interrupted run. A folder holding a twin the demo did not build, or its own twin edited
+since, is refused unless ``--force``. The defaults of :class:`DemoConfig` are overridden by the package's
+``config/demo.yaml`` (package data found through :mod:`importlib.resources`; the repository's top-level
+``config/demo.yaml`` links to it) and then by the command line's ``key=value`` items.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import importlib.resources
 import json
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from splattwin.errors import InputError
+import splattwin
+from splattwin.errors import InputError, Interrupted
+from splattwin.io import atomic_output, write_json
 from splattwin.pipelines.align import AlignConfig, align_twin
 from splattwin.pipelines.claim import ClaimConfig, claim_gaussians
 from splattwin.pipelines.importing import ImportMeshConfig, ImportSplatConfig, import_mesh, import_splat
 from splattwin.pipelines.robot import RobotDemoConfig, robot_report_lines
 
-__all__ = ["DemoConfig", "check_out_folder", "check_overrides", "load_demo_config", "run_demo", "run_demo_from_cli"]
+__all__ = [
+    "DEMO_MARK",
+    "DemoConfig",
+    "check_out_folder",
+    "demo_config_file",
+    "load_demo_config",
+    "run_demo",
+    "run_demo_from_cli",
+]
 
-_REPO_ROOT = Path(__file__).resolve().parents[4]
+DEMO_MARK = ".splattwin-demo.json"
+"""The file marking an output folder as the demo's own (what it built, whether it finished)."""
+_SAMPLE = Path("usd_assets") / "tabletop"
+
+
+def _default_assets() -> Path:
+    """``usd_assets/tabletop`` under the working folder (the repository root, where ``make demo`` runs), else the
+    source checkout's when the package is imported from one (an editable install run from elsewhere)."""
+    if (_SAMPLE / "capture.json").is_file():
+        return _SAMPLE
+    checkout = Path(splattwin.__file__).resolve().parents[3] / _SAMPLE
+    return checkout if (checkout / "capture.json").is_file() else _SAMPLE
+
+
+@contextlib.contextmanager
+def demo_config_file() -> Iterator[Path]:
+    """The default ``config/demo.yaml``, shipped as package data (a real file for the ``with`` block's duration,
+    also from a zipped install)."""
+    with importlib.resources.as_file(importlib.resources.files("splattwin") / "config" / "demo.yaml") as path:
+        yield path
 
 
 @dataclass(kw_only=True)
@@ -50,7 +87,7 @@ class DemoConfig:
     """
 
     out: Path = Path("out/demo")
-    assets: Path = field(default_factory=lambda: _REPO_ROOT / "usd_assets" / "tabletop")
+    assets: Path = field(default_factory=_default_assets)
     stage_name: str = "twin.usda"
     splat_prim: str = "/World/Scene/Splat"
     scene_prim: str = "/World/Scene/Static"
@@ -69,79 +106,93 @@ class DemoConfig:
             raise InputError("claim_margin_m", f"must be >= 0, got {self.claim_margin_m}")
 
 
-def check_overrides(overrides: Sequence[str]) -> None:
-    """One-line errors for hydra overrides: not ``key=value``, or a key :class:`DemoConfig` does not have
-    (suggesting the nearest one)."""
-    import difflib  # noqa: PLC0415
-    from dataclasses import fields, is_dataclass  # noqa: PLC0415
-
-    # Dotted keys reach into nested configs (robot.seed=3): every field of a nested dataclass is a key too.
-    defaults = DemoConfig()
-    keys = []
-    for f in fields(DemoConfig):
-        keys.append(f.name)
-        value = getattr(defaults, f.name)
-        if is_dataclass(value):
-            keys += [f"{f.name}.{sub.name}" for sub in fields(value)]
-    for override in overrides:
-        key, sep, _ = str(override).partition("=")
-        key = key.lstrip("+~")
-        if not sep or not key:
-            raise InputError(f"demo override {override!r}", "expected key=value, e.g. claim_margin_m=0.01")
-        if key not in keys:
-            near = difflib.get_close_matches(key, keys, n=1)
-            hint = f"did you mean {near[0]!r}? " if near else ""
-            raise InputError(f"demo override {override!r}", f"unknown key {key!r}; {hint}keys: {', '.join(keys)}")
-        if key == "out":
-            raise InputError(f"demo override {override!r}", "give the output folder with --out, not as an override")
-
-
 def load_demo_config(out: Path, overrides: Sequence[str] = ()) -> DemoConfig:
-    """``DemoConfig`` defaults, overridden by ``config/demo.yaml`` (hydra) and then by ``overrides``.
+    """``DemoConfig`` defaults, overridden by the package's ``config/demo.yaml`` and then by ``overrides``.
 
     Raises:
         InputError: an override that is not ``key=value``, names an unknown key (the nearest is suggested) or
             has a value of the wrong type; one line each.
     """
-    from hydra import compose, initialize_config_dir  # noqa: PLC0415
-    from omegaconf import OmegaConf  # noqa: PLC0415
+    from splattwin.overrides import parse_overrides  # noqa: PLC0415
 
-    check_overrides(overrides)
-    config_dir = _REPO_ROOT / "config"
-    base = OmegaConf.structured(DemoConfig(out=out))
-    try:
-        if (config_dir / "demo.yaml").is_file():
-            with initialize_config_dir(config_dir=str(config_dir), version_base=None):
-                loaded = compose(config_name="demo", overrides=list(overrides))
-        elif overrides:
-            loaded = OmegaConf.from_dotlist(list(overrides))
-        else:
-            loaded = OmegaConf.create({})
-        merged = OmegaConf.merge(base, loaded, {"out": str(out)})
-    except Exception as exc:  # hydra and omegaconf raise many types for bad keys and values
-        raise InputError("demo overrides", _one_line(exc)) from None
-    config = OmegaConf.to_object(merged)
+    with demo_config_file() as defaults:
+        config = parse_overrides(
+            DemoConfig,
+            overrides,
+            defaults=defaults if defaults.is_file() else None,
+            fixed={"out": str(out)},
+            flags={"out": "give the output folder with --out, not as an override"},
+            label="demo override",
+            example="claim_margin_m=0.01",
+        )
     config.out = Path(config.out)
     config.assets = Path(config.assets)
     return config
 
 
-def _one_line(exc: Exception) -> str:
-    """The first line of an omegaconf/hydra error, which names the key, the value and the expected type."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    key = getattr(exc, "full_key", None)
-    return f"{key}: {text}" if key else text
+def _twin_files(config: DemoConfig) -> list[Path]:
+    stage = config.out / config.stage_name
+    layers = stage.with_name(f"{stage.stem}_layers")
+    return [stage, *sorted(p for p in layers.rglob("*") if p.is_file())] if layers.is_dir() else [stage]
+
+
+def _twin_hashes(config: DemoConfig) -> dict[str, str]:
+    return {
+        str(p.relative_to(config.out)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in _twin_files(config)
+        if p.is_file()
+    }
+
+
+def _read_mark(out: Path) -> dict[str, Any] | None:
+    try:
+        mark = json.loads((out / DEMO_MARK).read_text())
+    except (OSError, ValueError):
+        mark = None
+    if isinstance(mark, dict) and mark.get("made_by") == "splattwin demo":
+        return mark
+    # A folder built before the demo marked its folders: its report and resolved config say the demo made it.
+    report = out / "report.md"
+    if (out / "resolved_config.json").is_file() and report.is_file():
+        with report.open() as text:
+            if text.readline().startswith("# SplatTwin demo report"):
+                return {"made_by": "splattwin demo", "complete": False}
+    return None
+
+
+def _write_mark(config: DemoConfig, *, complete: bool) -> None:
+    mark = {"made_by": "splattwin demo", "version": splattwin.__version__, "complete": complete}
+    if complete:
+        mark["twin_sha256"] = _twin_hashes(config)
+    write_json(config.out / DEMO_MARK, mark)
 
 
 def check_out_folder(config: DemoConfig, *, overwrite: bool) -> None:
-    """Refuse an ``out`` folder that holds a twin already (the demo would replace it) unless ``overwrite``."""
+    """Refuse an ``out`` folder holding a twin the demo would replace but may not, unless ``overwrite``.
+
+    The demo's own folder (marked) is rebuilt: after a finished run whose twin nobody edited since, and after an
+    interrupted run (its twin is partial). Refused: a twin the demo did not build, or the demo's twin edited
+    since it finished (its files no longer hash as the demo left them).
+    """
     stage = config.out / config.stage_name
     layers = stage.with_name(f"{stage.stem}_layers")
-    if (stage.exists() or layers.exists()) and not overwrite:
+    if overwrite or not (stage.exists() or layers.exists()):
+        return
+    mark = _read_mark(config.out)
+    if mark is None:
         raise InputError(
-            config.out, f"already holds a twin ({stage.name}); give --force to replace it, or another --out"
+            config.out,
+            f"already holds a twin ({stage.name}) the demo did not build; give --force to replace it, or another --out",
         )
+    if mark.get("complete"):
+        recorded, now = mark.get("twin_sha256") or {}, _twin_hashes(config)
+        changed = sorted(name for name in set(recorded) | set(now) if recorded.get(name) != now.get(name))
+        if changed:
+            raise InputError(
+                config.out,
+                f"already holds the demo's twin, edited since the demo built it ({', '.join(changed[:3])}); "
+                "give --force to rebuild it, or another --out",
+            )
 
 
 @dataclass(frozen=True)
@@ -184,22 +235,45 @@ def run_demo(config: DemoConfig, *, console: Any | None = None, overwrite: bool 
         config: the demo's options.
         console: rich console for progress.
         overwrite: replace a twin already in ``config.out`` (False: refuse, as ``splattwin demo`` without
-            ``--force`` does).
+            ``--force`` does); a folder the demo marked as its own is rebuilt either way
+            (:func:`check_out_folder`).
+
+    Raises:
+        Interrupted: Ctrl-C after the folder was marked: what is left (the demo's partial twin) and how to go on.
     """
-    from rich.progress import Progress  # noqa: PLC0415
-
-    from splattwin.usd import describe_twin, open_twin, validate_stage  # noqa: PLC0415
-
     config.validate()
     check_out_folder(config, overwrite=overwrite)
     capture = _capture(config)
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
+    # Marked before the old twin goes: from here on the folder is the demo's, so an interrupted run is rebuilt by
+    # the next one without --force.
+    _write_mark(config, complete=False)
+    try:
+        report_path = _build(config, capture, console=console)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"{out} holds a partial demo twin (marked as the demo's); `splattwin demo --out {out}` rebuilds it"
+        ) from None
+    _write_mark(config, complete=True)
+    return report_path
+
+
+def _build(config: DemoConfig, capture: _Capture, *, console: Any | None) -> Path:
+    """The demo's steps, into the marked folder ``config.out``; returns the report's path."""
+    from rich.progress import Progress  # noqa: PLC0415
+
+    from splattwin.usd import describe_twin, open_twin, validate_stage  # noqa: PLC0415
+
+    out = config.out
     stage = out / config.stage_name
-    # The demo rebuilds its own twin from scratch; it touches nothing else in ``out``.
+    # The demo rebuilds its own twin from scratch, and drops the report of the last one (it would describe a twin
+    # that is gone if this run is interrupted); it touches nothing else in ``out``.
     stage.unlink(missing_ok=True)
     shutil.rmtree(stage.with_name(f"{stage.stem}_layers"), ignore_errors=True)
-    (out / "resolved_config.json").write_text(json.dumps(asdict(config), indent=2, default=str))
+    for name in ("report.md", "report.json"):
+        (out / name).unlink(missing_ok=True)
+    write_json(out / "resolved_config.json", asdict(config))
 
     timings: dict[str, float] = {}
     steps = ["import splat", "import scene mesh", "import object", "align", "claim object Gaussians"]
@@ -291,12 +365,13 @@ def run_demo(config: DemoConfig, *, console: Any | None = None, overwrite: bool 
     }
     if identification is not None:
         report["identification"] = identification
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=_json_default))
+    write_json(out / "report.json", report)
     report_path = out / "report.md"
     markdown = _markdown(report, capture)
     if "identification" in report:
         markdown += _identification_markdown(report["identification"])
-    report_path.write_text(markdown)
+    with atomic_output(report_path) as temporary:
+        temporary.write_text(markdown)
     return report_path
 
 
@@ -321,6 +396,7 @@ def _identify_step(config: DemoConfig, stage: Path, *, console: Any | None = Non
                 logs=logs,
                 report=config.out / "identification.json",
                 extra={"true_mass_kg": true_mass},
+                overwrite=True,  # the demo's own folder (check_out_folder): its earlier report is replaced
             ),
             progress=lambda n: progress.update(task, completed=n),
         )
@@ -415,7 +491,8 @@ def _trajectory_step(config: DemoConfig, stage: Path, out: Path, robot_section: 
     if "skipped" in robot_section or not source.is_file():
         return {"skipped": robot_section.get("skipped") or f"no {source.name} in {config.assets}"}
     keyed = import_trajectory(source, stage=stage, robot=config.robot.prim)
-    exported = export_trajectory(stage, config.robot.prim, out / "trajectory_50hz.csv", rate_hz=50.0)
+    # The demo's own folder: its earlier export is replaced (check_out_folder decided the folder is the demo's).
+    exported = export_trajectory(stage, config.robot.prim, out / "trajectory_50hz.csv", rate_hz=50.0, overwrite=True)
     return {
         "source": str(source),
         "robot": config.robot.prim,
@@ -441,12 +518,6 @@ def _trajectory_markdown(section: dict[str, Any] | None) -> list[str]:
         f"- Exported resampled to 50 Hz: `{section['file']}` ({section['exported']} samples).",
         "",
     ]
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic | np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 def _markdown(report: dict[str, Any], capture: _Capture) -> str:
@@ -497,5 +568,4 @@ def run_demo_from_cli(out: Path, overrides: Sequence[str], *, console: Any | Non
     A folder holding a twin is refused unless ``force`` (``--force``), before anything is written.
     """
     config = load_demo_config(out, overrides)
-    check_out_folder(config, overwrite=force)
     return run_demo(config, console=console, overwrite=force)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from splattwin.errors import InputError
-from splattwin.io import write_gaussians
+from splattwin.io import check_new_outputs, write_gaussians
 from splattwin.pipelines._common import local_to_world
 from splattwin.usd.splats import read_gaussians_prim
 from splattwin.usd.stage import open_twin
@@ -51,8 +51,7 @@ def export_splat(config: ExportSplatConfig) -> int:
     from pxr import UsdVol  # noqa: PLC0415
 
     config.validate()
-    if config.out.exists() and not config.overwrite:
-        raise InputError(config.out, "exists; give --force to overwrite it")
+    check_new_outputs(config.out, force=config.overwrite)
     twin = open_twin(config.stage)
     prim = twin.stage.GetPrimAtPath(config.prim)
     if not prim:

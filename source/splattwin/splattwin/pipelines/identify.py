@@ -42,6 +42,7 @@ class IdentifyConfig:
         write_stage: author the result into the twin (False: report only).
         plots: write the PNG plots next to the report.
         extra: more entries for the JSON report (the demo adds ``true_mass_kg``, also drawn in the plots).
+        overwrite: replace a report or plots that exist already (``--force``); refused without.
     """
 
     stage: Path
@@ -54,6 +55,13 @@ class IdentifyConfig:
     write_stage: bool = True
     plots: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    overwrite: bool = False
+
+    def outputs(self) -> list[Path]:
+        """The report and, with ``plots``, the plot files beside it."""
+        stem = self.report.with_suffix("")
+        plots = [stem.with_name(f"{stem.name}_{kind}.png") for kind in ("loss", "trajectories")] if self.plots else []
+        return [self.report, *plots]
 
     def validate(self) -> None:
         """Check options that need no file access."""
@@ -63,6 +71,9 @@ class IdentifyConfig:
             raise InputError("--object", f"must be an absolute prim path, got {self.object!r}")
         if self.report.suffix.lower() != ".json":
             raise InputError(self.report, "the report must be a .json file")
+        from splattwin.io import check_new_outputs  # noqa: PLC0415
+
+        check_new_outputs(*self.outputs(), force=self.overwrite)
 
 
 @dataclass

@@ -64,6 +64,7 @@ class RenderConfig:
     depth: also write the 16-bit depth PNG(s).
     segmentation: also write the instance segmentation PNG(s) and the id -> prim path JSON.
     background: RGB in [0, 1].
+    overwrite: replace outputs that exist already (``--force``); without it an existing one is refused.
     """
 
     stage: Path
@@ -79,6 +80,20 @@ class RenderConfig:
     depth: bool = False
     segmentation: bool = False
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    overwrite: bool = False
+
+    def outputs(self) -> list[Path]:
+        """Every file (and the frames folder of a trajectory) the render writes."""
+        stem = self.out.with_suffix("")
+        extra = []
+        if self.trajectory is not None:
+            extra.append(stem.with_name(f"{stem.name}_frames"))
+        else:
+            if self.depth:
+                extra.append(stem.with_name(f"{stem.name}_depth.png"))
+            if self.segmentation:
+                extra += [stem.with_name(f"{stem.name}_seg.png"), stem.with_name(f"{stem.name}_seg.json")]
+        return [self.out, *extra]
 
     def validate(self) -> None:
         """Check the options (not the files)."""
@@ -100,6 +115,22 @@ class RenderConfig:
         for name, value in self.joints.items():
             if not np.isfinite(value):
                 raise InputError("--joints", f"joint {name!r} has a non-finite value {value}")
+        if self.backend == "gsplat":
+            _check_gsplat()
+
+
+def _check_gsplat() -> None:
+    """``--backend gsplat`` needs a CUDA device torch can use and the gsplat package: say which is missing, in one
+    line, before any work (torch itself would stop in an ``AssertionError`` when moving the first tensor)."""
+    import importlib.util  # noqa: PLC0415
+
+    import torch  # noqa: PLC0415
+
+    if not torch.cuda.is_available():
+        build = "this torch is built without CUDA" if torch.version.cuda is None else "torch sees no CUDA device"
+        raise InputError("--backend", f"gsplat renders on a CUDA GPU and {build}; use --backend cpu (or auto)")
+    if importlib.util.find_spec("gsplat") is None:
+        raise InputError("--backend", "gsplat is not installed (pip install gsplat); use --backend cpu (or auto)")
 
 
 @dataclass
@@ -197,11 +228,13 @@ def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | 
         InputError / StageError: a missing or non-USD stage, a bad camera, an empty stage, NaN in a splat,
             unknown joints, a bad trajectory. Nothing is written then.
     """
+    from splattwin.io import check_new_outputs  # noqa: PLC0415
     from splattwin.render.scene import gather_gaussians, keyed_pose_overrides, stage_path  # noqa: PLC0415
     from splattwin.render.views import render_view  # noqa: PLC0415
     from splattwin.usd import open_usd_stage  # noqa: PLC0415
 
     config.validate()
+    check_new_outputs(*config.outputs(), force=config.overwrite)
     stage = open_usd_stage(config.stage)
     camera = _camera(config, stage)
     if config.trajectory is None:

@@ -65,11 +65,18 @@ def stage_trajectory(stage: Path, robot: str, *, rate_hz: float | None = None) -
     return resample(trajectory, rate_hz) if rate_hz is not None else trajectory
 
 
-def export_trajectory(stage: Path, robot: str, out: Path, *, rate_hz: float | None = None) -> TrajectoryReport:
-    """Write the stage's joint trajectory to ``out`` (.csv or .npz, atomically), resampled when a rate is given."""
+def export_trajectory(
+    stage: Path, robot: str, out: Path, *, rate_hz: float | None = None, overwrite: bool = False
+) -> TrajectoryReport:
+    """Write the stage's joint trajectory to ``out`` (.csv or .npz, atomically), resampled when a rate is given.
+
+    An existing ``out`` is refused unless ``overwrite`` (``--force``).
+    """
+    from splattwin.io import check_new_outputs  # noqa: PLC0415
     from splattwin.usd.stage import open_twin  # noqa: PLC0415
 
     _check_rate(rate_hz)
+    check_new_outputs(out, force=overwrite)
     twin_stage = open_twin(stage).stage
     trajectory = read_joint_trajectory(twin_stage, robot)
     if rate_hz is not None:
