@@ -303,7 +303,10 @@ def _refresh_loaded_layers(root: Path, *, for_edit: bool) -> dict[Path, _FileVer
     versions: dict[Path, _FileVersion] = {}
     for name, path in _twin_files(root):
         version = _file_version(path)
-        layer = Sdf.Layer.Find(str(path)) if version is not None else None
+        # Find gives a weak handle, which another thread releasing the last stage on that layer expires while it
+        # is read here (Boost "did not match C++ signature"); FindOrOpen of a layer just found gives a strong one.
+        found = Sdf.Layer.Find(str(path)) if version is not None else None
+        layer = Sdf.Layer.FindOrOpen(str(path)) if found is not None else None
         if layer is None:
             versions[path] = version  # read fresh by Usd.Stage.Open below
         elif layer.dirty:
