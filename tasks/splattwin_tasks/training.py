@@ -476,7 +476,7 @@ def _record(env: Any, frames: list[dict[str, Any]], task: str, checkpoint: Path)
         names = frames[0]["joint_names"]
         if set(ARM_JOINTS) <= set(names) and scene.robot_prim:  # the arm model (the hand model: fingers only)
             try:
-                channels = {channel.name: channel for channel in joint_channels(twin.stage, scene.robot_prim)}
+                channels = {c.name: c for c in joint_channels(twin.stage, scene.robot_prim, mimic=True)}
             except StageError:  # an articulation root without import-robot's joints (a stand-in)
                 channels = {}
             known = set(channels)
@@ -494,6 +494,7 @@ def _record(env: Any, frames: list[dict[str, Any]], task: str, checkpoint: Path)
                 write_joint_trajectory(twin, scene.robot_prim, trajectory, source=str(checkpoint))
         with twin.edit_layer("trajectories") as stage:
             name = re.sub(r"[^A-Za-z0-9_]", "_", task)
+            stage.RemovePrim(f"/World/Trajectories/{name}/ee")  # a new recording replaces the previous one
             ee = UsdGeom.Xform.Define(stage, f"/World/Trajectories/{name}/ee")
             ee_translate = ee.AddTranslateOp()
             ee.GetPrim().SetCustomDataByKey("splattwin:rollout", {"task": task, "checkpoint": str(checkpoint)})
