@@ -12,6 +12,7 @@ from tasks_support import build_twin  # noqa: F401  (puts the checkout's tasks/ 
 
 # isort: split
 from splattwin.cli import main
+from splattwin.errors import StageError
 
 ROBOT = "/World/Robot"
 
@@ -46,3 +47,15 @@ def test_recording_twice_replaces_the_first_and_keys_the_mimic_finger(tmp_path: 
     assert len(ee.GetOrderedXformOps()[0].GetTimeSamples()) == 20
     block = UsdGeom.Xformable(stage.GetPrimAtPath("/World/Objects/Block")).GetOrderedXformOps()[0]
     assert len(block.GetTimeSamples()) == 20
+
+    # A rollout of the arm-less hand model keys no joints: the arm's keys of the recording before go with it.
+    hand = [f"twin={twin}", "task=SplatTwin-Push-Franka-v0", "env.robot_model=hand", "num_envs=2"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert main(["train", *hand, "max_iterations=1", f"log_dir={tmp_path / 'hand'}", "progress=false"]) == 0
+        assert main(["play", *hand, f"checkpoint={tmp_path / 'hand'}", "record=true", "max_steps=15"]) == 0
+    stage = open_twin(twin).stage
+    with pytest.raises(StageError, match="no time-sampled joint values"):
+        read_joint_trajectory(stage, ROBOT)
+    block = UsdGeom.Xformable(stage.GetPrimAtPath("/World/Objects/Block")).GetOrderedXformOps()[0]
+    assert len(block.GetTimeSamples()) == 15

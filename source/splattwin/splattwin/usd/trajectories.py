@@ -54,6 +54,7 @@ __all__ = [
     "TrajectoryIssue",
     "check_joint_values",
     "check_trajectory",
+    "clear_joint_trajectory",
     "degrees_suspicion",
     "drive_targets",
     "fold_mimic_columns",
@@ -389,6 +390,28 @@ def write_joint_trajectory(
                 for code, value in zip(codes, values, strict=True):
                     layer.SetTimeSample(path, code, value)
     return unkeyed
+
+
+def clear_joint_trajectory(twin: TwinStage, robot_prim: str) -> list[str]:
+    """Remove the robot's joint keys from the trajectories layer (a recording without joints replaces one with).
+
+    Returns:
+        The joints whose keys were removed.
+
+    Raises:
+        StageError: no robot at ``robot_prim``.
+    """
+    from pxr import Sdf  # noqa: PLC0415
+
+    layer = twin.layers["trajectories"]
+    cleared = []
+    with Sdf.ChangeBlock():
+        for channel in joint_channels(twin.stage, robot_prim):
+            spec = layer.GetAttributeAtPath(Sdf.Path(robot_prim).AppendProperty(channel.attribute))
+            if spec is not None and layer.ListTimeSamplesForPath(spec.path):
+                spec.ClearInfo("timeSamples")
+                cleared.append(channel.name)
+    return cleared
 
 
 def read_joint_trajectory(stage: Usd.Stage, robot_prim: str) -> Trajectory:
