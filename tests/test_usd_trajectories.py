@@ -365,3 +365,22 @@ def test_mimic_columns_are_checked_against_their_master(twin: Path, tmp_path: Pa
         assert main(["trajectory", "import", str(tmp_path / "only.csv"), *args]) == 0
     back = read_joint_trajectory(open_twin(twin).stage, "/World/Robot")
     np.testing.assert_array_equal(back.positions[:, back.joint_names.index("panda_finger_joint1")], finger)
+
+    # render --trajectory takes the mimic column too: the frames are those of the file without it.
+    q = np.array([[0.0, 0.0, 0.0, -1.5, 0.0, 1.8, 0.0, 0.01], [0.8, 0.0, 0.0, -1.5, 0.0, 1.8, 0.0, 0.04]])
+    names = [*ARM, "panda_finger_joint1"]
+    times = np.array([0.0, 0.5])
+    write_trajectory(tmp_path / "master.csv", Trajectory(times=times, positions=q, joint_names=names))
+    with_mimic = Trajectory(times=times, positions=np.column_stack([q, q[:, -1]]), joint_names=[*names, *names[-1:]])
+    with_mimic.joint_names[-1] = "panda_finger_joint2"
+    write_trajectory(tmp_path / "mimic.csv", with_mimic)
+    view = ["--stage", str(twin), "--view", "0.6,-0.6,0.9", "0,0,0.6", "--size", "32x24", "--backend", "cpu"]
+    for name in ("master", "mimic"):
+        assert (
+            main(
+                ["render", *view, "--trajectory", str(tmp_path / f"{name}.csv"), "--out", str(tmp_path / f"{name}.mp4")]
+            )
+            == 0
+        )
+    frames = [sorted((tmp_path / f"{name}_frames").glob("*.png")) for name in ("master", "mimic")]
+    assert len(frames[0]) == 2 and [p.read_bytes() for p in frames[0]] == [p.read_bytes() for p in frames[1]]

@@ -232,7 +232,7 @@ def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | 
     from splattwin.render.scene import gather_gaussians, keyed_pose_overrides, stage_path  # noqa: PLC0415
     from splattwin.render.views import render_view  # noqa: PLC0415
     from splattwin.usd import open_usd_stage  # noqa: PLC0415
-    from splattwin.usd.trajectories import check_joint_values  # noqa: PLC0415
+    from splattwin.usd.trajectories import check_joint_values, robot_file_trajectory  # noqa: PLC0415
 
     config.validate()
     check_new_outputs(*config.outputs(), force=config.overwrite)
@@ -255,8 +255,7 @@ def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | 
     if str(config.trajectory) == STAGE_TRAJECTORY:
         trajectory = _stage_trajectory(stage)
     else:
-        trajectory = read_trajectory(config.trajectory, known_joints=known)
-        check_joint_values(stage, trajectory.joint_names, trajectory.positions, source=str(config.trajectory))
+        trajectory = robot_file_trajectory(stage, read_trajectory(config.trajectory), source=str(config.trajectory))
     if not known:
         raise InputError(stage_path(stage), "a trajectory was given but the stage has no robot to pose")
     fps = config.fps

@@ -62,6 +62,7 @@ __all__ = [
     "read_joint_trajectory",
     "read_object_poses",
     "resample",
+    "robot_file_trajectory",
     "time_codes_per_second",
     "write_joint_trajectory",
     "write_object_poses",
@@ -270,6 +271,31 @@ def check_joint_values(stage: Usd.Stage, names: Sequence[str], positions: np.nda
         message = degrees_suspicion(list(names), positions, joint_channels(stage, robot, mimic=True))
         if message:
             raise InputError(source, message)
+
+
+def robot_file_trajectory(stage: Usd.Stage, trajectory: Trajectory, *, source: str) -> Trajectory:
+    """A file's trajectory for posing the stage's robots: names checked, degrees refused, mimic columns folded.
+
+    Every joint must be a joint (actuated or mimic) of a robot on the stage; mimic columns are checked against
+    their master (a warning on disagreement, :func:`fold_mimic_columns`) and dropped, since kinematics derives
+    them from the master.
+
+    Raises:
+        InputError: naming ``source``: unknown joints, or values that look like degrees.
+    """
+    import warnings  # noqa: PLC0415
+
+    from splattwin.robot.usd_robot import find_robots  # noqa: PLC0415
+
+    channels = [c for robot in find_robots(stage) for c in joint_channels(stage, robot, mimic=True)]
+    trajectory.validate(source, known_joints=[c.name for c in channels])
+    suspicion = degrees_suspicion(trajectory.joint_names, trajectory.positions, channels)
+    if suspicion:
+        raise InputError(source, suspicion)
+    folded, notes = fold_mimic_columns(trajectory, channels, source=source)
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
+    return folded
 
 
 def time_codes_per_second(times: np.ndarray) -> float:
