@@ -294,6 +294,18 @@ def test_an_import_replaces_the_robots_whole_trajectory(twin: Path, tmp_path: Pa
     assert back.joint_names == ARM[:6]
     assert np.array_equal(back.times, six.times) and np.array_equal(back.positions, six.positions)
 
+    # A person's key in the root layer is theirs and stays, but the import says that it hides the new keys.
+    from pxr import Sdf
+
+    root = Sdf.Layer.FindOrOpen(str(twin))
+    spec = Sdf.CreatePrimInLayer(root, "/World/Robot")
+    spec.specifier = Sdf.SpecifierOver
+    Sdf.AttributeSpec(spec, "splattwin:joint:panda_joint2", Sdf.ValueTypeNames.Double, Sdf.VariabilityVarying, True)
+    root.SetTimeSample("/World/Robot.splattwin:joint:panda_joint2", 3.0, 0.7)
+    root.Save()
+    with pytest.warns(UserWarning, match=r"root layer has its own keys for \['panda_joint2'\] on /World/Robot"):
+        assert main(["trajectory", "import", str(tmp_path / "six.csv"), *args]) == 0
+
 
 def test_a_rate_that_collapses_the_trajectory_is_refused(twin: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
     """100 samples at 100 Hz span 0.99 s: 0.1 Hz and 1 Hz give one sample (refused); 1.02 Hz gives 2 (t 0, 0.98)."""

@@ -415,6 +415,20 @@ def write_joint_trajectory(
                 values = positions[:, column].tolist()
                 for code, value in zip(codes, values, strict=True):
                     layer.SetTimeSample(path, code, value)
+    # Keys a person wrote into the root layer are stronger and stay (it is theirs): say that they hide these.
+    root = twin.root_layer
+    hidden = [
+        name
+        for name, channel in channels.items()
+        if root.ListTimeSamplesForPath(Sdf.Path(robot_prim).AppendProperty(channel.attribute))
+    ]
+    if hidden:
+        warnings.warn(
+            f"{root.identifier}: the root layer has its own keys for {hidden} on {robot_prim} (an edit made with "
+            "the root layer as the authoring layer); they hide the trajectories layer's, so those joints do not "
+            "follow this trajectory until they are removed there",
+            stacklevel=2,
+        )
     return unkeyed
 
 
