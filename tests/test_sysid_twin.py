@@ -218,3 +218,23 @@ def test_a_log_mesh_in_other_units_than_the_prim_is_refused(pushed_box, tmp_path
         rf"error: {re.escape(str(meshless))}: the object's centre starts 2[45]\.\d mm above the log's table", line
     )
     assert "reaches 0.125 below its centre" in line and "the twin is not aligned" in line
+
+
+def test_the_reports_warnings_are_printed(pushed_box, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """A log that starts 5 cm from the prim: the warning is in the report and on the console, not only the file."""
+    from pxr import Gf, UsdGeom
+
+    from splattwin.usd import edit_twin
+
+    stage, logs = pushed_box
+    stage = _copy_twin(stage, tmp_path / "twin")
+    with edit_twin(stage) as twin, twin.edit_layer("objects") as usd:
+        translate = UsdGeom.Xformable(usd.GetPrimAtPath(BLOCK)).GetOrderedXformOps()[0]
+        translate.Set(translate.Get() + Gf.Vec3d(0.05, 0.0, 0.0))
+    report = tmp_path / "r.json"
+    argv = ["identify-mass", "--stage", str(stage), "--object", BLOCK, "--log", str(logs[0]), "--report", str(report)]
+    capsys.readouterr()
+    assert main([*argv, "--dry-run"]) in (0, 1)
+    expected = f"{logs[0]}: the object starts 50 mm from where the twin has {BLOCK}"
+    assert expected in json.loads(report.read_text())["warnings"]
+    assert f"warning: {expected}" in capsys.readouterr().out
