@@ -255,7 +255,8 @@ def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | 
     if str(config.trajectory) == STAGE_TRAJECTORY:
         trajectory = _stage_trajectory(stage)
     else:
-        trajectory = robot_file_trajectory(stage, read_trajectory(config.trajectory), source=str(config.trajectory))
+        file_trajectory = read_trajectory(config.trajectory)
+        trajectory = robot_file_trajectory(stage, file_trajectory, source=str(config.trajectory), known=known)
     if not known:
         raise InputError(stage_path(stage), "a trajectory was given but the stage has no robot to pose")
     fps = config.fps

@@ -163,8 +163,8 @@ def fold_mimic_columns(
     """The trajectory over actuated joints only: mimic columns checked against their master and dropped.
 
     Args:
-        trajectory: times [T] s, positions [T, dof] rad or m, joints among ``channels``.
-        channels: :func:`joint_channels` with ``mimic=True``.
+        trajectory: times [T] s, positions [T, dof] rad or m.
+        channels: :func:`joint_channels` with ``mimic=True`` (joints not among them are kept as they are).
         source: named in the messages.
 
     Returns:
@@ -174,14 +174,15 @@ def fold_mimic_columns(
     by_name = {c.name: c for c in channels}
     names = list(trajectory.joint_names)
     positions = np.asarray(trajectory.positions, dtype=np.float64)
-    keep = [k for k, name in enumerate(names) if by_name[name].mimic is None]
+    mimics = {name: by_name[name] for name in names if name in by_name and by_name[name].mimic is not None}
+    keep = [k for k, name in enumerate(names) if name not in mimics]
     kept_names = [names[k] for k in keep]
     columns = [positions[:, k] for k in keep]
     notes = []
     where = f"{source}: " if source else ""
     for k, name in enumerate(names):
-        channel = by_name[name]
-        if channel.mimic is None:
+        channel = mimics.get(name)
+        if channel is None:
             continue
         master, multiplier, offset = channel.mimic
         unit = "m" if channel.type == "prismatic" else "rad"
@@ -273,12 +274,14 @@ def check_joint_values(stage: Usd.Stage, names: Sequence[str], positions: np.nda
             raise InputError(source, message)
 
 
-def robot_file_trajectory(stage: Usd.Stage, trajectory: Trajectory, *, source: str) -> Trajectory:
+def robot_file_trajectory(
+    stage: Usd.Stage, trajectory: Trajectory, *, source: str, known: Sequence[str] = ()
+) -> Trajectory:
     """A file's trajectory for posing the stage's robots: names checked, degrees refused, mimic columns folded.
 
-    Every joint must be a joint (actuated or mimic) of a robot on the stage; mimic columns are checked against
-    their master (a warning on disagreement, :func:`fold_mimic_columns`) and dropped, since kinematics derives
-    them from the master.
+    Every joint must be a joint (actuated or mimic) of a robot on the stage, or one of ``known`` (the movable
+    joints the caller's kinematics poses); mimic columns are checked against their master (a warning on
+    disagreement, :func:`fold_mimic_columns`) and dropped, since kinematics derives them from the master.
 
     Raises:
         InputError: naming ``source``: unknown joints, or values that look like degrees.
@@ -288,7 +291,7 @@ def robot_file_trajectory(stage: Usd.Stage, trajectory: Trajectory, *, source: s
     from splattwin.robot.usd_robot import find_robots  # noqa: PLC0415
 
     channels = [c for robot in find_robots(stage) for c in joint_channels(stage, robot, mimic=True)]
-    trajectory.validate(source, known_joints=[c.name for c in channels])
+    trajectory.validate(source, known_joints=[*known, *(c.name for c in channels)])
     suspicion = degrees_suspicion(trajectory.joint_names, trajectory.positions, channels)
     if suspicion:
         raise InputError(source, suspicion)
