@@ -56,9 +56,10 @@ def test_panel_imports_and_frame_unification(tmp_path: Path, box_obj: Path) -> N
 
 def test_identification_reports_a_missing_object_and_cancels_without_writing(tmp_path: Path) -> None:
     panel = PanelController(stage=tmp_path / "twin.usda")
-    assert panel.import_mesh(TABLETOP / "block.obj", "/World/Objects/Block", dynamic=True).ok
-    before = file_bytes(tmp_path)
+    # The log's own metric mesh: the reconstruction's block.obj in an unaligned twin is refused as another scale.
     logs = [TABLETOP / "pushes" / "push_0"]
+    assert panel.import_mesh(logs[0] / "object.obj", "/World/Objects/Block", dynamic=True).ok
+    before = file_bytes(tmp_path)
     missing = panel.identify_mass("/World/Objects/Nope", logs, tmp_path / "r.json")
     assert not missing.ok and "/World/Objects/Nope" in missing.text
     cancel = threading.Event()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -142,3 +143,98 @@ def test_not_identifiable_exits_1_and_leaves_the_stage(pushed_box, tmp_path: Pat
     assert file_bytes(stage.parent / "twin_layers") == before
     data = json.loads(report.read_text())
     assert data["identifiable"] is False and "barely moved" in data["reason"] and data["mass_kg"] is None
+
+
+def _copy_twin(stage: Path, folder: Path) -> Path:
+    import shutil
+
+    shutil.copytree(stage.parent, folder, ignore=shutil.ignore_patterns("push_*", "*.obj"))
+    return folder / stage.name
+
+
+def _refused(capsys, argv: list[str], folder: Path, report: Path) -> str:  # noqa: ANN001
+    before = file_bytes(folder)
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert file_bytes(folder) == before and not report.exists()
+    return err[0]
+
+
+def test_a_robot_link_or_a_static_mesh_is_refused(pushed_box, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """identify-mass --object /World/Robot/panda_link3 (issue 22, item 4): a link is not an object to identify."""
+    import pybullet_data
+
+    stage, logs = pushed_box
+    stage = _copy_twin(stage, tmp_path / "twin")
+    panda = Path(pybullet_data.getDataPath()) / "franka_panda" / "panda.urdf"
+    assert main(["import-robot", str(panda), "--stage", str(stage), "--prim", "/World/Robot", "--base", "1,1,0"]) == 0
+    static = tmp_path / "table.obj"
+    import trimesh
+
+    trimesh.creation.box(extents=(1.0, 1.0, 0.02)).export(static)
+    assert main(["import-mesh", str(static), "--stage", str(stage), "--prim", "/World/Scene/Static"]) == 0
+    report = tmp_path / "r.json"
+    argv = ["identify-mass", "--stage", str(stage), "--log", str(logs[0]), "--report", str(report), "--object"]
+    line = _refused(capsys, [*argv, "/World/Robot/panda_link3"], stage.parent, report)
+    assert line.startswith("error: --object: /World/Robot/panda_link3 is a link of the robot /World/Robot")
+    assert f"dynamic objects: ['{BLOCK}']" in line
+    line = _refused(capsys, [*argv, "/World/Scene/Static"], stage.parent, report)
+    assert line.startswith("error: --object: /World/Scene/Static is not a rigid body")
+
+
+def test_a_log_mesh_in_other_units_than_the_prim_is_refused(pushed_box, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """The box imported from a reconstruction 5x the metric scale into an unaligned twin: the log's 0.10 x 0.06 x
+    0.05 m mesh against a 0.5 x 0.3 x 0.25 prim is refused naming both and the factor; so is a log without a mesh
+    (the prim's mesh then would be simulated), by the object's resting height over the table."""
+    import trimesh
+
+    _, logs = pushed_box
+    box = trimesh.creation.box(extents=(0.50, 0.30, 0.25))
+    box.apply_translation((1.5, 1.0, 0.125))
+    box.export(tmp_path / "box5.obj")
+    stage = tmp_path / "twin" / "twin.usda"
+    argv = ["import-mesh", str(tmp_path / "box5.obj"), "--stage", str(stage), "--prim", BLOCK, "--dynamic"]
+    assert main([*argv, "--material", "wood"]) == 0
+    report = tmp_path / "r.json"
+    argv = ["identify-mass", "--stage", str(stage), "--object", BLOCK, "--report", str(report), "--log"]
+    line = _refused(capsys, [*argv, *map(str, logs)], stage.parent, report)
+    log_mesh = read_push_log(logs[0]).mesh_path
+    assert line.startswith(f"error: {log_mesh}: the push log's object mesh (0.05 x 0.06 x 0.1 m, 0.0003 m^3)")
+    assert (
+        f"{BLOCK}'s collision mesh in {stage} (0.25 x 0.3 x 0.5, 0.0375 in the twin's frame: 5 times the size)" in line
+    )
+    assert "(imported from box5.obj)" in line and "the twin is not aligned" in line
+
+    meshless = tmp_path / "meshless"
+    log = read_push_log(logs[0])
+    meta = {**log.meta, "object": {"prim": BLOCK}}
+    write_push_log(meshless, t=log.t, object_pose=log.object_pose, pusher_target=log.pusher_target, meta=meta)
+    line = _refused(capsys, [*argv, str(meshless)], stage.parent, report)
+    # The block's centre starts 25 mm over the table (less MuJoCo's resting penetration); the 0.25 m tall prim
+    # reaches 125 mm below its centre.
+    assert re.match(
+        rf"error: {re.escape(str(meshless))}: the object's centre starts 2[45]\.\d mm above the log's table", line
+    )
+    assert "reaches 0.125 below its centre" in line and "the twin is not aligned" in line
+
+
+def test_the_reports_warnings_are_printed(pushed_box, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """A log that starts 5 cm from the prim: the warning is in the report and on the console, not only the file."""
+    from pxr import Gf, UsdGeom
+
+    from splattwin.usd import edit_twin
+
+    stage, logs = pushed_box
+    stage = _copy_twin(stage, tmp_path / "twin")
+    with edit_twin(stage) as twin, twin.edit_layer("objects") as usd:
+        translate = UsdGeom.Xformable(usd.GetPrimAtPath(BLOCK)).GetOrderedXformOps()[0]
+        translate.Set(translate.Get() + Gf.Vec3d(0.05, 0.0, 0.0))
+    report = tmp_path / "r.json"
+    argv = ["identify-mass", "--stage", str(stage), "--object", BLOCK, "--log", str(logs[0]), "--report", str(report)]
+    capsys.readouterr()
+    assert main([*argv, "--dry-run"]) in (0, 1)
+    expected = f"{logs[0]}: the object starts 50 mm from where the twin has {BLOCK}"
+    assert expected in json.loads(report.read_text())["warnings"]
+    assert f"warning: {expected}" in capsys.readouterr().out

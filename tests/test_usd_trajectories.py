@@ -271,3 +271,128 @@ def test_irregular_times_round_trip_exactly_with_seconds_as_time_codes(twin: Pat
 
     stage = Usd.Stage.Open(str(twin))
     assert stage.GetTimeCodesPerSecond() == 1.0 and stage.GetStartTimeCode() == times[0]
+
+
+def test_an_import_replaces_the_robots_whole_trajectory(twin: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """A file without panda_joint7 after one with it: joint7's older keys go (issue 22, item 5), never merged."""
+    from splattwin.usd import open_twin
+    from splattwin.usd.trajectories import read_joint_trajectory
+
+    args = ["--stage", str(twin), "--robot", "/World/Robot"]
+    write_trajectory(tmp_path / "all.csv", _safe_motion(20))
+    assert main(["trajectory", "import", str(tmp_path / "all.csv"), *args]) == 0
+    six = _safe_motion(10, rate=50.0)
+    six = Trajectory(times=six.times, positions=six.positions[:, :6] + 0.05, joint_names=ARM[:6])
+    write_trajectory(tmp_path / "six.csv", six)
+    capsys.readouterr()
+    assert main(["trajectory", "import", str(tmp_path / "six.csv"), *args]) == 0
+    out = capsys.readouterr().out
+    assert "no longer keyed" in out and "panda_joint7" in out
+    stage = open_twin(twin).stage
+    assert stage.GetPrimAtPath("/World/Robot").GetAttribute("splattwin:joint:panda_joint7").GetNumTimeSamples() == 0
+    back = read_joint_trajectory(stage, "/World/Robot")
+    assert back.joint_names == ARM[:6]
+    assert np.array_equal(back.times, six.times) and np.array_equal(back.positions, six.positions)
+
+    # A person's key in the root layer is theirs and stays, but the import says that it hides the new keys.
+    from pxr import Sdf
+
+    root = Sdf.Layer.FindOrOpen(str(twin))
+    spec = Sdf.CreatePrimInLayer(root, "/World/Robot")
+    spec.specifier = Sdf.SpecifierOver
+    Sdf.AttributeSpec(spec, "splattwin:joint:panda_joint2", Sdf.ValueTypeNames.Double, Sdf.VariabilityVarying, True)
+    root.SetTimeSample("/World/Robot.splattwin:joint:panda_joint2", 3.0, 0.7)
+    root.Save()
+    with pytest.warns(UserWarning, match=r"root layer has its own keys for \['panda_joint2'\] on /World/Robot"):
+        assert main(["trajectory", "import", str(tmp_path / "six.csv"), *args]) == 0
+
+
+def test_a_rate_that_collapses_the_trajectory_is_refused(twin: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """100 samples at 100 Hz span 0.99 s: 0.1 Hz and 1 Hz give one sample (refused); 1.02 Hz gives 2 (t 0, 0.98)."""
+    args = ["--stage", str(twin), "--robot", "/World/Robot"]
+    write_trajectory(tmp_path / "in.csv", _safe_motion(100))
+    line = _run_bad(capsys, ["trajectory", "import", str(tmp_path / "in.csv"), *args, "--rate", "0.1"], twin.parent)
+    assert line.startswith("error: --rate: 0.1 Hz gives 1 sample") and "0.99 s span" in line and "1.0101" in line
+    assert main(["trajectory", "import", str(tmp_path / "in.csv"), *args]) == 0
+    for rate in ("0.1", "1"):
+        out = tmp_path / f"out_{rate}.csv"
+        line = _run_bad(capsys, ["trajectory", "export", *args, str(out), "--rate", rate], twin.parent)
+        assert "--rate" in line and not out.exists()
+    assert main(["trajectory", "export", *args, str(tmp_path / "two.csv"), "--rate", "1.02"]) == 0
+    np.testing.assert_allclose(read_trajectory(tmp_path / "two.csv").times, [0.0, 1 / 1.02])
+
+
+def test_values_in_degrees_are_refused_naming_the_likely_mistake(twin: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    args = ["--stage", str(twin), "--robot", "/World/Robot"]
+    degrees = _safe_motion(20)
+    degrees.positions = np.degrees(degrees.positions)  # joint4 near -86 deg, joint6 near 103 deg
+    write_trajectory(tmp_path / "deg.csv", degrees)
+    line = _run_bad(capsys, ["trajectory", "import", str(tmp_path / "deg.csv"), *args], twin.parent)
+    assert "deg.csv" in line and "degrees? the values look like degrees" in line and "numpy.radians" in line
+    view = ["render", "--stage", str(twin), "--view", "1.5,-1.5,1", "0,0,0.4", "--size", "16x12", "--backend", "cpu"]
+    out = tmp_path / "v.png"
+    line = _run_bad(capsys, [*view, "--joints", '{"panda_joint1": 45}', "--out", str(out)], twin.parent)
+    assert line.startswith("error: --joints: degrees?") and "panda_joint1 = 45" in line and "0.7854 rad" in line
+    assert not out.exists()
+    # Radians a little past a limit are a limit problem, not degrees: keyed and reported.
+    overshoot = _safe_motion(20)
+    overshoot.positions[5, 0] = JOINT1_LIMIT + 0.5
+    write_trajectory(tmp_path / "rad.csv", overshoot)
+    capsys.readouterr()
+    assert main(["trajectory", "import", str(tmp_path / "rad.csv"), *args]) == 0
+    assert "limit: panda_joint1" in capsys.readouterr().out
+    assert main([*view, "--joints", '{"panda_joint1": 0.7854}', "--out", str(out)]) == 0
+
+
+def test_mimic_columns_are_checked_against_their_master(twin: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """pybullet's Panda: panda_finger_joint2 mimics panda_finger_joint1 (multiplier 1, offset 0, from panda.urdf)."""
+    from splattwin.usd import open_twin
+    from splattwin.usd.trajectories import read_joint_trajectory
+
+    args = ["--stage", str(twin), "--robot", "/World/Robot"]
+    arm = _safe_motion(20)
+    finger = 0.01 + 0.02 * arm.times / arm.times[-1]  # opening from 1 to 3 cm
+    both = np.column_stack([arm.positions, finger, finger])
+    names = [*ARM, "panda_finger_joint1", "panda_finger_joint2"]
+    write_trajectory(tmp_path / "fingers.csv", Trajectory(times=arm.times, positions=both, joint_names=names))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # agreeing columns pass silently
+        assert main(["trajectory", "import", str(tmp_path / "fingers.csv"), *args]) == 0
+    back = read_joint_trajectory(open_twin(twin).stage, "/World/Robot")
+    assert back.joint_names == [*ARM, "panda_finger_joint1"]  # the mimic follows its master; it is not keyed
+    np.testing.assert_array_equal(back.positions[:, -1], finger)
+
+    off = both.copy()
+    off[7:, -1] += 0.004  # 4 mm off from sample 7 on
+    write_trajectory(tmp_path / "off.csv", Trajectory(times=arm.times, positions=off, joint_names=names))
+    with pytest.warns(UserWarning, match=r"mimic joint panda_finger_joint2 .* disagrees .* by 0.004 m \(13 samples\)"):
+        assert main(["trajectory", "import", str(tmp_path / "off.csv"), *args]) == 0
+
+    only = np.column_stack([arm.positions, finger])
+    names = [*ARM, "panda_finger_joint2"]
+    write_trajectory(tmp_path / "only.csv", Trajectory(times=arm.times, positions=only, joint_names=names))
+    with pytest.warns(UserWarning, match="panda_finger_joint1 keyed from its mimic joint panda_finger_joint2"):
+        assert main(["trajectory", "import", str(tmp_path / "only.csv"), *args]) == 0
+    back = read_joint_trajectory(open_twin(twin).stage, "/World/Robot")
+    np.testing.assert_array_equal(back.positions[:, back.joint_names.index("panda_finger_joint1")], finger)
+
+    # render --trajectory takes the mimic column too: the frames are those of the file without it.
+    q = np.array([[0.0, 0.0, 0.0, -1.5, 0.0, 1.8, 0.0, 0.01], [0.8, 0.0, 0.0, -1.5, 0.0, 1.8, 0.0, 0.04]])
+    names = [*ARM, "panda_finger_joint1"]
+    times = np.array([0.0, 0.5])
+    write_trajectory(tmp_path / "master.csv", Trajectory(times=times, positions=q, joint_names=names))
+    with_mimic = Trajectory(times=times, positions=np.column_stack([q, q[:, -1]]), joint_names=[*names, *names[-1:]])
+    with_mimic.joint_names[-1] = "panda_finger_joint2"
+    write_trajectory(tmp_path / "mimic.csv", with_mimic)
+    view = ["--stage", str(twin), "--view", "0.6,-0.6,0.9", "0,0,0.6", "--size", "32x24", "--backend", "cpu"]
+    for name in ("master", "mimic"):
+        assert (
+            main(
+                ["render", *view, "--trajectory", str(tmp_path / f"{name}.csv"), "--out", str(tmp_path / f"{name}.mp4")]
+            )
+            == 0
+        )
+    frames = [sorted((tmp_path / f"{name}_frames").glob("*.png")) for name in ("master", "mimic")]
+    assert len(frames[0]) == 2 and [p.read_bytes() for p in frames[0]] == [p.read_bytes() for p in frames[1]]

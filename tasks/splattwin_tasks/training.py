@@ -463,7 +463,12 @@ def _record(env: Any, frames: list[dict[str, Any]], task: str, checkpoint: Path)
 
     from splattwin.io.trajectory import Trajectory  # noqa: PLC0415
     from splattwin.usd import edit_twin  # noqa: PLC0415
-    from splattwin.usd.trajectories import joint_channels, write_joint_trajectory, write_object_poses  # noqa: PLC0415
+    from splattwin.usd.trajectories import (  # noqa: PLC0415
+        clear_joint_trajectory,
+        joint_channels,
+        write_joint_trajectory,
+        write_object_poses,
+    )
     from splattwin_tasks.robots.franka import ARM_JOINTS  # noqa: PLC0415
 
     scene = env.twin_scene
@@ -476,7 +481,7 @@ def _record(env: Any, frames: list[dict[str, Any]], task: str, checkpoint: Path)
         names = frames[0]["joint_names"]
         if set(ARM_JOINTS) <= set(names) and scene.robot_prim:  # the arm model (the hand model: fingers only)
             try:
-                channels = {channel.name: channel for channel in joint_channels(twin.stage, scene.robot_prim)}
+                channels = {c.name: c for c in joint_channels(twin.stage, scene.robot_prim, mimic=True)}
             except StageError:  # an articulation root without import-robot's joints (a stand-in)
                 channels = {}
             known = set(channels)
@@ -492,8 +497,12 @@ def _record(env: Any, frames: list[dict[str, Any]], task: str, checkpoint: Path)
                 joints = np.clip(joints, lower, upper)
                 trajectory = Trajectory(times, joints, [names[k] for k in columns])
                 write_joint_trajectory(twin, scene.robot_prim, trajectory, source=str(checkpoint))
+        elif scene.robot_prim:  # no joints in this rollout: an earlier recording's joint keys must not stay with it
+            with contextlib.suppress(StageError):
+                clear_joint_trajectory(twin, scene.robot_prim)
         with twin.edit_layer("trajectories") as stage:
             name = re.sub(r"[^A-Za-z0-9_]", "_", task)
+            stage.RemovePrim(f"/World/Trajectories/{name}/ee")  # a new recording replaces the previous one
             ee = UsdGeom.Xform.Define(stage, f"/World/Trajectories/{name}/ee")
             ee_translate = ee.AddTranslateOp()
             ee.GetPrim().SetCustomDataByKey("splattwin:rollout", {"task": task, "checkpoint": str(checkpoint)})

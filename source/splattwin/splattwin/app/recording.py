@@ -58,7 +58,11 @@ class TrajectoryRecorder:
         return trajectory
 
     def save(self, stage: Path, robot: str) -> Trajectory:
-        """Key the recording on ``robot`` in the twin's trajectories layer (atomically; earlier keys replaced)."""
+        """Key the recording on ``robot`` in the twin's trajectories layer, atomically.
+
+        It replaces the robot's whole trajectory (:func:`~splattwin.usd.trajectories.write_joint_trajectory`):
+        joints not recorded lose their earlier keys; recorded mimic joints are checked against their master.
+        """
         from splattwin.usd.stage import edit_twin  # noqa: PLC0415
         from splattwin.usd.trajectories import write_joint_trajectory  # noqa: PLC0415
 

@@ -47,6 +47,8 @@ def run(args: argparse.Namespace, console: Any) -> int:
         task = progress.add_task("identifying mass (forward + backward simulations)", total=None)
         result = identify_object_mass(config, progress=lambda n: progress.update(task, completed=n))
     found = result.identification
+    for warning in result.report.get("warnings", []):  # in the report too; said here so none goes unseen
+        console.print(f"warning: {warning}", highlight=False)
     if not found.identifiable:
         console.print(f"[bold]{args.object}[/]: {found.reason}; stage left untouched; report {args.report}")
         return EXIT_NOT_IDENTIFIABLE

@@ -44,6 +44,12 @@ def run(args: argparse.Namespace, console: Any) -> int:
             f"(t = {t.times[0]:g} .. {t.times[-1]:g} s) in the trajectories layer of {args.stage}",
             highlight=False,
         )
+        if report.unkeyed:
+            console.print(
+                f"not in the file, so no longer keyed (the import replaces the robot's whole trajectory; "
+                f"renders hold them at 0): {', '.join(report.unkeyed)}",
+                highlight=False,
+            )
         _print_issues(console, report.issues)
         return 0
     if args.action == "export":

@@ -184,17 +184,24 @@ def identify_object_mass(config: IdentifyConfig, *, progress: Callable[[int], No
     config.validate()
     logs = [read_push_log(path) for path in config.logs]
     twin = open_twin(config.stage)
+    _check_identifiable_object(twin.stage, config.object, logs)
     prior, prior_sigma, prior_source, _ = read_mass(twin.stage, config.object)
+    prim_vertices, prim_faces = read_collision_mesh(twin.stage, config.object)
     if logs[0].mesh_path is not None:
-        try:
-            mesh = trimesh.load(logs[0].mesh_path, process=False, force="mesh")
-        except Exception as exc:  # trimesh raises many types for unreadable files
-            raise InputError(logs[0].mesh_path, f"cannot read the object mesh ({exc})") from None
+        log_meshes = {}
+        for log in logs:
+            if log.mesh_path is not None and log.mesh_path not in log_meshes:
+                try:
+                    log_meshes[log.mesh_path] = trimesh.load(log.mesh_path, process=False, force="mesh")
+                except Exception as exc:  # trimesh raises many types for unreadable files
+                    raise InputError(log.mesh_path, f"cannot read the object mesh ({exc})") from None
+                _check_same_object(log.mesh_path, log_meshes[log.mesh_path], prim_vertices, prim_faces, twin, config)
+        mesh = log_meshes[logs[0].mesh_path]
         body = body_from_mesh(np.asarray(mesh.vertices), np.asarray(mesh.faces), name=str(logs[0].mesh_path))
         mesh_source = str(logs[0].mesh_path)
     else:
-        vertices, faces = read_collision_mesh(twin.stage, config.object)
-        body = body_from_mesh(vertices, faces, name=f"{config.stage}:{config.object}")
+        _check_rests_on_the_table(logs, prim_vertices, twin, config)
+        body = body_from_mesh(prim_vertices, prim_faces, name=f"{config.stage}:{config.object}")
         mesh_source = f"{config.object} collision mesh"
     from pxr import Usd, UsdGeom  # noqa: PLC0415
 
@@ -253,6 +260,126 @@ def identify_object_mass(config: IdentifyConfig, *, progress: Callable[[int], No
         report["written_to_stage"] = True
         _write_report(config.report, report)
     return IdentifyResult(report=report, identification=identification, written=written, images=images)
+
+
+_SIZE_TOLERANCE = 1.25
+"""The log's object mesh and the prim's collision mesh may differ by this factor in size (a scan against a CAD
+model); beyond it they are not one object at one scale (millimetres, an unaligned reconstruction)."""
+
+
+def _check_identifiable_object(stage: Any, object_path: str, logs: list[Any]) -> None:
+    """Refuse an ``--object`` that is not a dynamic rigid body of the twin's objects (a robot link, a static or
+    kinematic body, a prim the logs do not name)."""
+    from pxr import Usd, UsdPhysics  # noqa: PLC0415
+
+    prim = stage.GetPrimAtPath(object_path)
+    if not prim or not prim.IsValid():
+        return  # read_mass says "no prim at ..."
+    objects = [
+        str(p.GetPath())
+        for p in Usd.PrimRange(stage.GetPseudoRoot())
+        if p.HasAPI(UsdPhysics.RigidBodyAPI) and _articulation_of(p) is None and _is_dynamic(p)
+    ]
+    hint = f"the twin's dynamic objects: {objects}" if objects else "the twin has none (import-mesh --dynamic)"
+    robot = _articulation_of(prim)
+    if robot is not None:
+        raise InputError(
+            "--object",
+            f"{object_path} is a link of the robot {robot}, not an object; identify-mass identifies the mass of a "
+            f"dynamic object the robot pushes ({hint})",
+        )
+    if not prim.HasAPI(UsdPhysics.RigidBodyAPI):
+        raise InputError("--object", f"{object_path} is not a rigid body (a static mesh has no mass to fit; {hint})")
+    if not _is_dynamic(prim):
+        raise InputError("--object", f"{object_path} is a kinematic or disabled rigid body, not a dynamic one ({hint})")
+    named = sorted({log.prim for log in logs if log.prim and log.prim != object_path})
+    if named:
+        raise InputError("--object", f"the push logs are of {named}, not of {object_path}")
+
+
+def _articulation_of(prim: Any) -> str | None:
+    from pxr import UsdPhysics  # noqa: PLC0415
+
+    while prim and prim.IsValid() and not prim.IsPseudoRoot():
+        if prim.HasAPI(UsdPhysics.ArticulationRootAPI):
+            return str(prim.GetPath())
+        prim = prim.GetParent()
+    return None
+
+
+def _is_dynamic(prim: Any) -> bool:
+    from pxr import UsdPhysics  # noqa: PLC0415
+
+    body = UsdPhysics.RigidBodyAPI(prim)
+    return bool(body.GetRigidBodyEnabledAttr().Get() is not False and not body.GetKinematicEnabledAttr().Get())
+
+
+def _mesh_size(mesh: Any) -> tuple[np.ndarray, float]:
+    """Sorted oriented-bounding-box extents (orientation-free) and the enclosed volume (hull if not closed)."""
+    extents = np.sort(np.asarray(mesh.bounding_box_oriented.primitive.extents, dtype=np.float64))
+    volume = float(mesh.volume) if mesh.is_volume else float(abs(mesh.convex_hull.volume))
+    return extents, volume
+
+
+def _frame_note(twin: Any, object_path: str) -> str:
+    """Where the prim's data came from and which frame it is in, for a mismatch message."""
+    frame = dict(twin.stage.GetPrimAtPath(object_path).GetCustomDataByKey("splattwin:frame") or {})
+    source = f" (imported from {Path(str(frame['source'])).name})" if frame.get("source") else ""
+    aligned = twin.stage.GetPrimAtPath("/World").GetCustomDataByKey("splattwin:alignment") is not None
+    if not aligned and not frame.get("metric"):
+        advice = (
+            "the twin is not aligned, so the prim is in the reconstruction's units, not metres: run align "
+            "(--scale-from) first (docs/frames.md)"
+        )
+    else:
+        advice = "check the log mesh's units and the twin's alignment scale (docs/frames.md)"
+    return f"{source}; {advice}"
+
+
+def _check_same_object(
+    mesh_path: Path, log_mesh: Any, prim_vertices: np.ndarray, prim_faces: np.ndarray, twin: Any, config: Any
+) -> None:
+    """Refuse a log whose object mesh is clearly not the prim's collision mesh at the twin's scale."""
+    import trimesh  # noqa: PLC0415
+
+    log_extents, log_volume = _mesh_size(log_mesh)
+    prim_extents, prim_volume = _mesh_size(trimesh.Trimesh(prim_vertices, prim_faces, process=False))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = prim_extents / log_extents
+        factor = float(np.cbrt(prim_volume / log_volume)) if log_volume > 0 and prim_volume > 0 else float("nan")
+    checked = [*ratios[log_extents > 1e-9], factor] if np.isfinite(factor) else list(ratios[log_extents > 1e-9])
+    if all(1 / _SIZE_TOLERANCE <= r <= _SIZE_TOLERANCE for r in checked):
+        return
+    size = factor if np.isfinite(factor) else float(np.exp(np.mean(np.log(ratios))))
+
+    def dims(extents: np.ndarray) -> str:
+        return " x ".join(f"{e:.4g}" for e in extents)
+
+    raise InputError(
+        mesh_path,
+        f"the push log's object mesh ({dims(log_extents)} m, {log_volume:.4g} m^3) is not {config.object}'s "
+        f"collision mesh in {config.stage} ({dims(prim_extents)}, {prim_volume:.4g} in the twin's frame: "
+        f"{size:.3g} times the size){_frame_note(twin, config.object)}",
+    )
+
+
+def _check_rests_on_the_table(logs: list[Any], vertices: np.ndarray, twin: Any, config: Any) -> None:
+    """Without a log mesh the prim's is simulated: at the first sample it must rest on the log's table (its lowest
+    point at the table height), else it is not in metres and the fitted mass would be wrong."""
+    for log in logs:
+        w, x, y, z = log.object_pose[0, 3:] / np.linalg.norm(log.object_pose[0, 3:])
+        # The world-z row of the body's rotation: the height of each vertex above the body origin.
+        row = np.array([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)])
+        depth_mesh = -float((vertices @ row).min())
+        depth_log = float(log.object_pose[0, 2] - log.table_height)
+        if abs(depth_mesh - depth_log) > max(0.005, 0.25 * abs(depth_log)):
+            raise InputError(
+                log.folder,
+                f"the object's centre starts {depth_log * 1000:.1f} mm above the log's table, but "
+                f"{config.object}'s collision mesh in {config.stage} reaches {depth_mesh:.4g} below its centre "
+                f"in that pose: the prim's mesh is not the logged object in metres"
+                f"{_frame_note(twin, config.object)}",
+            )
 
 
 def _write_report(path: Path, report: dict[str, Any]) -> None:

@@ -232,12 +232,15 @@ def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | 
     from splattwin.render.scene import gather_gaussians, keyed_pose_overrides, stage_path  # noqa: PLC0415
     from splattwin.render.views import render_view  # noqa: PLC0415
     from splattwin.usd import open_usd_stage  # noqa: PLC0415
+    from splattwin.usd.trajectories import check_joint_values, robot_file_trajectory  # noqa: PLC0415
 
     config.validate()
     check_new_outputs(*config.outputs(), force=config.overwrite)
     stage = open_usd_stage(config.stage)
     camera = _camera(config, stage)
     if config.trajectory is None:
+        if config.joints:  # a pose in degrees would render a plausible-looking wrong arm
+            check_joint_values(stage, list(config.joints), list(config.joints.values()), source="--joints")
         overrides = _link_overrides(stage, config.joints)
         scene = gather_gaussians(stage, overrides=overrides)
         view = render_view(scene, camera, backend=config.backend, background=config.background)
@@ -252,7 +255,8 @@ def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | 
     if str(config.trajectory) == STAGE_TRAJECTORY:
         trajectory = _stage_trajectory(stage)
     else:
-        trajectory = read_trajectory(config.trajectory, known_joints=known)
+        file_trajectory = read_trajectory(config.trajectory)
+        trajectory = robot_file_trajectory(stage, file_trajectory, source=str(config.trajectory), known=known)
     if not known:
         raise InputError(stage_path(stage), "a trajectory was given but the stage has no robot to pose")
     fps = config.fps

@@ -6,7 +6,7 @@ The stage side is :mod:`splattwin.usd.trajectories` (where the samples live and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from splattwin.io.trajectory import Trajectory, read_trajectory, write_trajectory
@@ -24,10 +24,15 @@ __all__ = ["TrajectoryReport", "check_stage_trajectory", "export_trajectory", "i
 
 @dataclass
 class TrajectoryReport:
-    """What a trajectory verb did: the trajectory written or read and the problems :func:`check_trajectory` saw."""
+    """What a trajectory verb did: the trajectory written or read and the problems :func:`check_trajectory` saw.
+
+    ``unkeyed``: after an import, the robot's actuated joints the file does not name; the import replaced the
+    robot's whole trajectory, so they lost any earlier keys (renders hold them at 0).
+    """
 
     trajectory: Trajectory
     issues: list[TrajectoryIssue]
+    unkeyed: list[str] = field(default_factory=list)
 
 
 def _check_rate(rate_hz: float | None) -> None:
@@ -40,8 +45,13 @@ def _check_rate(rate_hz: float | None) -> None:
 def import_trajectory(file: Path, *, stage: Path, robot: str, rate_hz: float | None = None) -> TrajectoryReport:
     """Read a CSV/NPZ trajectory, optionally resample it, and key it on the robot in the trajectories layer.
 
+    The file replaces the robot's whole trajectory: joints it does not name lose their earlier keys (listed in
+    :attr:`TrajectoryReport.unkeyed`). Mimic columns are checked against their master (a warning when they
+    disagree) and not keyed.
+
     Raises:
-        InputError: a bad file (unknown joints, NaN, times that do not increase) or rate; the stage is untouched.
+        InputError: a bad file (unknown joints, NaN, times that do not increase, values that look like degrees)
+            or rate (one giving fewer than 2 samples); the stage is untouched.
         StageError: no twin at ``stage`` or no robot at ``robot``; the stage is untouched.
     """
     from splattwin.usd.stage import edit_twin  # noqa: PLC0415
@@ -51,9 +61,9 @@ def import_trajectory(file: Path, *, stage: Path, robot: str, rate_hz: float | N
     if rate_hz is not None:
         trajectory = resample(trajectory, rate_hz)
     with edit_twin(stage, create=False) as twin:
-        write_joint_trajectory(twin, robot, trajectory, source=str(file))
-        issues = check_trajectory(trajectory, joint_channels(twin.stage, robot))
-    return TrajectoryReport(trajectory=trajectory, issues=issues)
+        unkeyed = write_joint_trajectory(twin, robot, trajectory, source=str(file))
+        issues = check_trajectory(trajectory, joint_channels(twin.stage, robot, mimic=True))
+    return TrajectoryReport(trajectory=trajectory, issues=issues, unkeyed=unkeyed)
 
 
 def stage_trajectory(stage: Path, robot: str, *, rate_hz: float | None = None) -> Trajectory:

@@ -17,6 +17,14 @@ Where the samples live (docs/extension.md, "Trajectories in the stage"):
   ``endTimeCode`` are set on the trajectories layer and, as metadata only, on the root layer (the timeline reads
   them there, and USD would rescale a sublayer whose rate differed from the root's).
 
+Writing replaces the robot's whole trajectory: a joint the new trajectory does not name loses its earlier keys in
+the trajectories layer (two trajectories are never merged; it is then unkeyed: renders hold it at 0, replay leaves
+its drive alone). A mimic joint (URDF ``<mimic>``, e.g. pybullet's ``panda_finger_joint2``) is accepted in a
+trajectory but not keyed: its value follows its master (``multiplier * master + offset``); a column that
+disagrees with that by more than :data:`MIMIC_TOLERANCE` gets a warning, and a mimic column without its master
+keys the master from it. Values that look like degrees (beyond a full turn, outside a revolute joint's limits,
+inside them once read as degrees) are refused (:func:`degrees_suspicion`).
+
 Reading composes the stage, so samples a person edited in the stage editor (in any layer) are what comes back;
 channels keyed at different times are read at the union of their key times with USD's linear interpolation.
 :func:`resample` brings a trajectory to a control rate, :func:`check_trajectory` reports joint-limit, velocity and
@@ -25,6 +33,7 @@ gap problems.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -40,14 +49,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JOINT_ATTRIBUTE_PREFIX",
+    "MIMIC_TOLERANCE",
     "JointChannel",
     "TrajectoryIssue",
+    "check_joint_values",
     "check_trajectory",
+    "clear_joint_trajectory",
+    "degrees_suspicion",
     "drive_targets",
+    "fold_mimic_columns",
     "joint_channels",
     "read_joint_trajectory",
     "read_object_poses",
     "resample",
+    "robot_file_trajectory",
     "time_codes_per_second",
     "write_joint_trajectory",
     "write_object_poses",
@@ -55,6 +70,9 @@ __all__ = [
 
 JOINT_ATTRIBUTE_PREFIX = "splattwin:joint:"
 _URDF_NAME_KEY = "splattwin:urdfName"
+MIMIC_TOLERANCE = {"revolute": 1e-2, "continuous": 1e-2, "prismatic": 1e-3}
+"""Largest disagreement (rad, m) of a mimic column with ``multiplier * master + offset`` that passes silently:
+about half a degree, a millimetre (a simulator's soft mimic constraint sits well inside; a wrong column not)."""
 
 
 @dataclass
@@ -68,6 +86,8 @@ class JointChannel:
         lower: lower limit, rad or m (-inf when unlimited).
         upper: upper limit, rad or m (+inf when unlimited).
         max_velocity: URDF velocity limit, rad/s or m/s (inf when the URDF gives none).
+        mimic: ``(master joint name, multiplier, offset)`` for a mimic joint (its value is
+            ``multiplier * master + offset``; never keyed), None for an actuated joint.
     """
 
     name: str
@@ -76,6 +96,7 @@ class JointChannel:
     lower: float = -np.inf
     upper: float = np.inf
     max_velocity: float = np.inf
+    mimic: tuple[str, float, float] | None = None
 
 
 @dataclass
@@ -92,8 +113,14 @@ def _stage_name(stage: Usd.Stage) -> str:
     return stage.GetRootLayer().identifier
 
 
-def joint_channels(stage: Usd.Stage, robot_prim: str) -> list[JointChannel]:
+def joint_channels(stage: Usd.Stage, robot_prim: str, *, mimic: bool = False) -> list[JointChannel]:
     """The robot's actuated (non-fixed, non-mimic) joints with limits from the stage.
+
+    Args:
+        stage: the composed stage.
+        robot_prim: the robot's prim path.
+        mimic: also list the mimic joints (after the actuated ones, ``mimic`` set): the names a trajectory
+            file may use.
 
     Raises:
         StageError: the stage has no robot at ``robot_prim`` (the message lists the robots it has).
@@ -107,15 +134,16 @@ def joint_channels(stage: Usd.Stage, robot_prim: str) -> list[JointChannel]:
     spec = read_robot_spec(stage, robot_prim)
     by_name = {joint.name: joint for joint in spec.joints}
     channels = []
+    mimics = []
     scope = stage.GetPrimAtPath(f"{robot_prim}/joints")
     for prim in scope.GetChildren() if scope else []:
         name = str(prim.GetCustomDataByKey(_URDF_NAME_KEY) or prim.GetName())
         joint = by_name.get(name)
-        if joint is None or joint.type == "fixed" or joint.mimic is not None:
+        if joint is None or joint.type == "fixed" or (joint.mimic is not None and not mimic):
             continue
         velocity = prim.GetAttribute("splattwin:maxVelocity")
         max_velocity = velocity.Get() if velocity and velocity.HasAuthoredValue() else None
-        channels.append(
+        (mimics if joint.mimic is not None else channels).append(
             JointChannel(
                 name=name,
                 attribute=f"{JOINT_ATTRIBUTE_PREFIX}{prim.GetName()}",
@@ -123,9 +151,154 @@ def joint_channels(stage: Usd.Stage, robot_prim: str) -> list[JointChannel]:
                 lower=joint.lower,
                 upper=joint.upper,
                 max_velocity=float(max_velocity) if max_velocity else np.inf,
+                mimic=joint.mimic,
             )
         )
-    return channels
+    return channels + mimics
+
+
+def fold_mimic_columns(
+    trajectory: Trajectory, channels: list[JointChannel], *, source: str | None = None
+) -> tuple[Trajectory, list[str]]:
+    """The trajectory over actuated joints only: mimic columns checked against their master and dropped.
+
+    Args:
+        trajectory: times [T] s, positions [T, dof] rad or m.
+        channels: :func:`joint_channels` with ``mimic=True`` (joints not among them are kept as they are).
+        source: named in the messages.
+
+    Returns:
+        The folded trajectory and one message per mimic column that disagrees with ``multiplier * master +
+        offset`` by more than :data:`MIMIC_TOLERANCE` (the caller warns), or whose master it keyed.
+    """
+    by_name = {c.name: c for c in channels}
+    names = list(trajectory.joint_names)
+    positions = np.asarray(trajectory.positions, dtype=np.float64)
+    mimics = {name: by_name[name] for name in names if name in by_name and by_name[name].mimic is not None}
+    keep = [k for k, name in enumerate(names) if name not in mimics]
+    kept_names = [names[k] for k in keep]
+    columns = [positions[:, k] for k in keep]
+    notes = []
+    where = f"{source}: " if source else ""
+    for k, name in enumerate(names):
+        channel = mimics.get(name)
+        if channel is None:
+            continue
+        master, multiplier, offset = channel.mimic
+        unit = "m" if channel.type == "prismatic" else "rad"
+        if master in names:
+            master_values = positions[:, names.index(master)]
+            expected = multiplier * master_values + offset
+            error = np.abs(positions[:, k] - expected)
+            worst = int(np.argmax(error))
+            if error[worst] > MIMIC_TOLERANCE[channel.type]:
+                notes.append(
+                    f"{where}mimic joint {name} = {positions[worst, k]:.6g} {unit} at "
+                    f"t={trajectory.times[worst]:.6g} s disagrees with its master {master} ({multiplier:g} x "
+                    f"{master_values[worst]:.6g} + {offset:g} = {expected[worst]:.6g} {unit}) by "
+                    f"{error[worst]:.3g} {unit} ({int((error > MIMIC_TOLERANCE[channel.type]).sum())} samples); "
+                    f"{name} follows {master}"
+                )
+        elif master not in kept_names and multiplier != 0:
+            kept_names.append(master)
+            columns.append((positions[:, k] - offset) / multiplier)
+            notes.append(f"{where}{master} keyed from its mimic joint {name} (the file has no {master} column)")
+    folded = Trajectory(
+        times=np.asarray(trajectory.times, dtype=np.float64),
+        positions=np.stack(columns, axis=1) if columns else np.empty((len(trajectory.times), 0)),
+        joint_names=kept_names,
+    )
+    return folded, notes
+
+
+def degrees_suspicion(names: list[str], positions: np.ndarray, channels: list[JointChannel]) -> str | None:
+    """A message when joint values look like degrees, else None.
+
+    They look like degrees when a revolute joint with limits has a value past them and beyond a full turn (|q| >
+    2 pi: no radian value of a joint limited within a turn gets there, a tracking overshoot included) while every
+    value of the limited revolute joints, read as degrees, is within its joint's limits.
+
+    Args:
+        names: [dof] joint names (unknown ones are ignored).
+        positions: [T, dof] the values as given (meant as rad or m).
+        channels: the robot's joints with limits (:func:`joint_channels`).
+    """
+    by_name = {c.name: c for c in channels}
+    positions = np.atleast_2d(np.asarray(positions, dtype=np.float64))
+    revolute = [
+        (k, by_name[n])
+        for k, n in enumerate(names)
+        if n in by_name and by_name[n].type == "revolute" and np.isfinite([by_name[n].lower, by_name[n].upper]).all()
+    ]
+    worst: tuple[float, int, int] | None = None
+    for k, channel in revolute:
+        q = positions[:, k]
+        excess = np.maximum(channel.lower - q, q - channel.upper)
+        i = int(np.argmax(excess))
+        if excess[i] > 0 and abs(q[i]) > 2 * np.pi and (worst is None or excess[i] > worst[0]):
+            worst = (float(excess[i]), k, i)
+        as_radians = np.radians(q)
+        if ((as_radians < channel.lower - 1e-6) | (as_radians > channel.upper + 1e-6)).any():
+            return None  # not degrees either: the limit check reports what is wrong
+    if worst is None:
+        return None
+    _, k, i = worst
+    channel = by_name[names[k]]
+    value = positions[i, k]
+    return (
+        f"degrees? the values look like degrees: {channel.name} = {value:.6g} is far outside its limits "
+        f"[{channel.lower:.4g}, {channel.upper:.4g}] rad, and {value:.6g} deg = {np.radians(value):.4g} rad is "
+        f"inside; every value read as degrees is within its joint's limits. Joint values are radians "
+        "(prismatic: metres): convert with numpy.radians"
+    )
+
+
+def check_joint_values(stage: Usd.Stage, names: Sequence[str], positions: np.ndarray, *, source: str) -> None:
+    """Refuse joint values for the robots on the stage that look like degrees (:func:`degrees_suspicion`).
+
+    Args:
+        stage: the composed stage.
+        names: [dof] joint names (of any robot on the stage).
+        positions: [dof] or [T, dof] values, meant as rad or m.
+        source: the file or flag the values came from, named in the error.
+
+    Raises:
+        InputError: naming ``source``, when the values look like degrees.
+    """
+    from splattwin.robot.usd_robot import find_robots  # noqa: PLC0415
+
+    positions = np.atleast_2d(np.asarray(positions, dtype=np.float64))
+    for robot in find_robots(stage):
+        message = degrees_suspicion(list(names), positions, joint_channels(stage, robot, mimic=True))
+        if message:
+            raise InputError(source, message)
+
+
+def robot_file_trajectory(
+    stage: Usd.Stage, trajectory: Trajectory, *, source: str, known: Sequence[str] = ()
+) -> Trajectory:
+    """A file's trajectory for posing the stage's robots: names checked, degrees refused, mimic columns folded.
+
+    Every joint must be a joint (actuated or mimic) of a robot on the stage, or one of ``known`` (the movable
+    joints the caller's kinematics poses); mimic columns are checked against their master (a warning on
+    disagreement, :func:`fold_mimic_columns`) and dropped, since kinematics derives them from the master.
+
+    Raises:
+        InputError: naming ``source``: unknown joints, or values that look like degrees.
+    """
+    import warnings  # noqa: PLC0415
+
+    from splattwin.robot.usd_robot import find_robots  # noqa: PLC0415
+
+    channels = [c for robot in find_robots(stage) for c in joint_channels(stage, robot, mimic=True)]
+    trajectory.validate(source, known_joints=[*known, *(c.name for c in channels)])
+    suspicion = degrees_suspicion(trajectory.joint_names, trajectory.positions, channels)
+    if suspicion:
+        raise InputError(source, suspicion)
+    folded, notes = fold_mimic_columns(trajectory, channels, source=source)
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
+    return folded
 
 
 def time_codes_per_second(times: np.ndarray) -> float:
@@ -185,23 +358,41 @@ def _apply_timing(twin: TwinStage, rate: float, times: np.ndarray) -> None:
 
 def write_joint_trajectory(
     twin: TwinStage, robot_prim: str, trajectory: Trajectory, *, source: str | None = None
-) -> None:
-    """Key ``trajectory`` on the robot's joint attributes in the trajectories layer (earlier keys replaced).
+) -> list[str]:
+    """Key ``trajectory`` on the robot's joint attributes in the trajectories layer, replacing its whole trajectory.
+
+    Mimic columns are checked against their master and not keyed (:func:`fold_mimic_columns`, which warns on a
+    disagreement); the robot's joints the trajectory does not name lose their earlier keys in this layer.
 
     Args:
         twin: an open twin inside :func:`splattwin.usd.edit_twin`.
         robot_prim: the robot's prim path.
-        trajectory: times [T] s, positions [T, dof] rad or m; every joint must be an actuated joint of the robot.
+        trajectory: times [T] s, positions [T, dof] rad or m; every joint must be a joint (actuated or mimic) of
+            the robot.
         source: the file the trajectory came from, named in errors.
+
+    Returns:
+        The robot's actuated joints that are now unkeyed (not in the trajectory), whose earlier keys were removed.
 
     Raises:
         StageError: no robot at ``robot_prim``.
-        InputError: unknown joint names, NaN, non-increasing times (nothing is authored then).
+        InputError: unknown joint names, NaN, non-increasing times, values that look like degrees (nothing is
+            authored then).
     """
+    import warnings  # noqa: PLC0415
+
     from pxr import Sdf  # noqa: PLC0415
 
-    channels = {c.name: c for c in joint_channels(twin.stage, robot_prim)}
-    trajectory.validate(source, known_joints=list(channels))
+    all_channels = joint_channels(twin.stage, robot_prim, mimic=True)
+    trajectory.validate(source, known_joints=[c.name for c in all_channels])
+    suspicion = degrees_suspicion(trajectory.joint_names, trajectory.positions, all_channels)
+    if suspicion:
+        raise InputError(source, suspicion)
+    trajectory, notes = fold_mimic_columns(trajectory, all_channels, source=source)
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
+    channels = {c.name: c for c in all_channels if c.mimic is None}
+    unkeyed = [name for name in channels if name not in trajectory.joint_names]
     times = np.asarray(trajectory.times, dtype=np.float64)
     positions = np.asarray(trajectory.positions, dtype=np.float64)
     rate = _timing_for(twin, times)
@@ -217,12 +408,53 @@ def write_joint_trajectory(
         _apply_timing(twin, rate, times)
         # Sdf-level writes in one change block: per-sample UsdAttribute.Set would notify 70,000 times.
         with Sdf.ChangeBlock():
+            for name in unkeyed:  # the whole trajectory is replaced: no older keys of another file stay
+                spec = layer.GetAttributeAtPath(Sdf.Path(robot_prim).AppendProperty(channels[name].attribute))
+                if spec is not None:
+                    spec.ClearInfo("timeSamples")
             for column, path in enumerate(attributes):
                 spec = layer.GetAttributeAtPath(path)
                 spec.ClearInfo("timeSamples")
                 values = positions[:, column].tolist()
                 for code, value in zip(codes, values, strict=True):
                     layer.SetTimeSample(path, code, value)
+    # Keys a person wrote into the root layer are stronger and stay (it is theirs): say that they hide these.
+    root = twin.root_layer
+    hidden = [
+        name
+        for name, channel in channels.items()
+        if root.ListTimeSamplesForPath(Sdf.Path(robot_prim).AppendProperty(channel.attribute))
+    ]
+    if hidden:
+        warnings.warn(
+            f"{root.identifier}: the root layer has its own keys for {hidden} on {robot_prim} (an edit made with "
+            "the root layer as the authoring layer); they hide the trajectories layer's, so those joints do not "
+            "follow this trajectory until they are removed there",
+            stacklevel=2,
+        )
+    return unkeyed
+
+
+def clear_joint_trajectory(twin: TwinStage, robot_prim: str) -> list[str]:
+    """Remove the robot's joint keys from the trajectories layer (a recording without joints replaces one with).
+
+    Returns:
+        The joints whose keys were removed.
+
+    Raises:
+        StageError: no robot at ``robot_prim``.
+    """
+    from pxr import Sdf  # noqa: PLC0415
+
+    layer = twin.layers["trajectories"]
+    cleared = []
+    with Sdf.ChangeBlock():
+        for channel in joint_channels(twin.stage, robot_prim):
+            spec = layer.GetAttributeAtPath(Sdf.Path(robot_prim).AppendProperty(channel.attribute))
+            if spec is not None and layer.ListTimeSamplesForPath(spec.path):
+                spec.ClearInfo("timeSamples")
+                cleared.append(channel.name)
+    return cleared
 
 
 def read_joint_trajectory(stage: Usd.Stage, robot_prim: str) -> Trajectory:
@@ -278,12 +510,20 @@ def resample(trajectory: Trajectory, rate_hz: float) -> Trajectory:
     Linear, not a spline: it never overshoots, so a trajectory inside its joint limits stays inside them.
 
     Raises:
-        InputError: a rate that is not a positive finite number.
+        InputError: a rate that is not a positive finite number, or one too low to give two samples over the
+            trajectory's span (below ``1 / span``: the motion would collapse to its first sample).
     """
     if not np.isfinite(rate_hz) or rate_hz <= 0:
         raise InputError("--rate", f"must be a positive number of Hz, got {rate_hz}")
     times = np.asarray(trajectory.times, dtype=np.float64)
-    count = int(np.floor((times[-1] - times[0]) * rate_hz + 1e-9)) + 1
+    span = float(times[-1] - times[0])
+    count = int(np.floor(span * rate_hz + 1e-9)) + 1
+    if len(times) > 1 and count < 2:
+        raise InputError(
+            "--rate",
+            f"{rate_hz:g} Hz gives {count} sample over the trajectory's {span:.6g} s span "
+            f"({len(times)} samples); use at least {1.0 / span:.6g} Hz (1 / span) to keep its motion",
+        )
     new_times = times[0] + np.arange(count, dtype=np.float64) / rate_hz
     positions = np.stack([np.interp(new_times, times, column) for column in trajectory.positions.T], axis=1)
     return Trajectory(times=new_times, positions=positions, joint_names=list(trajectory.joint_names))
