@@ -32,6 +32,7 @@ from splattwin.cli import main
 from splattwin.errors import InputError
 from splattwin.io import read_gaussians
 from splattwin.io._checks import MEMORY_LIMIT_ENV, memory_limit
+from splattwin.io.spz import read_spz
 from splattwin.mesh import load_mesh
 
 SOURCE_ROOT = str(Path(splattwin.__file__).parents[1])
@@ -262,7 +263,7 @@ def test_spz_v4_zstd_file_built_from_the_format(tmp_path: Path) -> None:
     path = tmp_path / "v4.spz"
     path.write_bytes(header + toc + b"".join(streams))
 
-    g = read_gaussians(path)
+    g = read_spz(path, frame="rdf")  # the stored values as they are: no RUB -> RDF axis change
     np.testing.assert_allclose(g.means, [[1.0, -0.5, 1 / 4096], [0.0, 2.0, -1.0]], atol=1e-7)
     np.testing.assert_allclose(g.opacities, [128 / 255, 1.0], atol=2e-6)
     np.testing.assert_allclose(g.sh[:, 0, :], (np.array([[127, 200, 50], [0, 255, 128]]) / 255 - 0.5) / 0.15, atol=1e-5)
