@@ -105,3 +105,20 @@ def test_package_metadata_declares_isaaclab_entry_point_and_no_torch_pin() -> No
     dependencies = project["project"]["dependencies"]
     assert any(dep.startswith("rsl-rl-lib") for dep in dependencies)
     assert not any(dep.split(">")[0].split("=")[0].strip() == "torch" for dep in dependencies)
+
+
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("isaaclab") is not None, reason="Isaac Lab is installed here"
+)
+@pytest.mark.parametrize("verb", ["train", "play"])
+def test_runtime_isaaclab_without_isaac_lab_says_how_to_run_it_in_one_line(verb: str, capsys, tmp_path) -> None:
+    from splattwin.cli import main
+
+    args = [verb, "task=SplatTwin-Push-Franka-v0", "runtime=isaaclab", f"log_dir={tmp_path / 'run'}"]
+    if verb == "play":
+        args = [verb, "task=SplatTwin-Push-Franka-v0", "runtime=isaaclab", f"checkpoint={tmp_path}"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: runtime: isaaclab needs Isaac Lab 3.0")
+    assert "make isaaclab" in err[0] and ".venv-isaaclab/bin/splattwin" in err[0]
+    assert not (tmp_path / "run").exists()

@@ -114,7 +114,9 @@ def make(
     return EmbeddedManipulationEnv(cfg, scene, num_envs=num_envs, device=device)
 
 
-ISAACLAB_FIX = "run `make isaaclab` and use .venv-isaaclab/bin/python (Isaac Lab 3.0, kitless, Newton on the CPU)"
+ISAACLAB_FIX = (
+    "run `make isaaclab`, then the same command with .venv-isaaclab/bin/splattwin (or .venv-isaaclab/bin/python)"
+)
 
 
 def check_isaaclab() -> None:
