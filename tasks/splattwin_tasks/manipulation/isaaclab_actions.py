@@ -79,7 +79,7 @@ class LogGripForceAction(JointEffortAction):
 
     The action is [N, 1] and the efforts [N, fingers]: the base class sizes both buffers by ``action_dim`` (1), so
     the efforts have a buffer of their own. The fingers' actuators must have no position stiffness (the env cfg's
-    ``panda_hand`` actuator for Lift): an implicit PD drive would fight the effort target."""
+    ``fingers`` actuator for Lift): an implicit PD drive would fight the effort target."""
 
     cfg: LogGripForceActionCfg
 

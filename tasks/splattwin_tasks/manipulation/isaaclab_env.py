@@ -225,10 +225,10 @@ def _robot_cfg(robot_usd: Path, scene: Any, lift: bool) -> Any:
         init_state=ArticulationCfg.InitialStateCfg(pos=(0.0, 0.0, 0.0), rot=rot, joint_pos=joints),
         actuators={
             # Franka's high-PD arm for differential IK (Isaac Lab's FRANKA_PANDA_HIGH_PD_CFG values).
-            "panda_arm": ImplicitActuatorCfg(joint_names_expr=[franka.ARM_JOINTS_REGEX], stiffness=400.0, damping=80.0),
+            "arm": ImplicitActuatorCfg(joint_names_expr=[franka.ARM_JOINTS_REGEX], stiffness=400.0, damping=80.0),
             # Lift drives the fingers by effort (LogGripForceAction): no position stiffness to fight it, only a
             # little damping. Push keeps them shut by a stiff PD at closed.
-            "panda_hand": ImplicitActuatorCfg(
+            "fingers": ImplicitActuatorCfg(
                 joint_names_expr=[franka.FINGER_JOINTS_REGEX],
                 stiffness=0.0 if lift else 2e3,
                 damping=2.0 if lift else 1e2,
