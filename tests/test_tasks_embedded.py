@@ -15,7 +15,7 @@ from tasks_support import PANDA_LINKS, ROOT, TASKS, build_twin
 
 # isort: split
 import splattwin_tasks
-from splattwin_tasks.mdp import grip_force_ceiling
+from splattwin_tasks.mdp import grip_force_ceiling, grip_force_from_level
 from splattwin_tasks.twin_scene import read_object_mass, read_twin_scene
 
 from splattwin.errors import InputError, StageError
@@ -199,7 +199,7 @@ def test_a_lift_crushed_on_the_step_it_reaches_the_goal_is_a_crush_not_a_success
     # The one-step squeeze: the force after it, from the lag (alpha = dt / (dt + tau)), is over the ceiling.
     alpha = env.step_dt / (env.step_dt + env.cfg.grip_time_constant_s)
     squeezed = level(0.93 * ceiling) + alpha * (1.0 - level(0.93 * ceiling))
-    assert env.grip_force_n(np.array(squeezed)) > ceiling
+    assert float(grip_force_from_level(torch.tensor(squeezed), tuple(env.cfg.grip_force_range_n))) > ceiling
     step, success, crushed, reward = rollout(goal_step)
     assert step == goal_step and crushed and not success
     assert reward < 0  # no success bonus (300 x 0.02 s = 6); the crush penalty instead
