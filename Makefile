@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean isaaclab test-isaaclab
 
 $(STAMP): source/splattwin/pyproject.toml tasks/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,5 +31,33 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_ply_to_usd.py
 	$(BIN)/python bench/bench_tasks.py steps
 
+# Isaac Lab 3.0 kitless (Newton on the CPU) in a venv of its own: Python 3.12 where present (else 3.11 with
+# Isaac Lab's requires-python overridden), isaaclab==3.0.0 and its pins, the project's core and tasks (docs/tasks.md).
+ISAACLAB_VENV := .venv-isaaclab
+ISAACLAB_STAMP := $(ISAACLAB_VENV)/.installed-stamp
+
+$(ISAACLAB_STAMP): source/splattwin/pyproject.toml tasks/pyproject.toml tasks/scripts/make_isaaclab_venv.sh
+	rm -rf $(ISAACLAB_VENV)
+	tasks/scripts/make_isaaclab_venv.sh $(ISAACLAB_VENV)
+	touch $(ISAACLAB_STAMP)
+
+isaaclab: $(ISAACLAB_STAMP)
+
+# The twin the Isaac Lab tests run on: the demo twin with its imported Panda, built once with .venv (pybullet ships
+# the Panda's URDF and has no Python 3.12 wheel).
+ISAACLAB_TWIN := .cache/isaaclab-twin/twin.usda
+
+$(ISAACLAB_TWIN): $(STAMP)
+	rm -rf .cache/isaaclab-twin
+	$(BIN)/splattwin demo --out .cache/isaaclab-twin previews=false identify=false
+
+# The Isaac Lab tests, executed (not skipped: a missing Isaac Lab fails) in that venv. Warp's kernel cache lives
+# outside the checkout, so CI's fresh clones share it (the first compile takes minutes, later runs load it).
+WARP_CACHE ?= $(HOME)/.cache/splattwin/warp-isaaclab
+
+test-isaaclab: $(ISAACLAB_STAMP) $(ISAACLAB_TWIN)
+	WARP_CACHE_PATH=$(WARP_CACHE) SPLATTWIN_ISAACLAB_TWIN=$(CURDIR)/$(ISAACLAB_TWIN) \
+		SPLATTWIN_REQUIRE_ISAACLAB=1 $(ISAACLAB_VENV)/bin/python -m pytest -p no:cacheprovider tests/test_tasks_isaaclab.py
+
 clean:
-	rm -rf $(VENV) out bench/.cache
+	rm -rf $(VENV) $(ISAACLAB_VENV) out bench/.cache .cache

@@ -15,7 +15,7 @@ from tasks_support import PANDA_LINKS, ROOT, TASKS, build_twin
 
 # isort: split
 import splattwin_tasks
-from splattwin_tasks.mdp import grip_force_ceiling
+from splattwin_tasks.mdp import grip_force_ceiling, grip_force_from_level
 from splattwin_tasks.twin_scene import read_object_mass, read_twin_scene
 
 from splattwin.errors import InputError, StageError
@@ -170,6 +170,39 @@ def test_grip_must_beat_weight_over_friction_and_stay_under_the_ceiling(twin: st
     assert ok  # held and lifted
     _, ok = _lift_rollout(env, 1.2 * ceiling)
     assert not ok and bool(env.termination_manager.get_term("crushed")[0])
+
+
+def test_a_lift_crushed_on_the_step_it_reaches_the_goal_is_a_crush_not_a_success(twin: str) -> None:
+    """Goal and crush on one step: the episode ends crushed, without the success bonus."""
+    mass = 0.3
+    env = _make("SplatTwin-Lift-Franka-v0", twin, num_envs=1, mass_distribution="fixed", fixed_mass_kg=mass)
+    low, high = env.cfg.grip_force_range_n
+    ceiling = float(grip_force_ceiling(torch.tensor(mass), env.twin_scene.friction, env.cfg.grip_ceiling_ratio))
+
+    def level(force: float) -> float:
+        return 2 * (math.log(force) - math.log(low)) / (math.log(high) - math.log(low)) - 1
+
+    def rollout(squeeze_at: int | None) -> tuple[int, bool, bool, float]:
+        env.reset(seed=0)  # the same pre-grasp jitter both times
+        for step in range(60):
+            # Just under the ceiling (0.93 of it); a full squeeze on one step lifts the lagged level over it.
+            grip = 1.0 if step == squeeze_at else level(0.93 * ceiling)
+            action = torch.tensor([[0.0, 0.0, 1.0 if step >= 8 else 0.0, grip]])
+            _, reward, terminated, truncated, _ = env.step(action)
+            if terminated[0] or truncated[0]:
+                get = env.termination_manager.get_term
+                return step, bool(get("success")[0]), bool(get("crushed")[0]), float(reward[0])
+        raise AssertionError("the episode did not end")
+
+    goal_step, success, crushed, _ = rollout(None)
+    assert success and not crushed  # held under the ceiling, it reaches the goal at goal_step
+    # The one-step squeeze: the force after it, from the lag (alpha = dt / (dt + tau)), is over the ceiling.
+    alpha = env.step_dt / (env.step_dt + env.cfg.grip_time_constant_s)
+    squeezed = level(0.93 * ceiling) + alpha * (1.0 - level(0.93 * ceiling))
+    assert float(grip_force_from_level(torch.tensor(squeezed), tuple(env.cfg.grip_force_range_n))) > ceiling
+    step, success, crushed, reward = rollout(goal_step)
+    assert step == goal_step and crushed and not success
+    assert reward < 0  # no success bonus (300 x 0.02 s = 6); the crush penalty instead
 
 
 def test_push_object_moves_when_the_hand_drives_through_it(twin: str) -> None:

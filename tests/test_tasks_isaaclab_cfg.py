@@ -12,7 +12,6 @@ from tasks_support import ROOT, build_twin
 
 # isort: split
 from splattwin_tasks import mdp
-from splattwin_tasks._compat import isaaclab_available
 from splattwin_tasks.manipulation.isaaclab_env import export_object_usd, manager_term_cfgs
 from splattwin_tasks.manipulation.task_cfg import LiftNoMassTaskCfg, LiftTaskCfg
 from splattwin_tasks.registry import load_entry_point
@@ -74,6 +73,17 @@ def test_object_usd_export_keeps_mass_and_collision(scene, tmp_path) -> None:
     assert prim.GetName() == "Block" and prim.HasAPI(UsdPhysics.RigidBodyAPI)
     assert UsdPhysics.MassAPI(prim).GetMassAttr().Get() == pytest.approx(scene.mass.mass_kg, rel=1e-6)
     assert prim.GetChild("collision").HasAPI(UsdPhysics.CollisionAPI)
+    # The physics-material binding points inside the exported file, at a material with the twin's friction.
+    bound = []
+    for part in Usd.PrimRange(prim):
+        for rel in part.GetRelationships():
+            if rel.GetName().startswith("material:binding"):
+                bound += rel.GetTargets()
+    assert bound, "the object lost its physics-material binding"
+    for target in bound:
+        assert target.HasPrefix(prim.GetPath()) and stage.GetPrimAtPath(target)
+        material = UsdPhysics.MaterialAPI(stage.GetPrimAtPath(target))
+        assert material.GetDynamicFrictionAttr().Get() == pytest.approx(scene.friction, rel=1e-6)
 
 
 def test_runner_cfg_is_rsl_rl_5_train_cfg() -> None:
@@ -97,11 +107,18 @@ def test_package_metadata_declares_isaaclab_entry_point_and_no_torch_pin() -> No
     assert not any(dep.split(">")[0].split("=")[0].strip() == "torch" for dep in dependencies)
 
 
-@pytest.mark.kit
-@pytest.mark.skipif(not isaaclab_available(), reason="needs Isaac Lab")
-def test_isaaclab_env_cfg_builds() -> None:  # pragma: no cover - runs only inside Isaac Lab
-    cfg = load_entry_point("SplatTwin-Lift-Franka-v0", "env_cfg_entry_point")()
-    assert cfg.observations.policy.object_mass.func is mdp.object_mass_observation
-    assert cfg.actions.arm_action.action_dim == 3  # the embedded runtime's x, y, z (+ the gripper's 1)
-    push = load_entry_point("SplatTwin-Push-Franka-v0", "env_cfg_entry_point")()
-    assert push.actions.arm_action.action_dim == 2 and push.actions.arm_action.hold_height_m is not None
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("isaaclab") is not None, reason="Isaac Lab is installed here"
+)
+@pytest.mark.parametrize("verb", ["train", "play"])
+def test_runtime_isaaclab_without_isaac_lab_says_how_to_run_it_in_one_line(verb: str, capsys, tmp_path) -> None:
+    from splattwin.cli import main
+
+    args = [verb, "task=SplatTwin-Push-Franka-v0", "runtime=isaaclab", f"log_dir={tmp_path / 'run'}"]
+    if verb == "play":
+        args = [verb, "task=SplatTwin-Push-Franka-v0", "runtime=isaaclab", f"checkpoint={tmp_path}"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: runtime: isaaclab needs Isaac Lab 3.0")
+    assert "make isaaclab" in err[0] and ".venv-isaaclab/bin/splattwin" in err[0]
+    assert not (tmp_path / "run").exists()

@@ -30,6 +30,12 @@ def convert_quat_order(quats: torch.Tensor, source: str, target: str) -> torch.T
     for name, order in (("source", source), ("target", target)):
         if order not in QUAT_ORDERS:
             raise ValueError(f"{name} quaternion order must be one of {QUAT_ORDERS}, got {order!r}")
+    import torch  # noqa: PLC0415
+
+    # A raw warp array of quaternions has shape [N] (one quatf per env): with 4 envs its last dimension is 4 too and
+    # the reorder below would shuffle envs, not components. Only tensors (to_torch'd: [N, 4]) pass.
+    if not isinstance(quats, torch.Tensor):
+        raise TypeError(f"quaternions must be a torch tensor [..., 4], got {type(quats).__name__}")
     if quats.shape[-1] != 4:
         raise ValueError(f"quaternions need a last dimension of 4, got shape {tuple(quats.shape)}")
     if source == target:

@@ -8,7 +8,17 @@ from typing import Any
 
 from splattwin.errors import InputError
 
-__all__ = ["DEFAULT_TWIN", "RUNTIMES", "load_entry_point", "make", "make_task_cfg", "task_ids"]
+__all__ = [
+    "DEFAULT_TWIN",
+    "ISAACLAB_FIX",
+    "RUNTIMES",
+    "check_isaaclab",
+    "load_entry_point",
+    "make",
+    "make_isaaclab_env_cfg",
+    "make_task_cfg",
+    "task_ids",
+]
 
 RUNTIMES = ("embedded", "isaaclab")
 DEFAULT_TWIN = Path("out/demo/twin.usda")
@@ -73,8 +83,9 @@ def make(
     Args:
         task_id: a registered id, e.g. ``SplatTwin-Push-Franka-v0``.
         num_envs: number of parallel envs, >= 1.
-        runtime: ``embedded`` (MuJoCo on the CPU, no Isaac Sim) or ``isaaclab`` (needs Isaac Lab and a running
-            ``AppLauncher``; see ``tasks/scripts/train.py``).
+        runtime: ``embedded`` (MuJoCo on the CPU, no Isaac Sim) or ``isaaclab`` (Isaac Lab 3.0 kitless on Newton:
+            ``.venv-isaaclab``, made by ``make isaaclab``; returns the ``gym.make`` env, whose ``unwrapped`` is
+            Isaac Lab's ``ManagerBasedRLEnv``).
         twin: the twin's root layer; None: the task cfg's, else :data:`DEFAULT_TWIN`.
         device: torch device of the returned tensors.
         overrides: task cfg fields (e.g. ``mass_distribution="fixed", fixed_mass_kg=0.3``).
@@ -91,7 +102,8 @@ def make(
     cfg = make_task_cfg(task_id, **overrides)
     twin_path = Path(twin) if twin else Path(cfg.twin) if cfg.twin else DEFAULT_TWIN
     if runtime == "isaaclab":
-        return _make_isaaclab(task_id, num_envs=num_envs, twin=twin_path, device=device)
+        cfg.twin = str(twin_path)
+        return _make_isaaclab(task_id, cfg, num_envs=num_envs, device=device)
     from splattwin_tasks.embedded import EmbeddedManipulationEnv  # noqa: PLC0415
     from splattwin_tasks.twin_scene import read_twin_scene  # noqa: PLC0415
 
@@ -102,14 +114,46 @@ def make(
     return EmbeddedManipulationEnv(cfg, scene, num_envs=num_envs, device=device)
 
 
-def _make_isaaclab(task_id: str, *, num_envs: int, twin: Path, device: str) -> Any:
+ISAACLAB_FIX = (
+    "run `make isaaclab`, then the same command with .venv-isaaclab/bin/splattwin (or .venv-isaaclab/bin/python)"
+)
+
+
+def check_isaaclab() -> None:
+    """InputError (one line naming the fix) unless Isaac Lab 3.x is importable here."""
+    import importlib.metadata  # noqa: PLC0415
+
     from splattwin_tasks._compat import isaaclab_available  # noqa: PLC0415
 
     if not isaaclab_available():
-        raise InputError("runtime", "isaaclab needs Isaac Lab (not importable here); use runtime=embedded")
-    import gymnasium as gym  # noqa: PLC0415
+        raise InputError("runtime", f"isaaclab needs Isaac Lab 3.0, which is not installed here: {ISAACLAB_FIX}")
+    try:
+        version = importlib.metadata.version("isaaclab")
+    except importlib.metadata.PackageNotFoundError:
+        version = "0"
+    if int(version.split(".")[0]) < 3:
+        raise InputError("runtime", f"isaaclab needs Isaac Lab 3.0, found {version}: {ISAACLAB_FIX}")
 
-    env_cfg = load_entry_point(task_id, "env_cfg_entry_point")(twin=str(twin))
+
+def make_isaaclab_env_cfg(task_id: str, cfg: Any, *, num_envs: int, device: str = "cpu") -> Any:
+    """Isaac Lab's env cfg of ``task_id`` holding the task cfg ``cfg`` (overrides applied), built from its twin."""
+    check_isaaclab()
+    from splattwin_tasks.manipulation.isaaclab_env import prepare_isaaclab_env_cfg  # noqa: PLC0415
+
+    env_cfg = load_entry_point(task_id, "env_cfg_entry_point")()
+    env_cfg.task = cfg
     env_cfg.scene.num_envs = num_envs
     env_cfg.sim.device = device
-    return gym.make(task_id, cfg=env_cfg)
+    env_cfg.seed = int(cfg.seed)
+    return prepare_isaaclab_env_cfg(env_cfg)
+
+
+def _make_isaaclab(task_id: str, cfg: Any, *, num_envs: int, device: str) -> Any:
+    env_cfg = make_isaaclab_env_cfg(task_id, cfg, num_envs=num_envs, device=device)
+    import gymnasium as gym  # noqa: PLC0415
+    from isaaclab.app import launch_simulation  # noqa: PLC0415, TID251
+
+    # Kitless (Newton): launch_simulation starts nothing and its exit closes nothing, so the env outlives it; with a
+    # Kit physics (PhysX) the caller must own the app (tasks/scripts/train.py starts AppLauncher).
+    with launch_simulation(env_cfg, {}):
+        return gym.make(task_id, cfg=env_cfg)

@@ -88,7 +88,7 @@ class PlayConfig:
     Attributes:
         task: registered task id.
         checkpoint: a ``model_<it>.pt`` file, or a run folder (its newest checkpoint).
-        runtime: ``embedded``.
+        runtime: ``embedded`` or ``isaaclab`` (Isaac Lab 3.0 kitless on Newton, in ``.venv-isaaclab``).
         num_envs: parallel envs.
         episodes: finished episodes to collect before stopping (at most ``max_steps`` policy steps).
         max_steps: policy steps at most.
@@ -117,8 +117,10 @@ class PlayConfig:
             raise InputError("num_envs", f"must be >= 1, got {self.num_envs}")
         if not self.checkpoint:
             raise InputError("checkpoint", "required: a model_<it>.pt file or a run folder")
-        if self.runtime != "embedded":
-            raise InputError("runtime", "play runs the embedded runtime; Isaac Lab users run tasks/scripts/play.py")
+        if self.runtime not in ("embedded", "isaaclab"):
+            raise InputError("runtime", f"must be embedded or isaaclab, got {self.runtime!r}")
+        if self.record and self.runtime != "embedded":
+            raise InputError("record", "records the embedded runtime's rollouts only; drop record=true")
         check_device(self.device)
 
 
@@ -204,6 +206,20 @@ def _checkpoint_iteration(path: Path) -> int:
     return int(torch.load(path, map_location="cpu", weights_only=False).get("iter", 0))
 
 
+def _task_cfg(env: Any, runtime: str) -> Any:
+    """The task cfg an env was built from (Isaac Lab's env cfg holds it as ``task``)."""
+    return env.unwrapped.cfg.task if runtime == "isaaclab" else env.cfg
+
+
+def _vec_env(env: Any, runtime: str, clip_actions: float) -> Any:
+    """rsl-rl-lib's ``VecEnv`` of an env: Isaac Lab's own wrapper under ``runtime=isaaclab``."""
+    if runtime == "isaaclab":
+        from splattwin_tasks.manipulation.isaaclab_rl import IsaacLabVecEnv  # noqa: PLC0415
+
+        return IsaacLabVecEnv(env, clip_actions=clip_actions)
+    return _VecEnv(env, clip_actions)
+
+
 def latest_checkpoint(path: str | Path) -> Path | None:
     """The ``model_<it>.pt`` with the highest ``it`` in folder ``path`` (or ``path`` itself if it is a file)."""
     path = Path(path)
@@ -277,9 +293,9 @@ def train(config: TrainConfig, *, on_iteration: Callable[[int, float, float], No
 
     config.validate()
     if config.runtime == "isaaclab":
-        raise InputError(
-            "runtime", "isaaclab training runs inside Isaac Sim: python tasks/scripts/train.py --task ... --headless"
-        )
+        from splattwin_tasks.registry import check_isaaclab  # noqa: PLC0415
+
+        check_isaaclab()  # one line naming the fix, before anything is built
     agent, train_cfg = _runner_cfg(config.task, config)
     total = int(agent.max_iterations)
     log_dir = Path(config.log_dir or Path("logs/rsl_rl") / agent.experiment_name / f"{config.task}_seed{config.seed}")
@@ -311,9 +327,10 @@ def train(config: TrainConfig, *, on_iteration: Callable[[int, float, float], No
         **config.env,
     )
     log_dir.mkdir(parents=True, exist_ok=True)
-    resolved = {"train": asdict(config), "agent": train_cfg, "env": env.cfg.to_dict(), "twin": str(env.cfg.twin)}
+    task_cfg = _task_cfg(env, config.runtime)
+    resolved = {"train": asdict(config), "agent": train_cfg, "env": task_cfg.to_dict(), "twin": str(task_cfg.twin)}
     write_json(log_dir / "resolved_config.json", resolved)
-    vec_env = _VecEnv(env, float(train_cfg.get("clip_actions", 1.0)))
+    vec_env = _vec_env(env, config.runtime, float(train_cfg.get("clip_actions", 1.0)))
 
     class _Runner(OnPolicyRunner):
         def save(self, path: str, infos: dict | None = None) -> None:  # atomic, with what play needs
@@ -371,6 +388,10 @@ def play(config: PlayConfig) -> dict[str, Any]:
     import splattwin_tasks  # noqa: PLC0415
 
     config.validate()
+    if config.runtime == "isaaclab":
+        from splattwin_tasks.registry import check_isaaclab  # noqa: PLC0415
+
+        check_isaaclab()
     checkpoint = latest_checkpoint(config.checkpoint)
     if checkpoint is None or not checkpoint.is_file():
         raise InputError(config.checkpoint, "no checkpoint (model_<it>.pt) there")
@@ -390,17 +411,17 @@ def play(config: PlayConfig) -> dict[str, Any]:
     env = splattwin_tasks.make(
         config.task,
         num_envs=config.num_envs,
-        runtime="embedded",
+        runtime=config.runtime,
         twin=config.twin or None,
         device=config.device,
         seed=config.seed,
         **env_overrides,
     )
-    obs_dim = env.observation_space["policy"].shape[1]
+    obs_dim = env.observation_space["policy"].shape[-1]
     if trained_obs != obs_dim:
         raise InputError(checkpoint, f"takes {trained_obs} observations but {config.task} gives {obs_dim}")
     _, train_cfg = _runner_cfg(config.task, TrainConfig(task=config.task))
-    vec_env = _VecEnv(env, float(train_cfg.get("clip_actions", 1.0)))
+    vec_env = _vec_env(env, config.runtime, float(train_cfg.get("clip_actions", 1.0)))
     with contextlib.redirect_stdout(io.StringIO()):
         runner = OnPolicyRunner(vec_env, train_cfg, log_dir=None, device=config.device)
         runner.load(str(checkpoint), load_cfg={"actor": True}, strict=True)
@@ -427,7 +448,8 @@ def play(config: PlayConfig) -> dict[str, Any]:
                 break
     result: dict[str, Any] = {
         "task": config.task,
-        "robot_model": env.cfg.robot_model,
+        "runtime": config.runtime,
+        "robot_model": _task_cfg(env, config.runtime).robot_model if config.runtime == "embedded" else "arm",
         "checkpoint": str(checkpoint),
         "episodes": vec_env.episodes,
         "success_rate": vec_env.successes / max(vec_env.episodes, 1),

@@ -175,8 +175,8 @@ class EmbeddedManipulationEnv:
         self.num_envs = num_envs
         self.device = torch.device(device)
         self.terms: TaskTerms = cfg.terms(scene)
-        self.step_dt = cfg.step_dt
-        self.max_episode_length = cfg.max_episode_length
+        self.step_dt = cfg.step_dt()
+        self.max_episode_length = cfg.max_episode_length()
         base = scene.robot_base
         # The table top in the env frame [m]: the action terms and the resets keep the hand above it.
         self.table_z = scene.table_height - base[2]

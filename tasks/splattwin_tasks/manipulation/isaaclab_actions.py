@@ -74,30 +74,46 @@ class CartesianTargetActionCfg(DifferentialInverseKinematicsActionCfg):
 
 
 class LogGripForceAction(JointEffortAction):
-    """One action for both fingers: ``F = exp(lerp(log F_lo, log F_hi, (a + 1) / 2))``, applied as a closing
-    (negative) effort on each finger joint."""
+    """One action for both fingers: ``F = exp(lerp(log F_lo, log F_hi, (a + 1) / 2))`` of the lagged grip level,
+    applied as a closing (negative) effort on each finger joint.
+
+    The action is [N, 1] and the efforts [N, fingers]: the base class sizes both buffers by ``action_dim`` (1), so
+    the efforts have a buffer of their own. The fingers' actuators must have no position stiffness (the env cfg's
+    ``fingers`` actuator for Lift): an implicit PD drive would fight the effort target."""
 
     cfg: LogGripForceActionCfg
+
+    def __init__(self, cfg: LogGripForceActionCfg, env: object) -> None:
+        super().__init__(cfg, env)
+        self._grip_level = torch.full((self.num_envs, 1), GRIP_LEVEL_AT_RESET, device=self.device)
+        self._efforts = torch.zeros(self.num_envs, self._num_joints, device=self.device)
 
     @property
     def action_dim(self) -> int:
         return 1
 
     def process_actions(self, actions: torch.Tensor) -> None:
-        self._raw_actions[:] = actions.expand_as(self._raw_actions) if actions.shape[1] == 1 else actions
+        self._raw_actions[:] = actions[:, :1]
         grip = actions[:, :1].clamp(-1.0, 1.0)
-        if not hasattr(self, "_grip_level"):
-            self._grip_level = torch.full_like(grip, GRIP_LEVEL_AT_RESET)
+        self._processed_actions[:] = grip
         self._grip_level = lag_grip_level(
             self._grip_level, grip, step_dt=self._env.step_dt, time_constant_s=self.cfg.time_constant_s
         )
         force = grip_force_from_level(self._grip_level, tuple(self.cfg.force_range_n))
-        self._processed_actions[:] = -force.expand(-1, self._num_joints)
+        self._efforts[:] = -force.expand(-1, self._num_joints)
+
+    def apply_actions(self) -> None:
+        setter = getattr(self._asset, "set_joint_effort_target_index", None)
+        if setter is not None:  # Isaac Lab 3.0
+            setter(target=self._efforts, joint_ids=self._joint_ids)
+        else:
+            self._asset.set_joint_effort_target(self._efforts, joint_ids=self._joint_ids)
 
     def reset(self, env_ids: Sequence[int] | None = None) -> None:
-        self._raw_actions[env_ids] = 0.0
-        if hasattr(self, "_grip_level"):
-            self._grip_level[env_ids] = GRIP_LEVEL_AT_RESET
+        ids = slice(None) if env_ids is None else env_ids
+        self._raw_actions[ids] = 0.0
+        self._grip_level[ids] = GRIP_LEVEL_AT_RESET
+        self._efforts[ids] = 0.0
 
 
 @configclass

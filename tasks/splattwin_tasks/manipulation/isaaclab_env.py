@@ -6,9 +6,14 @@ with stand-in classes. Written against Isaac Lab 2.3 / 3.0's documented API (``i
 ``isaaclab.managers``, ``isaaclab.assets``, ``isaaclab.sensors``, ``isaaclab_assets.robots.franka``); the task
 terms convert quaternions at the boundary (:func:`splattwin_tasks.quaternions.convert_quat_order`).
 
-What differs from the embedded runtime: Isaac Lab simulates the whole Franka (PhysX articulation, the twin's
-robot base pose) moved by differential IK on the hand position; Lift starts from the arm's default pose instead
-of a pre-grasp pose.
+The env cfg classes (``push_env_cfg.py``, ``lift_env_cfg.py``) hold numbers only: the task cfg (``cfg.task``), the
+scene size, the physics (:func:`newton_physics_cfg`). :func:`prepare_isaaclab_env_cfg` is the builder: it reads the
+twin named by ``cfg.task.twin``, exports its robot and object to USD files and fills the scene and the managers'
+terms (:func:`build_isaaclab_env_cfg`); call it after every override and before ``gym.make(task, cfg=cfg)``.
+
+What differs from the embedded runtime: Isaac Lab simulates the twin's Franka (the robot layer's articulation,
+exported with a fixed joint to the world) moved by differential IK on the hand position; Lift starts from the arm's
+default pose instead of a pre-grasp pose.
 """
 
 from __future__ import annotations
@@ -16,11 +21,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from splattwin_tasks import mdp
 from splattwin_tasks.manipulation.task_cfg import TaskTerms
 from splattwin_tasks.mdp._scene import SceneEntityCfg
 
-__all__ = ["export_object_usd", "manager_term_cfgs"]
+__all__ = [
+    "build_isaaclab_env_cfg",
+    "export_object_usd",
+    "export_robot_usd",
+    "finish_env_cfg",
+    "manager_term_cfgs",
+    "newton_physics_cfg",
+    "prepare_isaaclab_env_cfg",
+]
 
 
 def _isaaclab_params(params: dict[str, Any], entity_cls: type) -> dict[str, Any]:
@@ -66,9 +81,17 @@ def manager_term_cfgs(terms: TaskTerms, classes: dict[str, type]) -> dict[str, d
     }
 
 
-def export_object_usd(twin: str | Path, prim_path: str, out: str | Path) -> Path:
-    """Write the twin's object (body, mass, collision mesh, Gaussians) as its own USD file with it as default
-    prim, for Isaac Lab's ``UsdFileCfg`` (which references a file's default prim)."""
+def _copy_prim(src_layer: Any, src: str, dst_layer: Any, dst: str) -> None:
+    from pxr import Sdf  # noqa: PLC0415
+
+    Sdf.CopySpec(src_layer, Sdf.Path(src), dst_layer, Sdf.Path(dst))
+
+
+def _export_prim(twin: str | Path, prim_path: str, out: str | Path, *, fixed_base: bool = False) -> Path:
+    """The twin's prim ``prim_path`` (flattened) as its own USD file with it as default prim, for Isaac Lab's
+    ``UsdFileCfg`` (which references a file's default prim). Relationships that point outside the prim (the physics
+    material binding) are kept: their targets are copied under the new root and retargeted. The root's translation
+    is zeroed (the scene places it); ``fixed_base`` adds a fixed joint from the world to the root's first body."""
     from pxr import Sdf, Usd  # noqa: PLC0415
 
     from splattwin.io import atomic_output  # noqa: PLC0415
@@ -76,16 +99,53 @@ def export_object_usd(twin: str | Path, prim_path: str, out: str | Path) -> Path
     flat = Usd.Stage.Open(str(twin)).Flatten()
     layer = Sdf.Layer.CreateAnonymous(".usda")
     name = Path(prim_path).name
-    Sdf.CopySpec(flat, Sdf.Path(prim_path), layer, Sdf.Path(f"/{name}"))
+    root = Sdf.Path(f"/{name}")
+    _copy_prim(flat, prim_path, layer, str(root))
     layer.defaultPrim = name
     for key in ("upAxis", "metersPerUnit", "kilogramsPerUnit"):
         if flat.pseudoRoot.HasInfo(key):
             layer.pseudoRoot.SetInfo(key, flat.pseudoRoot.GetInfo(key))
-    # The body keeps its mass and shape but sits at the origin: the scene places it.
-    spec = layer.GetPrimAtPath(f"/{name}")
-    for op in ("xformOp:translate",):
-        if op in spec.attributes:
-            spec.attributes[op].default = (0.0, 0.0, 0.0)
+    # Targets outside the copied prim would dangle in the new file (the object lost its friction that way).
+    source_root = Sdf.Path(prim_path)
+    copied: dict[Sdf.Path, Sdf.Path] = {}
+
+    def fix(spec: Any) -> None:
+        for rel in spec.relationships:
+            targets = list(rel.targetPathList.GetAddedOrExplicitItems())
+            new = []
+            for target in targets:
+                if target.HasPrefix(source_root):
+                    new.append(target.ReplacePrefix(source_root, root))
+                    continue
+                if target not in copied and flat.GetPrimAtPath(target):
+                    copied[target] = root.AppendChild("External").AppendChild(target.name)
+                    if not layer.GetPrimAtPath(copied[target].GetParentPath()):
+                        Sdf.CreatePrimInLayer(layer, copied[target].GetParentPath()).specifier = Sdf.SpecifierDef
+                    _copy_prim(flat, str(target), layer, str(copied[target]))
+                new.append(copied.get(target, target))
+            rel.targetPathList.explicitItems = new
+        for child in spec.nameChildren:
+            fix(child)
+
+    fix(layer.GetPrimAtPath(root))
+    spec = layer.GetPrimAtPath(root)
+    if "xformOp:translate" in spec.attributes:
+        spec.attributes["xformOp:translate"].default = (0.0, 0.0, 0.0)
+    if "xformOp:transform" in spec.attributes:
+        from pxr import Gf  # noqa: PLC0415
+
+        matrix = Gf.Matrix4d(spec.attributes["xformOp:transform"].default)
+        matrix.SetTranslateOnly(Gf.Vec3d(0.0, 0.0, 0.0))
+        spec.attributes["xformOp:transform"].default = matrix
+    if fixed_base:
+        from pxr import UsdPhysics  # noqa: PLC0415
+
+        stage = Usd.Stage.Open(layer)
+        bodies = [p for p in Usd.PrimRange(stage.GetPrimAtPath(root)) if p.HasAPI(UsdPhysics.RigidBodyAPI)]
+        if bodies:
+            joint = UsdPhysics.FixedJoint.Define(stage, root.AppendChild("joints").AppendChild("world_fixed"))
+            joint.CreateBody1Rel().SetTargets([bodies[0].GetPath()])
+            UsdPhysics.RigidBodyAPI(bodies[0]).CreateKinematicEnabledAttr().Set(False)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(out) as tmp:
@@ -93,8 +153,94 @@ def export_object_usd(twin: str | Path, prim_path: str, out: str | Path) -> Path
     return out
 
 
-def build_isaaclab_env_cfg(env_cfg: Any, task_cfg: Any) -> None:
-    """Fill an Isaac Lab ``ManagerBasedRLEnvCfg`` (``env_cfg``) from ``task_cfg`` and its twin. Needs Isaac Lab."""
+def export_object_usd(twin: str | Path, prim_path: str, out: str | Path) -> Path:
+    """Write the twin's object (body, mass, collision mesh, physics material) as its own USD file."""
+    return _export_prim(twin, prim_path, out)
+
+
+def export_robot_usd(twin: str | Path, prim_path: str, out: str | Path) -> Path:
+    """Write the twin's robot (what ``import-robot`` authored) as its own USD file, fixed to the world."""
+    return _export_prim(twin, prim_path, out, fixed_base=True)
+
+
+def newton_physics_cfg() -> Any:
+    """Newton (MuJoCo-Warp) physics for the tasks: kitless, runs on the CPU. Needs Isaac Lab 3.0."""
+    from isaaclab_newton.physics import MJWarpSolverCfg, NewtonCfg  # noqa: PLC0415
+
+    return NewtonCfg(solver_cfg=MJWarpSolverCfg(njmax=200, nconmax=80, cone="pyramidal", integrator="implicitfast"))
+
+
+def finish_env_cfg(env_cfg: Any) -> None:
+    """The numbers an env cfg takes from its task cfg (timing, physics); no twin is read. From ``__post_init__``."""
+    from splattwin_tasks.manipulation.task_cfg import LiftTaskCfg  # noqa: PLC0415
+
+    task = env_cfg.task
+    env_cfg.decimation = task.decimation
+    # Lift starts from the arm's default pose here, not the embedded runtime's pre-grasp pose: more time.
+    env_cfg.episode_length_s = task.episode_length_s * (2.5 if isinstance(task, LiftTaskCfg) else 1.0)
+    env_cfg.sim.dt = task.sim_dt
+    env_cfg.sim.render_interval = task.decimation
+    if env_cfg.sim.physics is None:  # None means PhysX, which needs Isaac Sim
+        env_cfg.sim.physics = newton_physics_cfg()
+
+
+def prepare_isaaclab_env_cfg(env_cfg: Any, *, out_dir: str | Path | None = None) -> Any:
+    """The builder: read the twin of ``env_cfg.task``, export its robot and object, fill ``env_cfg``; returns it.
+
+    Args:
+        env_cfg: a SplatTwin Isaac Lab env cfg (``PushEnvCfg`` ...), overrides already applied.
+        out_dir: where the exported USD files go (default: ``isaaclab/`` next to the twin).
+    """
+    from splattwin_tasks.registry import DEFAULT_TWIN  # noqa: PLC0415
+    from splattwin_tasks.twin_scene import read_twin_scene  # noqa: PLC0415
+
+    task = env_cfg.task
+    task.validate()
+    twin = Path(task.twin or DEFAULT_TWIN)
+    scene = read_twin_scene(twin, object_prim=task.object_prim, require_robot=True)
+    folder = Path(out_dir) if out_dir else twin.parent / "isaaclab"
+    object_usd = export_object_usd(twin, task.object_prim, folder / "object.usda")
+    robot_usd = export_robot_usd(twin, scene.robot_prim, folder / "robot.usda")
+    build_isaaclab_env_cfg(env_cfg, task, scene, object_usd=object_usd, robot_usd=robot_usd)
+    finish_env_cfg(env_cfg)
+    return env_cfg
+
+
+def _robot_cfg(robot_usd: Path, scene: Any, lift: bool) -> Any:
+    import isaaclab.sim as sim_utils  # noqa: PLC0415, TID251
+    from isaaclab.actuators import ImplicitActuatorCfg  # noqa: PLC0415, TID251
+    from isaaclab.assets import ArticulationCfg  # noqa: PLC0415, TID251
+
+    from splattwin_tasks._compat import isaaclab_quat_order  # noqa: PLC0415
+    from splattwin_tasks.robots import franka  # noqa: PLC0415
+
+    half = scene.robot_yaw_rad / 2
+    w, z = float(np.cos(half)), float(np.sin(half))
+    rot = (w, 0.0, 0.0, z) if isaaclab_quat_order() == "wxyz" else (0.0, 0.0, z, w)
+    joints = {name: float(q) for name, q in zip(franka.ARM_JOINTS, franka.ARM_HOME_Q, strict=True)}
+    joints.update({franka.FINGER_JOINTS_REGEX: franka.FINGER_TRAVEL_M if lift else 0.0})
+    return ArticulationCfg(
+        prim_path="{ENV_REGEX_NS}/Robot",
+        spawn=sim_utils.UsdFileCfg(usd_path=str(robot_usd)),
+        init_state=ArticulationCfg.InitialStateCfg(pos=(0.0, 0.0, 0.0), rot=rot, joint_pos=joints),
+        actuators={
+            # Franka's high-PD arm for differential IK (Isaac Lab's FRANKA_PANDA_HIGH_PD_CFG values).
+            "arm": ImplicitActuatorCfg(joint_names_expr=[franka.ARM_JOINTS_REGEX], stiffness=400.0, damping=80.0),
+            # Lift drives the fingers by effort (LogGripForceAction): no position stiffness to fight it, only a
+            # little damping. Push keeps them shut by a stiff PD at closed.
+            "fingers": ImplicitActuatorCfg(
+                joint_names_expr=[franka.FINGER_JOINTS_REGEX],
+                stiffness=0.0 if lift else 2e3,
+                damping=2.0 if lift else 1e2,
+                effort_limit_sim=200.0,
+            ),
+        },
+    )
+
+
+def build_isaaclab_env_cfg(env_cfg: Any, task_cfg: Any, scene: Any, *, object_usd: Path, robot_usd: Path) -> None:
+    """Fill an Isaac Lab ``ManagerBasedRLEnvCfg`` (``env_cfg``) from ``task_cfg`` and a twin's ``scene`` (read
+    already) with the exported ``object_usd`` and ``robot_usd``. Needs Isaac Lab; reads and writes no file."""
     import isaaclab.managers as managers  # noqa: PLC0415, TID251
     import isaaclab.sim as sim_utils  # noqa: PLC0415, TID251
     from isaaclab.assets import AssetBaseCfg, RigidObjectCfg  # noqa: PLC0415, TID251
@@ -103,35 +249,36 @@ def build_isaaclab_env_cfg(env_cfg: Any, task_cfg: Any) -> None:
     from isaaclab.sensors import FrameTransformerCfg  # noqa: PLC0415, TID251
     from isaaclab.sensors.frame_transformer.frame_transformer_cfg import OffsetCfg  # noqa: PLC0415, TID251
     from isaaclab.utils import configclass  # noqa: PLC0415, TID251
-    from isaaclab_assets.robots.franka import FRANKA_PANDA_HIGH_PD_CFG  # noqa: PLC0415
 
+    from splattwin_tasks._compat import isaaclab_quat_order  # noqa: PLC0415
+    from splattwin_tasks.manipulation.isaaclab_actions import (  # noqa: PLC0415
+        CartesianTargetActionCfg,
+        LogGripForceActionCfg,
+    )
+    from splattwin_tasks.manipulation.isaaclab_commands import TaskCommandCfg  # noqa: PLC0415
     from splattwin_tasks.manipulation.task_cfg import LiftTaskCfg  # noqa: PLC0415
-    from splattwin_tasks.registry import DEFAULT_TWIN  # noqa: PLC0415
     from splattwin_tasks.robots import franka  # noqa: PLC0415
-    from splattwin_tasks.twin_scene import read_twin_scene  # noqa: PLC0415
 
-    twin = Path(task_cfg.twin or DEFAULT_TWIN)
-    scene = read_twin_scene(twin, object_prim=task_cfg.object_prim, require_robot=task_cfg.require_robot)
-    object_usd = export_object_usd(twin, task_cfg.object_prim, twin.parent / "isaaclab" / "object.usda")
+    is_lift = isinstance(task_cfg, LiftTaskCfg)
+    xyzw = isaaclab_quat_order() == "xyzw"
     base = scene.robot_base
     obj = scene.object_position - base
-    w, x, y, z = scene.object_quat_wxyz.tolist()
-    from splattwin_tasks._compat import isaaclab_quat_order  # noqa: PLC0415
-
-    object_rot = (w, x, y, z) if isaaclab_quat_order() == "wxyz" else (x, y, z, w)
+    w, x, y, z = (float(v) for v in scene.object_quat_wxyz)
+    object_rot = (x, y, z, w) if xyzw else (w, x, y, z)
+    table_z = scene.table_height - base[2]
 
     @configclass
     class SceneCfg(InteractiveSceneCfg):
-        robot = FRANKA_PANDA_HIGH_PD_CFG.replace(prim_path="{ENV_REGEX_NS}/Robot")
+        robot = _robot_cfg(robot_usd, scene, is_lift)
         object = RigidObjectCfg(
             prim_path="{ENV_REGEX_NS}/Object",
             spawn=sim_utils.UsdFileCfg(usd_path=str(object_usd)),
-            init_state=RigidObjectCfg.InitialStateCfg(pos=tuple(obj.tolist()), rot=object_rot),
+            init_state=RigidObjectCfg.InitialStateCfg(pos=tuple(float(v) for v in obj), rot=object_rot),
         )
         table = AssetBaseCfg(
             prim_path="{ENV_REGEX_NS}/Table",
             spawn=sim_utils.CuboidCfg(size=(0.7, 0.7, 0.04), collision_props=sim_utils.CollisionPropertiesCfg()),
-            init_state=AssetBaseCfg.InitialStateCfg(pos=(obj[0], obj[1], scene.table_height - base[2] - 0.02)),
+            init_state=AssetBaseCfg.InitialStateCfg(pos=(float(obj[0]), float(obj[1]), float(table_z - 0.02))),
         )
         ee_frame = FrameTransformerCfg(
             prim_path=f"{{ENV_REGEX_NS}}/Robot/{franka.BASE_LINK}",
@@ -139,17 +286,14 @@ def build_isaaclab_env_cfg(env_cfg: Any, task_cfg: Any) -> None:
                 FrameTransformerCfg.FrameCfg(
                     prim_path=f"{{ENV_REGEX_NS}}/Robot/{franka.HAND_LINK}",
                     name="end_effector",
-                    offset=OffsetCfg(pos=(0, 0, franka.GRASP_OFFSET_M)),
+                    offset=OffsetCfg(pos=(0.0, 0.0, franka.GRASP_OFFSET_M)),
                 )
             ],
         )
-        light = AssetBaseCfg(prim_path="/World/light", spawn=sim_utils.DomeLightCfg(intensity=2000.0))
 
-    env_cfg.scene = SceneCfg(num_envs=env_cfg.scene.num_envs if env_cfg.scene else 64, env_spacing=2.0)
-    terms = task_cfg.terms(scene)
-    from splattwin_tasks.manipulation.isaaclab_commands import TaskCommandCfg  # noqa: PLC0415
-
-    commands = {name: TaskCommandCfg(task_command=command) for name, command in terms.commands.items()}
+    num_envs = env_cfg.scene.num_envs if _is_set(env_cfg.scene) else 16
+    env_spacing = env_cfg.scene.env_spacing if _is_set(env_cfg.scene) else 2.0
+    env_cfg.scene = SceneCfg(num_envs=num_envs, env_spacing=env_spacing)
     classes = {
         "ObsTerm": managers.ObservationTermCfg,
         "RewTerm": managers.RewardTermCfg,
@@ -157,35 +301,23 @@ def build_isaaclab_env_cfg(env_cfg: Any, task_cfg: Any) -> None:
         "EventTerm": managers.EventTermCfg,
         "SceneEntityCfg": managers.SceneEntityCfg,
     }
+    terms = task_cfg.terms(scene)
     cfgs = manager_term_cfgs(terms, classes)
+    # The goal as Isaac Lab command terms (Push's target); the start events (the embedded runtime's start poses) are
+    # not run here: the arm starts from its default joint pose.
+    commands = {name: TaskCommandCfg(task_command=command) for name, command in terms.commands.items()}
+    policy = _group(configclass, cfgs["observations"], base=managers.ObservationGroupCfg)
+    policy.enable_corruption = False
+    policy.concatenate_terms = True
+    env_cfg.observations = _group(configclass, {"policy": policy})
 
-    @configclass
-    class PolicyCfg(managers.ObservationGroupCfg):
-        def __post_init__(self) -> None:
-            self.enable_corruption = False
-            self.concatenate_terms = True
-
-    policy = PolicyCfg()
-    for name, term in cfgs["observations"].items():
-        setattr(policy, name, term)
-
-    @configclass
-    class ObservationsCfg:
-        policy: PolicyCfg = policy
-
-    from splattwin_tasks.manipulation.isaaclab_actions import CartesianTargetActionCfg  # noqa: PLC0415
-    from splattwin_tasks.mdp import cartesian_heights  # noqa: PLC0415
-
-    # The task's action (terms.actions), with the arm's heights and grasp orientation, in the root frame.
     arm_action = terms.actions["arm_action"]
-    min_height, max_height, hold_height = cartesian_heights(
-        arm_action, table_z_m=scene.table_height - base[2], clearance_m=franka.GRASP_CLEARANCE_M
+    min_height, max_height, hold_height = mdp.cartesian_heights(
+        arm_action, table_z_m=float(table_z), clearance_m=franka.GRASP_CLEARANCE_M
     )
-    w, x, y, z = franka.hand_down_quat_wxyz(franka.closing_yaw(scene)[0])
-
-    @configclass
-    class ActionsCfg:
-        arm_action = CartesianTargetActionCfg(
+    hw, hx, hy, hz = franka.hand_down_quat_wxyz(franka.closing_yaw(scene)[0])
+    actions = {
+        "arm_action": CartesianTargetActionCfg(
             asset_name="robot",
             joint_names=[franka.ARM_JOINTS_REGEX],
             body_name=franka.HAND_LINK,
@@ -193,39 +325,37 @@ def build_isaaclab_env_cfg(env_cfg: Any, task_cfg: Any) -> None:
             body_offset=CartesianTargetActionCfg.OffsetCfg(pos=(0.0, 0.0, franka.GRASP_OFFSET_M)),
             action_dim=arm_action.action_dim,
             move_step_m=arm_action.move_step_m,
-            min_height_m=min_height,
-            max_height_m=max_height,
-            hold_height_m=hold_height,
-            hand_quat=(w, x, y, z) if isaaclab_quat_order() == "wxyz" else (x, y, z, w),
+            min_height_m=float(min_height),
+            max_height_m=float(max_height),
+            hold_height_m=None if hold_height is None else float(hold_height),
+            hand_quat=(hx, hy, hz, hw) if xyzw else (hw, hx, hy, hz),
         )
-
-    actions = ActionsCfg()
+    }
     grip = terms.actions.get("gripper_action")
     if isinstance(grip, mdp.LogGripForceActionCfg):
-        from splattwin_tasks.manipulation.isaaclab_actions import LogGripForceActionCfg  # noqa: PLC0415
-
-        actions.gripper_action = LogGripForceActionCfg(
+        actions["gripper_action"] = LogGripForceActionCfg(
             asset_name="robot",
             joint_names=[franka.FINGER_JOINTS_REGEX],
             force_range_n=tuple(grip.force_range_n),
             time_constant_s=grip.time_constant_s,
         )
-    env_cfg.observations = ObservationsCfg()
-    env_cfg.actions = actions
+    env_cfg.actions = _group(configclass, actions)
     env_cfg.rewards = _group(configclass, cfgs["rewards"])
     env_cfg.terminations = _group(configclass, cfgs["terminations"])
     env_cfg.events = _group(configclass, cfgs["events"])
-    if commands:
-        env_cfg.commands = _group(configclass, commands)
-    env_cfg.decimation = task_cfg.decimation
-    env_cfg.episode_length_s = task_cfg.episode_length_s * (2.5 if isinstance(task_cfg, LiftTaskCfg) else 1.0)
-    env_cfg.sim.dt = task_cfg.sim_dt
-    env_cfg.sim.render_interval = task_cfg.decimation
+    env_cfg.commands = _group(configclass, commands) if commands else None
 
 
-def _group(configclass: Any, terms: dict[str, Any]) -> Any:
-    group_cls = configclass(type("TermGroupCfg", (), {"__annotations__": {}}))
-    group = group_cls()
-    for name, term in terms.items():
-        setattr(group, name, term)
-    return group
+def _is_set(value: Any) -> bool:
+    """False for dataclasses' MISSING placeholder (which is truthy) and None."""
+    from dataclasses import MISSING  # noqa: PLC0415
+
+    return value is not None and value is not MISSING and hasattr(value, "num_envs")
+
+
+def _group(configclass: Any, terms: dict[str, Any], base: type = object) -> Any:
+    """A configclass instance holding ``terms`` as fields (built at run time: the term names come from the task)."""
+    annotations = {name: type(term) for name, term in terms.items()}
+    namespace = {"__annotations__": annotations, **terms}
+    group_cls = configclass(type("TermGroupCfg", (base,), namespace))
+    return group_cls()

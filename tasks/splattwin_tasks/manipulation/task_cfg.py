@@ -132,15 +132,15 @@ class ManipulationTaskCfg:
         if self.mass_distribution == "fixed" and not self.fixed_mass_kg > 0:
             raise InputError("fixed_mass_kg", f"must be > 0 with mass_distribution=fixed, got {self.fixed_mass_kg}")
 
-    @property
+    # Methods, not properties: Isaac Lab's configclass copies every non-callable member at init and cannot set an
+    # inherited property (it only recognises the properties a class defines itself).
     def step_dt(self) -> float:
         """Policy step [s]."""
         return self.sim_dt * self.decimation
 
-    @property
     def max_episode_length(self) -> int:
         """Episode length in policy steps."""
-        return math.ceil(self.episode_length_s / self.step_dt)
+        return math.ceil(self.episode_length_s / self.step_dt())
 
     def _mass_event(self, scene: TwinScene) -> Term:
         return Term(

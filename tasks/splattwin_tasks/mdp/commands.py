@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from splattwin_tasks.mdp._scene import to_torch
+
 __all__ = ["PushTargetCommand", "PushTargetCommandCfg", "resolve_env_ids"]
 
 
@@ -58,7 +60,7 @@ class PushTargetCommand:
         that place the object)."""
         env = self._env
         ids = resolve_env_ids(env, env_ids)
-        start = env.scene[self.cfg.asset_name].data.root_pos_w[ids] - env.scene.env_origins[ids]
+        start = to_torch(env.scene[self.cfg.asset_name].data.root_pos_w)[ids] - env.scene.env_origins[ids]
         low, high = self.cfg.distance_range_m
         distance = low + (high - low) * torch.rand(len(ids), device=env.device)
         heading = 2.0 * math.pi * torch.rand(len(ids), device=env.device)

@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from splattwin_tasks.mdp._scene import SceneEntityCfg
+from splattwin_tasks.mdp._scene import (
+    SceneEntityCfg,
+    env_id_tensor,
+    get_object_inertias,
+    get_object_masses,
+    set_object_masses_and_inertias,
+    to_torch,
+)
 from splattwin_tasks.robots.franka import FINGER_TRAVEL_M
 
 __all__ = [
@@ -89,11 +96,8 @@ def randomize_object_mass(
         fixed_mass_kg: the mass for ``"fixed"``.
     """
     asset = env.scene[asset_cfg.name]
-    view = asset.root_physx_view
-    if env_ids is None:
-        env_ids = torch.arange(env.num_envs, device=env.device)
-    ids_cpu = env_ids.cpu()  # PhysX's mass views live on the CPU
-    count = len(ids_cpu)
+    env_ids = env_id_tensor(env, env_ids)
+    count = len(env_ids)
     if distribution == "lognormal":
         new = lognormal_mass(count, nominal_mass_kg, relative_uncertainty)
     elif distribution == "loguniform":
@@ -104,14 +108,10 @@ def randomize_object_mass(
         new = torch.full((count,), float(fixed_mass_kg))
     else:
         raise ValueError(f"mass distribution must be lognormal, loguniform or fixed, got {distribution!r}")
-    masses = view.get_masses().clone()
-    inertias = view.get_inertias().clone()
-    old = masses.reshape(masses.shape[0], -1)[ids_cpu, 0]
-    inertia_rows = inertias.reshape(inertias.shape[0], -1)[ids_cpu]
-    masses.reshape(masses.shape[0], -1)[ids_cpu, 0] = new
-    inertias.reshape(inertias.shape[0], -1)[ids_cpu] = scale_inertia_with_mass(inertia_rows, old, new)
-    view.set_masses(masses, ids_cpu)
-    view.set_inertias(inertias, ids_cpu)
+    ids_cpu = env_ids.cpu()
+    old = get_object_masses(asset).cpu()[ids_cpu]
+    inertia_rows = get_object_inertias(asset).cpu()[ids_cpu]
+    set_object_masses_and_inertias(asset, env_ids, new, scale_inertia_with_mass(inertia_rows, old, new))
 
 
 def reset_object_pose(
@@ -119,7 +119,8 @@ def reset_object_pose(
 ) -> None:
     """Put the object back at its default (twin) pose, shifted uniformly by up to ``xy_range_m`` in x and y, at rest."""
     asset = env.scene[asset_cfg.name]
-    state = asset.data.default_root_state[env_ids].clone()
+    env_ids = env_id_tensor(env, env_ids)
+    state = to_torch(asset.data.default_root_state)[env_ids].clone()
     shift = (torch.rand(len(env_ids), 2, device=env.device) * 2.0 - 1.0) * torch.tensor(xy_range_m, device=env.device)
     state[:, :2] += shift + env.scene.env_origins[env_ids, :2]
     state[:, 2] += env.scene.env_origins[env_ids, 2]
@@ -129,7 +130,7 @@ def reset_object_pose(
 
 def _object_start(env: Any, env_ids: torch.Tensor, asset_cfg: Any) -> np.ndarray:
     """The objects' positions in the env frame [K, 3] [m] (float64, for the placement arithmetic)."""
-    position = env.scene[asset_cfg.name].data.root_pos_w[env_ids] - env.scene.env_origins[env_ids]
+    position = to_torch(env.scene[asset_cfg.name].data.root_pos_w)[env_ids] - env.scene.env_origins[env_ids]
     return position.double().cpu().numpy()
 
 

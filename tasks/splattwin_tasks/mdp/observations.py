@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from splattwin_tasks.mdp._scene import SceneEntityCfg, quat_wxyz_from_env
+from splattwin_tasks.mdp._scene import SceneEntityCfg, get_object_masses, quat_wxyz_from_env, to_torch
 from splattwin_tasks.robots.franka import HAND_LINK
 
 __all__ = [
@@ -36,23 +36,23 @@ _HAND = SceneEntityCfg("robot", body_names=[HAND_LINK])
 
 def object_position(env: Any, asset_cfg: Any = _OBJECT) -> torch.Tensor:
     """Object centre of mass in the env frame [m], shape [N, 3]."""
-    return env.scene[asset_cfg.name].data.root_pos_w - env.scene.env_origins
+    return to_torch(env.scene[asset_cfg.name].data.root_pos_w) - env.scene.env_origins
 
 
 def object_quat_wxyz(env: Any, asset_cfg: Any = _OBJECT) -> torch.Tensor:
     """Object orientation (w, x, y, z) with w >= 0 (q and -q are one rotation), shape [N, 4]."""
-    quats = quat_wxyz_from_env(env, env.scene[asset_cfg.name].data.root_quat_w)
+    quats = quat_wxyz_from_env(env, to_torch(env.scene[asset_cfg.name].data.root_quat_w))
     return torch.where(quats[:, :1] < 0, -quats, quats)
 
 
 def object_linear_velocity(env: Any, asset_cfg: Any = _OBJECT) -> torch.Tensor:
     """Object centre-of-mass velocity, world axes [m/s], shape [N, 3]."""
-    return env.scene[asset_cfg.name].data.root_lin_vel_w
+    return to_torch(env.scene[asset_cfg.name].data.root_lin_vel_w)
 
 
 def ee_position(env: Any, ee_cfg: Any = _EE) -> torch.Tensor:
     """End-effector (grasp centre between the fingertips) in the env frame [m], shape [N, 3]."""
-    return env.scene[ee_cfg.name].data.target_pos_w[:, 0, :] - env.scene.env_origins
+    return to_torch(env.scene[ee_cfg.name].data.target_pos_w)[:, 0, :] - env.scene.env_origins
 
 
 def ee_linear_velocity(env: Any, asset_cfg: Any = _HAND) -> torch.Tensor:
@@ -60,12 +60,12 @@ def ee_linear_velocity(env: Any, asset_cfg: Any = _HAND) -> torch.Tensor:
 
     An arm carries momentum from one step to the next; without it in the observations the policy cannot tell a hand
     at rest from one still coasting."""
-    return env.scene[asset_cfg.name].data.body_lin_vel_w[:, asset_cfg.body_ids, :][:, 0, :]
+    return to_torch(env.scene[asset_cfg.name].data.body_lin_vel_w)[:, asset_cfg.body_ids, :][:, 0, :]
 
 
 def gripper_opening(env: Any, asset_cfg: Any = _FINGERS) -> torch.Tensor:
     """Finger joint positions (each finger's travel from closed) [m], shape [N, fingers]."""
-    return env.scene[asset_cfg.name].data.joint_pos[:, asset_cfg.joint_ids]
+    return to_torch(env.scene[asset_cfg.name].data.joint_pos)[:, asset_cfg.joint_ids]
 
 
 def grip_force(env: Any, asset_cfg: Any = _FINGERS) -> torch.Tensor:
@@ -73,13 +73,12 @@ def grip_force(env: Any, asset_cfg: Any = _FINGERS) -> torch.Tensor:
 
     Finger joints open towards +; a closing effort is negative, so the closing force is minus the mean effort.
     """
-    return -env.scene[asset_cfg.name].data.applied_torque[:, asset_cfg.joint_ids].mean(dim=1)
+    return -to_torch(env.scene[asset_cfg.name].data.applied_torque)[:, asset_cfg.joint_ids].mean(dim=1)
 
 
 def object_mass(env: Any, asset_cfg: Any = _OBJECT) -> torch.Tensor:
-    """The object's simulated mass per env [kg], shape [N] (read from the physics view, on the env's device)."""
-    masses = env.scene[asset_cfg.name].root_physx_view.get_masses()
-    return masses.reshape(env.num_envs, -1)[:, 0].to(env.device)
+    """The object's simulated mass per env [kg], shape [N] (read from the physics engine, on the env's device)."""
+    return get_object_masses(env.scene[asset_cfg.name]).reshape(env.num_envs).to(env.device)
 
 
 def object_mass_observation(

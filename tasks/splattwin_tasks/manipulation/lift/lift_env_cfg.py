@@ -1,9 +1,14 @@
-"""Isaac Lab env cfgs of Lift and Lift-NoMass (the ``env_cfg_entry_point`` of the gym specs; need Isaac Lab)."""
+"""Isaac Lab env cfgs of Lift and Lift-NoMass (the ``env_cfg_entry_point`` of the gym specs; need Isaac Lab).
+
+They hold numbers only (the task cfg, the scene size, Newton physics); the twin is read, and its robot and object
+exported, by :func:`splattwin_tasks.manipulation.isaaclab_env.prepare_isaaclab_env_cfg`, after the overrides.
+"""
 
 from isaaclab.envs import ManagerBasedRLEnvCfg  # noqa: TID251
+from isaaclab.scene import InteractiveSceneCfg  # noqa: TID251
 from isaaclab.utils import configclass  # noqa: TID251
 
-from splattwin_tasks.manipulation.isaaclab_env import build_isaaclab_env_cfg
+from splattwin_tasks.manipulation.isaaclab_env import finish_env_cfg
 from splattwin_tasks.manipulation.task_cfg import LiftNoMassTaskCfg, LiftTaskCfg
 
 __all__ = ["LiftEnvCfg", "LiftNoMassEnvCfg"]
@@ -11,20 +16,17 @@ __all__ = ["LiftEnvCfg", "LiftNoMassEnvCfg"]
 
 @configclass
 class LiftEnvCfg(ManagerBasedRLEnvCfg):
-    """SplatTwin-Lift-Franka-v0 in Isaac Lab; ``twin`` is the twin's root layer (empty: the demo twin)."""
+    """SplatTwin-Lift-Franka-v0 in Isaac Lab; ``task`` holds the task's parameters (``task.twin``: the twin)."""
 
-    twin: str = ""
+    task: LiftTaskCfg = LiftTaskCfg()
+    scene: InteractiveSceneCfg = InteractiveSceneCfg(num_envs=16, env_spacing=2.0)
 
     def __post_init__(self) -> None:
-        task = LiftTaskCfg(twin=self.twin)
-        build_isaaclab_env_cfg(self, task)
+        finish_env_cfg(self)
 
 
 @configclass
-class LiftNoMassEnvCfg(ManagerBasedRLEnvCfg):
+class LiftNoMassEnvCfg(LiftEnvCfg):
     """SplatTwin-Lift-Franka-NoMass-v0 in Isaac Lab."""
 
-    twin: str = ""
-
-    def __post_init__(self) -> None:
-        build_isaaclab_env_cfg(self, LiftNoMassTaskCfg(twin=self.twin))
+    task: LiftNoMassTaskCfg = LiftNoMassTaskCfg()
