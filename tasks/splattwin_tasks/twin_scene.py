@@ -262,10 +262,9 @@ def read_twin_scene(
         moments = mass.mass_kg / 12.0 * (squared.sum() - squared)
         axes = np.eye(3)
     else:
-        from scipy.spatial.transform import Rotation  # noqa: PLC0415
+        from splattwin.geometry.transforms import quat_wxyz_to_matrix  # noqa: PLC0415
 
-        real, imag = axes_quat.GetReal(), axes_quat.GetImaginary()
-        axes = Rotation.from_quat([imag[0], imag[1], imag[2], real]).as_matrix()
+        axes = quat_wxyz_to_matrix([axes_quat.GetReal(), *axes_quat.GetImaginary()])
         stored_mass = float(mass_api.GetMassAttr().Get() or mass.mass_kg)
         moments = moments * mass.mass_kg / stored_mass
     inertia = axes @ np.diag(moments) @ axes.T

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from splattwin.errors import InputError, StageError
+from splattwin.geometry.transforms import quat_wxyz_to_matrix
 from splattwin.robot.urdf import UrdfGeometry, UrdfRobot
 
 if TYPE_CHECKING:
@@ -96,23 +97,9 @@ class RobotSpec:
     joints: list[JointSpec] = field(default_factory=list)
 
 
-def _quat_to_matrix(quat: Any) -> np.ndarray:
-    real, imag = quat.GetReal(), quat.GetImaginary()
-    w, x, y, z = real, imag[0], imag[1], imag[2]
-    norm = np.sqrt(w * w + x * x + y * y + z * z)
-    w, x, y, z = w / norm, x / norm, y / norm, z / norm
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-
-
 def _frame(pos: Any, rot: Any) -> np.ndarray:
     matrix = np.eye(4)
-    matrix[:3, :3] = _quat_to_matrix(rot)
+    matrix[:3, :3] = quat_wxyz_to_matrix([rot.GetReal(), *rot.GetImaginary()])
     matrix[:3, 3] = np.array(pos, dtype=np.float64)
     return matrix
 
