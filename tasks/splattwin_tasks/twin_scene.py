@@ -155,9 +155,9 @@ def find_robot_root(stage: Any) -> str | None:
 
 
 def _world_matrix(prim: Any) -> np.ndarray:
-    from pxr import Usd, UsdGeom  # noqa: PLC0415
+    from splattwin.usd.prims import world_matrix  # noqa: PLC0415
 
-    return np.array(UsdGeom.Xformable(prim).ComputeLocalToWorldTransform(Usd.TimeCode.Default())).T
+    return world_matrix(prim)
 
 
 def _table_height(stage: Any, object_prim: str, object_xy: np.ndarray, below_z: float) -> float | None:

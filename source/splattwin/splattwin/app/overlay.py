@@ -164,10 +164,11 @@ def poses_at_time(stage: Any, time_code: float) -> dict[str, np.ndarray]:
     Robot joints come from :mod:`splattwin.usd.trajectories` attributes (unset joints at 0); objects whose
     transform is time-sampled get their world transform at ``time_code`` (4x4 column-vector, metres).
     """
-    from pxr import Usd, UsdGeom, UsdPhysics  # noqa: PLC0415
+    from pxr import UsdGeom, UsdPhysics  # noqa: PLC0415
 
     from splattwin.render.scene import robot_link_overrides  # noqa: PLC0415
     from splattwin.robot import find_robots  # noqa: PLC0415
+    from splattwin.usd.prims import world_matrix  # noqa: PLC0415
     from splattwin.usd.trajectories import joint_channels  # noqa: PLC0415
 
     joints: dict[str, float] = {}
@@ -178,10 +179,9 @@ def poses_at_time(stage: Any, time_code: float) -> dict[str, np.ndarray]:
             if attribute and attribute.HasValue():
                 joints[channel.name] = float(attribute.Get(time_code))
     poses = robot_link_overrides(stage, joints) if find_robots(stage) else {}
-    time = Usd.TimeCode(time_code)
     for prim in stage.Traverse():
         if prim.HasAPI(UsdPhysics.RigidBodyAPI) and str(prim.GetPath()) not in poses:
             xformable = UsdGeom.Xformable(prim)
             if xformable.TransformMightBeTimeVarying():
-                poses[str(prim.GetPath())] = np.array(xformable.ComputeLocalToWorldTransform(time)).T
+                poses[str(prim.GetPath())] = world_matrix(prim, time_code)
     return poses

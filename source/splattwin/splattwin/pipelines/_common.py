@@ -21,6 +21,7 @@ from splattwin.usd.frames import (
     read_alignment,
     read_frame_state,
 )
+from splattwin.usd.prims import world_matrix
 from splattwin.usd.stage import WORLD_PATH, TwinStage
 
 if TYPE_CHECKING:
@@ -153,11 +154,10 @@ def remove_prim_specs(twin: TwinStage, prim_path: str, *, force: bool = False) -
 
 def local_to_world(prim: Usd.Prim) -> Similarity:
     """The prim's local-to-world transform as a similarity (StageError if it shears or scales unevenly)."""
-    from pxr import Usd, UsdGeom  # noqa: PLC0415
 
     if not prim or prim.IsPseudoRoot():
         return Similarity()
-    matrix = np.array(UsdGeom.Imageable(prim).ComputeLocalToWorldTransform(Usd.TimeCode.Default())).T
+    matrix = world_matrix(prim)
     try:
         return Similarity.from_matrix(matrix)
     except ValueError as exc:

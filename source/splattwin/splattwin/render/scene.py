@@ -18,6 +18,7 @@ import numpy as np
 from splattwin.errors import InputError, StageError
 from splattwin.gaussians import Gaussians
 from splattwin.geometry import Similarity
+from splattwin.usd.prims import world_matrix
 
 if TYPE_CHECKING:
     from pxr import Usd
@@ -148,7 +149,7 @@ def camera_from_prim(stage: Usd.Stage, prim_path: str, *, width: int, height: in
             [0, 0, 1],
         ]
     )
-    local_to_world = np.array(camera.ComputeLocalToWorldTransform(Usd.TimeCode.Default())).T
+    local_to_world = world_matrix(prim)
     camera_to_world = local_to_world @ _USD_TO_OPENCV_CAMERA
     # Remove any scale on the camera's transform: only its position and orientation matter.
     axes = camera_to_world[:3, :3]
@@ -173,15 +174,12 @@ class SceneGaussians:
 
 def _world_matrix(prim: Any, overrides: Mapping[str, np.ndarray]) -> np.ndarray:
     """Local-to-world 4x4 (column vectors) of ``prim``, with the nearest overridden ancestor's transform replaced."""
-    from pxr import Usd, UsdGeom  # noqa: PLC0415
-
-    time = Usd.TimeCode.Default()
-    world = np.array(UsdGeom.Imageable(prim).ComputeLocalToWorldTransform(time)).T
+    world = world_matrix(prim)
     ancestor = prim
     while ancestor and not ancestor.IsPseudoRoot():
         override = overrides.get(str(ancestor.GetPath()))
         if override is not None:
-            ancestor_world = np.array(UsdGeom.Imageable(ancestor).ComputeLocalToWorldTransform(time)).T
+            ancestor_world = world_matrix(ancestor)
             return np.asarray(override, dtype=np.float64) @ np.linalg.inv(ancestor_world) @ world
         ancestor = ancestor.GetParent()
     return world
@@ -306,8 +304,4 @@ def keyed_pose_overrides(stage: Usd.Stage, time_code: float) -> dict[str, np.nda
                 keyed.add(str(ancestor.GetPath()))
                 break
             ancestor = ancestor.GetParent()
-    time = Usd.TimeCode(time_code)
-    return {
-        path: np.array(UsdGeom.Xformable(stage.GetPrimAtPath(path)).ComputeLocalToWorldTransform(time)).T
-        for path in sorted(keyed)
-    }
+    return {path: world_matrix(stage.GetPrimAtPath(path), time_code) for path in sorted(keyed)}

@@ -29,6 +29,7 @@ import numpy as np
 from splattwin.errors import InputError, StageError
 from splattwin.geometry.transforms import quat_wxyz_to_matrix
 from splattwin.robot.urdf import UrdfGeometry, UrdfRobot
+from splattwin.usd.prims import world_matrix
 
 if TYPE_CHECKING:
     from pxr import Usd
@@ -434,7 +435,7 @@ def read_robot_spec(stage: Usd.Stage, prim_path: str) -> RobotSpec:
         stack.extend(j.child for j in reversed(by_parent.get(name, [])))
     time = Usd.TimeCode.Default()
     root_local = np.array(UsdGeom.Xformable(stage.GetPrimAtPath(roots[0])).GetLocalTransformation(time)).T
-    base_world = np.array(UsdGeom.Xformable(root).ComputeLocalToWorldTransform(time)).T
+    base_world = world_matrix(root)
     return RobotSpec(
         prim=prim_path,
         link_names=order,
@@ -533,8 +534,6 @@ def _link_gaussians(stage: Usd.Stage, link_path: str) -> int:
 
 def _describe_broken_robot(stage: Usd.Stage, path: str, problems: list[dict[str, str]]) -> dict[str, Any]:
     """What :func:`describe_robots` can say of a robot whose joints do not form a tree: links, joints as found."""
-    from pxr import Usd, UsdGeom  # noqa: PLC0415
-
     graph = articulation_graph(stage, path)
     links = [
         {"name": name, "prim": link, "gaussians": _link_gaussians(stage, link)} for link, name in graph.links.items()
@@ -553,12 +552,11 @@ def _describe_broken_robot(stage: Usd.Stage, path: str, problems: list[dict[str,
     ]
     root = stage.GetPrimAtPath(path)
     info = root.GetCustomDataByKey(ROBOT_KEY) or {}
-    base = UsdGeom.Xformable(root).ComputeLocalToWorldTransform(Usd.TimeCode.Default())
     return {
         "prim": path,
         "name": info.get("name", ""),
         "urdf": info.get("urdf", ""),
-        "base_position": list(base.ExtractTranslation()),
+        "base_position": world_matrix(root)[:3, 3].tolist(),
         "links": links,
         "joints": joints,
         "bound_gaussians": sum(link["gaussians"] for link in links),
