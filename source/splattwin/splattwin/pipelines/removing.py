@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from splattwin.errors import InputError
-from splattwin.pipelines._common import check_prim_path_syntax, remove_prim_specs
+from splattwin.usd.prims import check_prim_path_syntax, remove_prim_specs
 from splattwin.usd.stage import PHYSICS_SCENE_PATH, edit_twin
 
 if TYPE_CHECKING:
