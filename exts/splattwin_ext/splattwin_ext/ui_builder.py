@@ -286,7 +286,7 @@ class UIBuilder:
 
     def _replay_step(self) -> None:
         """While the timeline plays: the keyed values at its time become drive targets (session layer only)."""
-        from splattwin.usd.trajectories import drive_targets
+        from splattwin.robot.trajectories import drive_targets
 
         stage = omni.usd.get_context().get_stage()
         timeline = omni.timeline.get_timeline_interface()
@@ -313,7 +313,7 @@ class UIBuilder:
         if panel is None:
             return
         if self._models["record"].get_value_as_bool():
-            from splattwin.usd.trajectories import joint_channels
+            from splattwin.robot.trajectories import joint_channels
 
             stage = omni.usd.get_context().get_stage()
             try:

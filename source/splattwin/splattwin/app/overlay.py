@@ -161,15 +161,15 @@ class OverlayController:
 def poses_at_time(stage: Any, time_code: float) -> dict[str, np.ndarray]:
     """Robot link and keyed object world transforms at a time code, from the stage's time samples.
 
-    Robot joints come from :mod:`splattwin.usd.trajectories` attributes (unset joints at 0); objects whose
+    Robot joints come from :mod:`splattwin.robot.trajectories` attributes (unset joints at 0); objects whose
     transform is time-sampled get their world transform at ``time_code`` (4x4 column-vector, metres).
     """
     from pxr import UsdGeom, UsdPhysics  # noqa: PLC0415
 
     from splattwin.render.scene import robot_link_overrides  # noqa: PLC0415
     from splattwin.robot import find_robots  # noqa: PLC0415
+    from splattwin.robot.trajectories import joint_channels  # noqa: PLC0415
     from splattwin.usd.prims import world_matrix  # noqa: PLC0415
-    from splattwin.usd.trajectories import joint_channels  # noqa: PLC0415
 
     joints: dict[str, float] = {}
     for robot in find_robots(stage):

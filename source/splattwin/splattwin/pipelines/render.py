@@ -58,7 +58,7 @@ class RenderConfig:
     vertical_fov_deg: field of view of a look-at camera.
     joints: joint name -> value (rad or m) for the robots on the stage; unset joints are 0.
     trajectory: a .csv / .npz joint trajectory (one frame per sample), or ``Path("stage")``: the time-sampled
-        trajectory of the stage's one robot (:mod:`splattwin.usd.trajectories`).
+        trajectory of the stage's one robot (:mod:`splattwin.robot.trajectories`).
     fps: video frame rate; None = the trajectory's median rate.
     backend: "auto", "cpu" or "gsplat".
     depth: also write the 16-bit depth PNG(s).
@@ -231,8 +231,8 @@ def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | 
     from splattwin.io import check_new_outputs  # noqa: PLC0415
     from splattwin.render.scene import gather_gaussians, keyed_pose_overrides, stage_path  # noqa: PLC0415
     from splattwin.render.views import render_view  # noqa: PLC0415
+    from splattwin.robot.trajectories import check_joint_values, robot_file_trajectory  # noqa: PLC0415
     from splattwin.usd import open_usd_stage  # noqa: PLC0415
-    from splattwin.usd.trajectories import check_joint_values, robot_file_trajectory  # noqa: PLC0415
 
     config.validate()
     check_new_outputs(*config.outputs(), force=config.overwrite)
@@ -296,7 +296,7 @@ def _stage_trajectory(stage: Any) -> Any:
     """The time-sampled joint trajectory of the stage's robot (``--trajectory stage``)."""
     from splattwin.render.scene import stage_path  # noqa: PLC0415
     from splattwin.robot import find_robots  # noqa: PLC0415
-    from splattwin.usd.trajectories import read_joint_trajectory  # noqa: PLC0415
+    from splattwin.robot.trajectories import read_joint_trajectory  # noqa: PLC0415
 
     robots = find_robots(stage)
     if len(robots) != 1:

@@ -274,7 +274,7 @@ def robot_link_overrides(stage: Usd.Stage, joints: Mapping[str, float]) -> dict[
 
 def keyed_pose_overrides(stage: Usd.Stage, time_code: float) -> dict[str, np.ndarray]:
     """World transforms at ``time_code`` of the prims whose pose is keyed (time samples on their xform ops, as
-    ``splattwin play record=true`` and :func:`splattwin.usd.trajectories.write_object_poses` write them) and that
+    ``splattwin play record=true`` and :func:`splattwin.robot.trajectories.write_object_poses` write them) and that
     carry Gaussians: the nearest time-varying ancestor of each Gaussian prim outside the robots (robot links are
     posed from joint values by :func:`robot_link_overrides`).
 
