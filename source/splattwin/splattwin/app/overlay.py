@@ -145,7 +145,8 @@ class OverlayController:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     def _render_with_splattwin(self, request: OverlayRequest) -> np.ndarray:
-        from splattwin.render import composite, gather_gaussians, render_view  # noqa: PLC0415
+        from splattwin.render import composite, render_view  # noqa: PLC0415
+        from splattwin.scene import gather_gaussians  # noqa: PLC0415
         from splattwin.usd.stage import open_usd_stage  # noqa: PLC0415
 
         if self._usd_stage is None:
@@ -166,9 +167,9 @@ def poses_at_time(stage: Any, time_code: float) -> dict[str, np.ndarray]:
     """
     from pxr import UsdGeom, UsdPhysics  # noqa: PLC0415
 
-    from splattwin.render.scene import robot_link_overrides  # noqa: PLC0415
     from splattwin.robot import find_robots  # noqa: PLC0415
     from splattwin.robot.trajectories import joint_channels  # noqa: PLC0415
+    from splattwin.scene import robot_link_overrides  # noqa: PLC0415
     from splattwin.usd.prims import world_matrix  # noqa: PLC0415
 
     joints: dict[str, float] = {}

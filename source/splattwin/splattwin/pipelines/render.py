@@ -196,7 +196,8 @@ def _to_uint8(rgb: np.ndarray) -> np.ndarray:
 
 
 def _camera(config: RenderConfig, stage: Any) -> Any:
-    from splattwin.render.scene import camera_from_prim, look_at_camera  # noqa: PLC0415
+    from splattwin.render.camera import look_at_camera  # noqa: PLC0415
+    from splattwin.scene import camera_from_prim  # noqa: PLC0415
 
     width, height = config.size
     if config.camera is not None:
@@ -208,7 +209,7 @@ def _camera(config: RenderConfig, stage: Any) -> Any:
 def _link_overrides(stage: Any, joints: Mapping[str, float]) -> dict[str, np.ndarray]:
     """Robot link transforms at the joints (empty when the stage has no robot and no joints are given)."""
     try:
-        from splattwin.render.scene import robot_link_overrides  # noqa: PLC0415
+        from splattwin.scene import robot_link_overrides  # noqa: PLC0415
 
         return robot_link_overrides(stage, joints)
     except ImportError:
@@ -229,9 +230,9 @@ def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | 
             unknown joints, a bad trajectory. Nothing is written then.
     """
     from splattwin.io import check_new_outputs  # noqa: PLC0415
-    from splattwin.render.scene import gather_gaussians, keyed_pose_overrides, stage_path  # noqa: PLC0415
     from splattwin.render.views import render_view  # noqa: PLC0415
     from splattwin.robot.trajectories import check_joint_values, robot_file_trajectory  # noqa: PLC0415
+    from splattwin.scene import gather_gaussians, keyed_pose_overrides, stage_path  # noqa: PLC0415
     from splattwin.usd import open_usd_stage  # noqa: PLC0415
 
     config.validate()
@@ -294,9 +295,9 @@ def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | 
 
 def _stage_trajectory(stage: Any) -> Any:
     """The time-sampled joint trajectory of the stage's robot (``--trajectory stage``)."""
-    from splattwin.render.scene import stage_path  # noqa: PLC0415
     from splattwin.robot import find_robots  # noqa: PLC0415
     from splattwin.robot.trajectories import read_joint_trajectory  # noqa: PLC0415
+    from splattwin.scene import stage_path  # noqa: PLC0415
 
     robots = find_robots(stage)
     if len(robots) != 1:
@@ -407,7 +408,7 @@ def _demo_poses(stage: Any) -> list[dict[str, float]]:
 
 def _demo_cameras(scene: Any, width: int, height: int) -> list[Any]:
     """Two views of the table from the open side (away from the wall), whatever the twin's heading."""
-    from splattwin.render.scene import look_at_camera  # noqa: PLC0415
+    from splattwin.render.camera import look_at_camera  # noqa: PLC0415
 
     means = scene.gaussians.means.astype(np.float64)
     objects = np.array([p.startswith("/World/Objects") for p in scene.prim_paths])[scene.prim_index]
@@ -450,9 +451,9 @@ def render_demo_views(stage_path: Path, out: Path, *, width: int = 480, height: 
 
     import imageio.v3 as iio  # noqa: PLC0415
 
-    from splattwin.render.meshes import SceneMeshes, gather_meshes, rasterize_meshes  # noqa: PLC0415
-    from splattwin.render.scene import gather_gaussians  # noqa: PLC0415
+    from splattwin.render.meshes import SceneMeshes, rasterize_meshes  # noqa: PLC0415
     from splattwin.render.views import composite, render_view  # noqa: PLC0415
+    from splattwin.scene import gather_gaussians, gather_meshes  # noqa: PLC0415
     from splattwin.usd import open_usd_stage  # noqa: PLC0415
 
     stage = open_usd_stage(stage_path)
