@@ -208,14 +208,9 @@ def _camera(config: RenderConfig, stage: Any) -> Any:
 
 def _link_overrides(stage: Any, joints: Mapping[str, float]) -> dict[str, np.ndarray]:
     """Robot link transforms at the joints (empty when the stage has no robot and no joints are given)."""
-    try:
-        from splattwin.scene import robot_link_overrides  # noqa: PLC0415
+    from splattwin.scene import robot_link_overrides  # noqa: PLC0415
 
-        return robot_link_overrides(stage, joints)
-    except ImportError:
-        if joints:
-            raise InputError("--joints", "posing robots needs splattwin.robot, which is not installed") from None
-        return {}
+    return robot_link_overrides(stage, joints)
 
 
 def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | None = None) -> RenderResult:
@@ -307,10 +302,8 @@ def _stage_trajectory(stage: Any) -> Any:
 
 
 def _robot_joint_names(stage: Any) -> list[str]:
-    try:
-        from splattwin.robot import find_robots, load_robot  # noqa: PLC0415
-    except ImportError:
-        return []
+    from splattwin.robot import find_robots, load_robot  # noqa: PLC0415
+
     names: list[str] = []
     for root in find_robots(stage):
         names.extend(load_robot(stage, root).joint_names)
@@ -392,10 +385,8 @@ def _meshes_without_gaussians(stage: Any) -> list[str]:
 
 def _demo_poses(stage: Any) -> list[dict[str, float]]:
     """Zero pose plus two poses at 30 % / 60 % of the way to each joint's limits (if a robot is on the stage)."""
-    try:
-        from splattwin.robot import find_robots, load_robot  # noqa: PLC0415
-    except ImportError:
-        return [{}]
+    from splattwin.robot import find_robots, load_robot  # noqa: PLC0415
+
     poses: list[dict[str, float]] = [{}]
     for root in find_robots(stage)[:1]:
         robot = load_robot(stage, root)

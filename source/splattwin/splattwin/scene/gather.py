@@ -206,13 +206,9 @@ def keyed_pose_overrides(stage: Usd.Stage, time_code: float) -> dict[str, np.nda
     """
     from pxr import Usd, UsdGeom, UsdVol  # noqa: PLC0415
 
-    robots: list[str] = []
-    try:
-        from splattwin.robot import find_robots  # noqa: PLC0415
+    from splattwin.robot import find_robots  # noqa: PLC0415
 
-        robots = find_robots(stage)
-    except ImportError:
-        pass
+    robots = find_robots(stage)
     keyed: set[str] = set()
     for prim in stage.Traverse(Usd.TraverseInstanceProxies()):
         if not prim.IsA(UsdVol.ParticleField3DGaussianSplat):
