@@ -308,3 +308,25 @@ def test_the_documented_layer_order_is_the_checked_one() -> None:
     block = text.split("<!-- layer order:", 1)[1].split("```", 2)[1]
     documented = [tuple(room.strip() for room in line.split(",")) for line in block.strip().splitlines()]
     assert documented == list(reversed(LAYERS))
+
+
+def test_every_import_of_splattwin_names_a_module_that_exists() -> None:
+    """A moved module leaves no import of its old path behind (in the core, tasks, exts, tests, bench or docs)."""
+    modules = {_module_name(path) for path in PACKAGE.rglob("*.py")}
+    repo = PACKAGE.parents[2]
+    stale = []
+    for root in ("source", "tasks", "exts", "tests", "bench", "docs"):
+        for path in sorted((repo / root).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and not node.level:
+                    names = [str(node.module)]
+                elif isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                else:
+                    continue
+                stale += [
+                    f"{path.relative_to(repo)}:{node.lineno} {name}"
+                    for name in names
+                    if name.split(".")[0] == "splattwin" and name not in modules
+                ]
+    assert not stale, f"imports of splattwin modules that do not exist: {stale}"
