@@ -17,8 +17,8 @@ import pybullet_data
 
 from splattwin.cli import main
 from splattwin.io.trajectory import Trajectory, read_trajectory, write_trajectory
+from splattwin.robot.trajectories import read_joint_trajectory, write_joint_trajectory
 from splattwin.usd import edit_twin, open_twin
-from splattwin.usd.trajectories import read_joint_trajectory, write_joint_trajectory
 
 
 def run(samples: int) -> None:

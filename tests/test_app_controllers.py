@@ -159,7 +159,7 @@ def test_overlay_composites_the_splats_with_depth(tmp_path: Path) -> None:
 def test_poses_at_time_follow_the_time_samples(tmp_path: Path) -> None:
     pybullet_data = pytest.importorskip("pybullet_data")
     from splattwin.io.trajectory import Trajectory, write_trajectory
-    from splattwin.render.scene import robot_link_overrides
+    from splattwin.scene import robot_link_overrides
     from splattwin.usd import open_twin
 
     panel = PanelController(stage=tmp_path / "twin.usda")

@@ -18,8 +18,8 @@ from pxr import Usd, UsdGeom, UsdPhysics
 
 from splattwin.cli import main
 from splattwin.io import read_gaussians
-from splattwin.pipelines._common import local_to_world
 from splattwin.usd import open_twin, read_gaussians_prim, validate_stage
+from splattwin.usd.prims import local_to_world
 
 ASSETS = Path(__file__).resolve().parents[1] / "usd_assets" / "tabletop"
 

@@ -50,6 +50,29 @@ def test_quat_to_matrix_matches_scipy():
     )
 
 
+def test_quat_to_matrix_on_torch_tensors_matches_scipy_with_gradients():
+    """The renderer's covariances go through the same helper with torch tensors: values, dtype, gradients."""
+    import torch
+
+    rng = np.random.default_rng(1)
+    quats = rng.normal(size=(6, 4)) * 1.7
+    tensor = torch.tensor(quats, dtype=torch.float64, requires_grad=True)
+    matrices = quat_wxyz_to_matrix(tensor)
+    assert isinstance(matrices, torch.Tensor) and matrices.dtype == torch.float64 and matrices.shape == (6, 3, 3)
+    expected = Rotation.from_quat(wxyz_to_xyzw(quats)).as_matrix()
+    np.testing.assert_allclose(matrices.detach().numpy(), expected, atol=1e-12)
+    assert quat_wxyz_to_matrix(tensor.float()).dtype == torch.float32
+    assert torch.autograd.gradcheck(quat_wxyz_to_matrix, (tensor,))
+
+
+def test_quat_to_matrix_in_float32_for_bounding_boxes():
+    rng = np.random.default_rng(2)
+    quats = rng.normal(size=(50, 4)).astype(np.float32)
+    single = quat_wxyz_to_matrix(quats, dtype=np.float32)
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single, Rotation.from_quat(wxyz_to_xyzw(quats)).as_matrix(), atol=1e-6)
+
+
 def test_matrix_to_quat_matches_scipy_including_half_turns():
     rng = np.random.default_rng(1)
     rotations = Rotation.concatenate([Rotation.random(200, random_state=rng), near_half_turns(rng)])

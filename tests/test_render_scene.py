@@ -12,7 +12,8 @@ import pytest
 from splattwin.errors import InputError
 from splattwin.gaussians import Gaussians
 from splattwin.geometry import quat_wxyz_to_matrix
-from splattwin.render.scene import camera_from_prim, gather_gaussians, look_at_camera
+from splattwin.render.camera import look_at_camera
+from splattwin.scene import camera_from_prim, gather_gaussians
 
 pytest.importorskip("pxr")
 
@@ -223,7 +224,7 @@ def test_robot_link_overrides_follow_the_robot_api(tmp_path: Path, monkeypatch) 
 
     import torch
 
-    from splattwin.render.scene import robot_link_overrides
+    from splattwin.scene import robot_link_overrides
 
     seen = {}
 
@@ -259,7 +260,7 @@ def test_robot_posing_through_the_robot_api(tmp_path: Path) -> None:
     import torch
 
     from splattwin.cli import main
-    from splattwin.render.scene import robot_link_overrides
+    from splattwin.scene import robot_link_overrides
     from splattwin.usd import open_usd_stage
 
     urdf = Path(pybullet_data.getDataPath()) / "franka_panda" / "panda.urdf"
@@ -301,7 +302,7 @@ def test_keyed_object_poses_move_its_gaussians_per_time_code(tmp_path: Path) -> 
     unkeyed prims are not overridden."""
     from pxr import Gf, UsdGeom
 
-    from splattwin.render.scene import keyed_pose_overrides
+    from splattwin.scene import keyed_pose_overrides
     from splattwin.usd import define_gaussians_prim
 
     stage = _articulated_stage(tmp_path / "robot.usda")

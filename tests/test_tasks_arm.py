@@ -219,8 +219,8 @@ def test_play_records_the_arm_joints_on_the_twins_robot(tmp_path) -> None:
     the twin's USD robot)."""
     from splattwin.cli import main
     from splattwin.robot import load_robot
+    from splattwin.robot.trajectories import check_trajectory, joint_channels, read_joint_trajectory
     from splattwin.usd import open_twin
-    from splattwin.usd.trajectories import check_trajectory, joint_channels, read_joint_trajectory
 
     assert main(["demo", "--out", str(tmp_path / "demo"), "previews=false", "identify=false"]) == 0
     twin = tmp_path / "demo" / "twin.usda"

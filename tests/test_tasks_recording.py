@@ -21,8 +21,8 @@ ROBOT = "/World/Robot"
 def test_recording_twice_replaces_the_first_and_keys_the_mimic_finger(tmp_path: Path, caplog) -> None:  # noqa: ANN001
     from pxr import UsdGeom
 
+    from splattwin.robot.trajectories import read_joint_trajectory
     from splattwin.usd import open_twin
-    from splattwin.usd.trajectories import read_joint_trajectory
 
     assert main(["demo", "--out", str(tmp_path / "demo"), "previews=false", "identify=false"]) == 0
     twin = tmp_path / "demo" / "twin.usda"

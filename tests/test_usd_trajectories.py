@@ -192,8 +192,8 @@ def test_a_stage_without_a_robot_is_refused(tmp_path: Path, box_obj: Path, capsy
 
 
 def test_object_poses_round_trip_in_the_trajectories_layer(tmp_path: Path, box_obj: Path) -> None:
+    from splattwin.robot.trajectories import read_object_poses, write_object_poses
     from splattwin.usd import edit_twin
-    from splattwin.usd.trajectories import read_object_poses, write_object_poses
 
     stage_path = tmp_path / "twin.usda"
     assert main(["import-mesh", str(box_obj), "--stage", str(stage_path), "--prim", "/World/Box", "--dynamic"]) == 0
@@ -236,7 +236,7 @@ def test_recording_is_keyed_and_replays_as_drive_targets(twin: Path, tmp_path: P
     from pxr import Usd
 
     from splattwin.app.recording import TrajectoryRecorder
-    from splattwin.usd.trajectories import drive_targets
+    from splattwin.robot.trajectories import drive_targets
 
     recorder = TrajectoryRecorder(ARM)
     motion = _safe_motion(30, rate=60.0)
@@ -275,8 +275,8 @@ def test_irregular_times_round_trip_exactly_with_seconds_as_time_codes(twin: Pat
 
 def test_an_import_replaces_the_robots_whole_trajectory(twin: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
     """A file without panda_joint7 after one with it: joint7's older keys go (issue 22, item 5), never merged."""
+    from splattwin.robot.trajectories import read_joint_trajectory
     from splattwin.usd import open_twin
-    from splattwin.usd.trajectories import read_joint_trajectory
 
     args = ["--stage", str(twin), "--robot", "/World/Robot"]
     write_trajectory(tmp_path / "all.csv", _safe_motion(20))
@@ -346,8 +346,8 @@ def test_values_in_degrees_are_refused_naming_the_likely_mistake(twin: Path, tmp
 
 def test_mimic_columns_are_checked_against_their_master(twin: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
     """pybullet's Panda: panda_finger_joint2 mimics panda_finger_joint1 (multiplier 1, offset 0, from panda.urdf)."""
+    from splattwin.robot.trajectories import read_joint_trajectory
     from splattwin.usd import open_twin
-    from splattwin.usd.trajectories import read_joint_trajectory
 
     args = ["--stage", str(twin), "--robot", "/World/Robot"]
     arm = _safe_motion(20)

@@ -149,7 +149,7 @@ def scene_with(inside: np.ndarray, outside: np.ndarray, seed: int):
 
 def drawn_means(stage: Path) -> tuple[np.ndarray, dict[str, int]]:
     """World means of every Gaussian the renderer would draw, and how many each prim holds."""
-    from splattwin.render.scene import gather_gaussians
+    from splattwin.scene import gather_gaussians
 
     twin = open_twin(stage)
     scene = gather_gaussians(twin.stage)

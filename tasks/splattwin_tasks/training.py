@@ -484,13 +484,13 @@ def _record(env: Any, frames: list[dict[str, Any]], task: str, checkpoint: Path)
     from pxr import Gf, Sdf, UsdGeom  # noqa: PLC0415
 
     from splattwin.io.trajectory import Trajectory  # noqa: PLC0415
-    from splattwin.usd import edit_twin  # noqa: PLC0415
-    from splattwin.usd.trajectories import (  # noqa: PLC0415
+    from splattwin.robot.trajectories import (  # noqa: PLC0415
         clear_joint_trajectory,
         joint_channels,
         write_joint_trajectory,
         write_object_poses,
     )
+    from splattwin.usd import edit_twin  # noqa: PLC0415
     from splattwin_tasks.robots.franka import ARM_JOINTS  # noqa: PLC0415
 
     scene = env.twin_scene

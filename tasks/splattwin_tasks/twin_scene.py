@@ -6,7 +6,6 @@ identification has written one, else the import's prior with a loud warning.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -31,9 +30,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_OBJECT_PRIM = "/World/Objects/Block"
 _DEFAULT_FRICTION = 0.5
-
-# Where the mass-identification work may put its reader; the first importable one wins.
-_READ_MASS_CANDIDATES = ("splattwin.usd.identified:read_mass",)
 
 
 @dataclass(frozen=True)
@@ -88,51 +84,18 @@ class TwinScene:
     robot_yaw_rad: float = 0.0
 
 
-def _identified_mass_reader() -> Any | None:
-    for candidate in _READ_MASS_CANDIDATES:
-        module_name, attr = candidate.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        reader = getattr(module, attr, None)
-        if reader is not None:
-            return reader
-    return None
-
-
 def read_object_mass(stage: Any, prim_path: str) -> MassEstimate:
     """The object's mass: identified (with uncertainty) when the twin has it, else the prior, loudly.
 
-    Uses the mass-identification reader ``read_mass(stage, prim) -> (mass, uncertainty | None, source,
-    provenance)`` (uncertainty: standard deviation in kg) when it is installed; otherwise reads ``physics:mass``
-    of ``UsdPhysics.MassAPI`` and its ``splattwin:provenance`` customData (``kind``, ``relativeUncertainty``).
-    Anything but an identified mass triggers a warning, since a policy conditioned on a guess is only as good as
+    Uses the twin's one mass reader, :func:`splattwin.usd.identified.read_mass` (uncertainty: standard deviation
+    in kg). Anything but an identified mass triggers a warning, since a policy conditioned on a guess is only as good as
     the guess.
     """
-    from pxr import UsdPhysics  # noqa: PLC0415
+    from splattwin.usd.identified import read_mass  # noqa: PLC0415
 
-    prim = stage.GetPrimAtPath(prim_path)
-    reader = _identified_mass_reader()
-    if reader is not None:
-        mass, uncertainty, source, provenance = reader(stage, prim_path)
-        relative = 0.0 if uncertainty is None else float(uncertainty) / float(mass)
-        estimate = MassEstimate(float(mass), relative, str(source), dict(provenance or {}))
-    else:
-        attr = UsdPhysics.MassAPI(prim).GetMassAttr() if prim.HasAPI(UsdPhysics.MassAPI) else None
-        if attr is None or not attr.HasAuthoredValue() or not float(attr.Get()) > 0:
-            raise StageError(stage.GetRootLayer().identifier, f"object {prim_path} has no positive physics:mass")
-        provenance = dict(attr.GetCustomDataByKey("splattwin:provenance") or {})
-        source = str(provenance.get("kind", "given"))
-        if source == "user":
-            source = "given"
-        # customData dictionaries merge across layers: an identification's absolute uncertainty in physics.usda
-        # sits beside the prior's stale relativeUncertainty from objects.usdc, so the absolute one wins.
-        if provenance.get("uncertaintyKg") is not None:
-            relative = float(provenance["uncertaintyKg"]) / float(attr.Get())
-        else:
-            relative = provenance.get("relativeUncertainty")
-        estimate = MassEstimate(float(attr.Get()), float(relative or 0.0), source, provenance)
+    mass, uncertainty, source, provenance = read_mass(stage, prim_path)
+    relative = 0.0 if uncertainty is None else float(uncertainty) / float(mass)
+    estimate = MassEstimate(float(mass), relative, str(source), dict(provenance or {}))
     if estimate.source != "identified":
         message = (
             f"MASS NOT IDENTIFIED: {prim_path} has a {estimate.source} mass of {estimate.mass_kg:.4g} kg "
@@ -155,9 +118,9 @@ def find_robot_root(stage: Any) -> str | None:
 
 
 def _world_matrix(prim: Any) -> np.ndarray:
-    from pxr import Usd, UsdGeom  # noqa: PLC0415
+    from splattwin.usd.prims import world_matrix  # noqa: PLC0415
 
-    return np.array(UsdGeom.Xformable(prim).ComputeLocalToWorldTransform(Usd.TimeCode.Default())).T
+    return world_matrix(prim)
 
 
 def _table_height(stage: Any, object_prim: str, object_xy: np.ndarray, below_z: float) -> float | None:
@@ -262,10 +225,9 @@ def read_twin_scene(
         moments = mass.mass_kg / 12.0 * (squared.sum() - squared)
         axes = np.eye(3)
     else:
-        from scipy.spatial.transform import Rotation  # noqa: PLC0415
+        from splattwin.geometry.transforms import quat_wxyz_to_matrix  # noqa: PLC0415
 
-        real, imag = axes_quat.GetReal(), axes_quat.GetImaginary()
-        axes = Rotation.from_quat([imag[0], imag[1], imag[2], real]).as_matrix()
+        axes = quat_wxyz_to_matrix([axes_quat.GetReal(), *axes_quat.GetImaginary()])
         stored_mass = float(mass_api.GetMassAttr().Get() or mass.mass_kg)
         moments = moments * mass.mass_kg / stored_mass
     inertia = axes @ np.diag(moments) @ axes.T

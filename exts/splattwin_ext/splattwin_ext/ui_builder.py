@@ -20,13 +20,14 @@ import omni.kit.commands
 import omni.timeline
 import omni.ui as ui
 import omni.usd
-from pxr import Usd, UsdGeom
+from pxr import Usd
 
 from splattwin.app.messages import ActionResult, Message
 from splattwin.app.panel import PanelController
 from splattwin.app.recording import TrajectoryRecorder
 from splattwin.app.training import TrainingRun, training_command
 from splattwin.app.undo import snapshot_twin
+from splattwin.usd.prims import world_matrix
 
 from .commands import save_dirty_layers
 from .overlay_view import ViewportOverlay, native_splats_supported
@@ -51,8 +52,7 @@ def _selected_world_point() -> tuple[float, float, float] | None:
     if stage is None or not paths:
         return None
     prim = stage.GetPrimAtPath(paths[0])
-    matrix = UsdGeom.Xformable(prim).ComputeLocalToWorldTransform(Usd.TimeCode.Default())
-    return tuple(matrix.ExtractTranslation())
+    return tuple(world_matrix(prim)[:3, 3].tolist())
 
 
 class UIBuilder:
@@ -286,7 +286,7 @@ class UIBuilder:
 
     def _replay_step(self) -> None:
         """While the timeline plays: the keyed values at its time become drive targets (session layer only)."""
-        from splattwin.usd.trajectories import drive_targets
+        from splattwin.robot.trajectories import drive_targets
 
         stage = omni.usd.get_context().get_stage()
         timeline = omni.timeline.get_timeline_interface()
@@ -313,7 +313,7 @@ class UIBuilder:
         if panel is None:
             return
         if self._models["record"].get_value_as_bool():
-            from splattwin.usd.trajectories import joint_channels
+            from splattwin.robot.trajectories import joint_channels
 
             stage = omni.usd.get_context().get_stage()
             try:

@@ -145,7 +145,8 @@ class OverlayController:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     def _render_with_splattwin(self, request: OverlayRequest) -> np.ndarray:
-        from splattwin.render import composite, gather_gaussians, render_view  # noqa: PLC0415
+        from splattwin.render import composite, render_view  # noqa: PLC0415
+        from splattwin.scene import gather_gaussians  # noqa: PLC0415
         from splattwin.usd.stage import open_usd_stage  # noqa: PLC0415
 
         if self._usd_stage is None:
@@ -161,14 +162,15 @@ class OverlayController:
 def poses_at_time(stage: Any, time_code: float) -> dict[str, np.ndarray]:
     """Robot link and keyed object world transforms at a time code, from the stage's time samples.
 
-    Robot joints come from :mod:`splattwin.usd.trajectories` attributes (unset joints at 0); objects whose
+    Robot joints come from :mod:`splattwin.robot.trajectories` attributes (unset joints at 0); objects whose
     transform is time-sampled get their world transform at ``time_code`` (4x4 column-vector, metres).
     """
-    from pxr import Usd, UsdGeom, UsdPhysics  # noqa: PLC0415
+    from pxr import UsdGeom, UsdPhysics  # noqa: PLC0415
 
-    from splattwin.render.scene import robot_link_overrides  # noqa: PLC0415
     from splattwin.robot import find_robots  # noqa: PLC0415
-    from splattwin.usd.trajectories import joint_channels  # noqa: PLC0415
+    from splattwin.robot.trajectories import joint_channels  # noqa: PLC0415
+    from splattwin.scene import robot_link_overrides  # noqa: PLC0415
+    from splattwin.usd.prims import world_matrix  # noqa: PLC0415
 
     joints: dict[str, float] = {}
     for robot in find_robots(stage):
@@ -178,10 +180,9 @@ def poses_at_time(stage: Any, time_code: float) -> dict[str, np.ndarray]:
             if attribute and attribute.HasValue():
                 joints[channel.name] = float(attribute.Get(time_code))
     poses = robot_link_overrides(stage, joints) if find_robots(stage) else {}
-    time = Usd.TimeCode(time_code)
     for prim in stage.Traverse():
         if prim.HasAPI(UsdPhysics.RigidBodyAPI) and str(prim.GetPath()) not in poses:
             xformable = UsdGeom.Xformable(prim)
             if xformable.TransformMightBeTimeVarying():
-                poses[str(prim.GetPath())] = np.array(xformable.ComputeLocalToWorldTransform(time)).T
+                poses[str(prim.GetPath())] = world_matrix(prim, time_code)
     return poses

@@ -2,7 +2,7 @@
 
 The Kit layer (or a rollout script) calls :meth:`TrajectoryRecorder.add` once per control step with the joint
 values it read; :meth:`TrajectoryRecorder.save` keys them on the robot in the trajectories layer, where they show
-on Kit's timeline like an imported file (:mod:`splattwin.usd.trajectories`).
+on Kit's timeline like an imported file (:mod:`splattwin.robot.trajectories`).
 """
 
 from __future__ import annotations
@@ -60,11 +60,11 @@ class TrajectoryRecorder:
     def save(self, stage: Path, robot: str) -> Trajectory:
         """Key the recording on ``robot`` in the twin's trajectories layer, atomically.
 
-        It replaces the robot's whole trajectory (:func:`~splattwin.usd.trajectories.write_joint_trajectory`):
+        It replaces the robot's whole trajectory (:func:`~splattwin.robot.trajectories.write_joint_trajectory`):
         joints not recorded lose their earlier keys; recorded mimic joints are checked against their master.
         """
+        from splattwin.robot.trajectories import write_joint_trajectory  # noqa: PLC0415
         from splattwin.usd.stage import edit_twin  # noqa: PLC0415
-        from splattwin.usd.trajectories import write_joint_trajectory  # noqa: PLC0415
 
         trajectory = self.trajectory()
         with edit_twin(stage, create=False) as twin:

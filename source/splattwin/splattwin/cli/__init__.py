@@ -6,7 +6,9 @@ Each verb lives in its own module here with two functions: ``add_parser(verbs)``
 plus one entry in :data:`VERB_MODULES`.
 
 Every error a user can cause is a :class:`~splattwin.errors.SplatTwinError`; it is printed as one
-``error: <file>: <problem>`` line on stderr with exit code 2, and nothing half-written is left behind.
+``error: <file>: <problem>`` line on stderr with exit code 2, and nothing half-written is left behind. So is a
+missing optional dependency (OpenUSD without the ``usd`` extra, pybullet without ``robots``): the line names the
+extra to install.
 
 Ctrl-C (SIGINT) is one ``interrupted: ...`` line on stderr saying what was kept (``nothing written``, the files
 completed before it, or what the verb says it kept), exit code 130, and no traceback. Every write is atomic and
@@ -28,7 +30,7 @@ from typing import Any, NoReturn
 from splattwin.errors import Interrupted, SplatTwinError
 from splattwin.io._atomic import interrupted, note_interrupt, reset_interrupt_state, written_files
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "VERB_MODULES", "build_parser", "main"]
+__all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "OPTIONAL_EXTRAS", "VERB_MODULES", "build_parser", "main"]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -53,6 +55,10 @@ VERB_MODULES = (
     "play",
 )
 """Modules of :mod:`splattwin.cli`, one per verb, in the order ``--help`` lists them."""
+
+OPTIONAL_EXTRAS = {"pxr": "usd", "urdf_usd_converter": "usd", "pybullet": "robots", "pybullet_data": "robots"}
+"""Top-level modules of the optional extras (``source/splattwin/pyproject.toml``) -> the extra providing them: a
+verb that needs a missing one says which extra to install instead of ending in a traceback."""
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -191,6 +197,12 @@ def _run(argv: Sequence[str] | None) -> int:
         return args.run(args, Console(soft_wrap=True))
     except SplatTwinError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ModuleNotFoundError as exc:
+        extra = OPTIONAL_EXTRAS.get(str(exc.name).partition(".")[0])
+        if extra is None:
+            raise
+        print(f"error: {exc.name}: not installed; the verb needs it: pip install 'splattwin[{extra}]'", file=sys.stderr)
         return EXIT_USAGE
 
 

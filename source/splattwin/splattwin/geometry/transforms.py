@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -12,19 +14,36 @@ from splattwin.geometry.sh_rotation import rotate_sh
 __all__ = ["Similarity", "matrix_to_quat_wxyz", "quat_multiply_wxyz", "quat_wxyz_to_matrix", "rotation_between"]
 
 
-def quat_wxyz_to_matrix(quats_wxyz: np.ndarray) -> np.ndarray:
-    """Rotation matrices of quaternions (normalised here): [..., 4] (w, x, y, z) -> [..., 3, 3]."""
-    q = np.asarray(quats_wxyz, dtype=np.float64)
+def quat_wxyz_to_matrix(quats_wxyz: Any, *, dtype: type = np.float64) -> Any:
+    """Rotation matrices of quaternions (normalised here): [..., 4] (w, x, y, z) -> [..., 3, 3].
+
+    The one quaternion-to-matrix formula of the package. An array-like gives a numpy array of ``dtype`` (float64
+    unless a caller trades precision for speed, e.g. a bounding box); a torch tensor gives a tensor of its own
+    dtype and device that gradients flow through (the renderer's covariances).
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(quats_wxyz, torch.Tensor):
+        q = torch.nn.functional.normalize(quats_wxyz, dim=-1)
+        return torch.stack(_rotation_entries(*q.unbind(-1)), dim=-1).reshape(*q.shape[:-1], 3, 3)
+    q = np.asarray(quats_wxyz, dtype=dtype)
     q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    return np.stack(
-        [
-            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-        ],
-        -2,
-    )
+    components = np.ascontiguousarray(np.moveaxis(q, -1, 0))  # w, x, y, z each contiguous: faster arithmetic
+    return np.stack(_rotation_entries(*components), -1).reshape(*q.shape[:-1], 3, 3)
+
+
+def _rotation_entries(w: Any, x: Any, y: Any, z: Any) -> list[Any]:
+    """The nine entries of a unit quaternion's rotation matrix, row by row (numpy arrays or torch tensors)."""
+    return [
+        1 - 2 * (y * y + z * z),
+        2 * (x * y - w * z),
+        2 * (x * z + w * y),
+        2 * (x * y + w * z),
+        1 - 2 * (x * x + z * z),
+        2 * (y * z - w * x),
+        2 * (x * z - w * y),
+        2 * (y * z + w * x),
+        1 - 2 * (x * x + y * y),
+    ]
 
 
 def matrix_to_quat_wxyz(rotation: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ from splattwin.geometry.alignment import (
     unify_frame,
 )
 from splattwin.geometry.transforms import Similarity, matrix_to_quat_wxyz
-from splattwin.pipelines._common import check_prim_path_syntax, local_to_world, up_axis_transform
+from splattwin.pipelines._common import up_axis_transform
 from splattwin.pipelines._units import units_check
 from splattwin.robot.frames import base_pose_world, move_robot_bases, robot_origin_step
 from splattwin.usd.frames import (
@@ -45,6 +45,7 @@ from splattwin.usd.frames import (
     read_frame_state,
     to_custom_data,
 )
+from splattwin.usd.prims import check_prim_path_syntax, local_to_world
 from splattwin.usd.splats import define_gaussians_prim, read_gaussians_prim
 from splattwin.usd.stage import WORLD_PATH, TwinStage, edit_twin
 

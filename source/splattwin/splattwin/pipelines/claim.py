@@ -20,7 +20,7 @@ import numpy as np
 
 from splattwin.errors import InputError
 from splattwin.geometry.inside import points_in_mesh, winding_numbers_and_distances
-from splattwin.pipelines._common import check_new_prim_path, check_prim_path_syntax, local_to_world
+from splattwin.usd.prims import check_new_prim_path, check_prim_path_syntax, local_to_world
 from splattwin.usd.splats import (
     CLAIM_MARGIN_KEY,
     CLAIMED_FROM_KEY,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from splattwin.errors import InputError
 from splattwin.io import check_new_outputs, write_gaussians
-from splattwin.pipelines._common import local_to_world
+from splattwin.usd.prims import local_to_world
 from splattwin.usd.splats import read_gaussians_prim
 from splattwin.usd.stage import open_twin
 

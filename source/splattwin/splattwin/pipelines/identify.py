@@ -203,13 +203,9 @@ def identify_object_mass(config: IdentifyConfig, *, progress: Callable[[int], No
         _check_rests_on_the_table(logs, prim_vertices, twin, config)
         body = body_from_mesh(prim_vertices, prim_faces, name=f"{config.stage}:{config.object}")
         mesh_source = f"{config.object} collision mesh"
-    from pxr import Usd, UsdGeom  # noqa: PLC0415
+    from splattwin.usd.prims import world_matrix  # noqa: PLC0415
 
-    prim_position = np.array(
-        UsdGeom.Xformable(twin.stage.GetPrimAtPath(config.object))
-        .ComputeLocalToWorldTransform(Usd.TimeCode.Default())
-        .ExtractTranslation()
-    )
+    prim_position = world_matrix(twin.stage.GetPrimAtPath(config.object))[:3, 3]
     del twin
     pose_warnings = [
         f"{log.folder}: the object starts {1000 * d:.0f} mm from where the twin has {config.object}"

@@ -18,18 +18,12 @@ import numpy as np
 
 from splattwin.errors import InputError
 from splattwin.geometry.transforms import matrix_to_quat_wxyz
-from splattwin.pipelines._common import (
-    check_new_prim_path,
-    check_prim_path_syntax,
-    import_frame,
-    same_source_warnings,
-    source_to_world,
-    world_to_parent,
-)
+from splattwin.pipelines._common import import_frame, same_source_warnings, source_to_world
 from splattwin.pipelines._units import units_findings
 from splattwin.usd.bodies import CollisionApproximation
 from splattwin.usd.foreign import is_usd_file, read_foreign_gaussians, read_foreign_mesh
 from splattwin.usd.frames import FRAME_KEY, to_custom_data
+from splattwin.usd.prims import check_new_prim_path, check_prim_path_syntax, world_to_parent
 from splattwin.usd.stage import TwinStage, edit_twin
 
 if TYPE_CHECKING:

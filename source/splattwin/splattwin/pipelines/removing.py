@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from splattwin.errors import InputError
-from splattwin.pipelines._common import check_prim_path_syntax, remove_prim_specs
+from splattwin.usd.prims import check_prim_path_syntax, remove_prim_specs
 from splattwin.usd.stage import PHYSICS_SCENE_PATH, edit_twin
 
 if TYPE_CHECKING:
@@ -104,8 +104,8 @@ def _dependents(graph: ArticulationGraph, links: set[str], joints: set[str]) -> 
 def _remove_robot_part(
     twin: TwinStage, config: RemoveConfig, robot: str, links: set[str], joints: set[str]
 ) -> RemoveResult:
+    from splattwin.robot.trajectories import JOINT_ATTRIBUTE_PREFIX  # noqa: PLC0415
     from splattwin.robot.usd_robot import articulation_graph  # noqa: PLC0415
-    from splattwin.usd.trajectories import JOINT_ATTRIBUTE_PREFIX  # noqa: PLC0415
 
     graph = articulation_graph(twin.stage, robot)
     links, joints = _dependents(graph, links, joints)
@@ -133,7 +133,7 @@ def _remove_robot_part(
     for path in [config.prim, *removed[1:]]:
         if twin.stage.GetPrimAtPath(path):
             layers.update(remove_prim_specs(twin, path, force=True))
-    # The removed joints' keyed values (usd/trajectories.py: one attribute per joint on the robot prim).
+    # The removed joints' keyed values (robot/trajectories.py: one attribute per joint on the robot prim).
     dropped = []
     for joint in sorted(joints):
         attribute = f"{robot}.{JOINT_ATTRIBUTE_PREFIX}{joint.rsplit('/', 1)[-1]}"

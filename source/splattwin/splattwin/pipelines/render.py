@@ -58,7 +58,7 @@ class RenderConfig:
     vertical_fov_deg: field of view of a look-at camera.
     joints: joint name -> value (rad or m) for the robots on the stage; unset joints are 0.
     trajectory: a .csv / .npz joint trajectory (one frame per sample), or ``Path("stage")``: the time-sampled
-        trajectory of the stage's one robot (:mod:`splattwin.usd.trajectories`).
+        trajectory of the stage's one robot (:mod:`splattwin.robot.trajectories`).
     fps: video frame rate; None = the trajectory's median rate.
     backend: "auto", "cpu" or "gsplat".
     depth: also write the 16-bit depth PNG(s).
@@ -196,7 +196,8 @@ def _to_uint8(rgb: np.ndarray) -> np.ndarray:
 
 
 def _camera(config: RenderConfig, stage: Any) -> Any:
-    from splattwin.render.scene import camera_from_prim, look_at_camera  # noqa: PLC0415
+    from splattwin.render.camera import look_at_camera  # noqa: PLC0415
+    from splattwin.scene import camera_from_prim  # noqa: PLC0415
 
     width, height = config.size
     if config.camera is not None:
@@ -207,14 +208,9 @@ def _camera(config: RenderConfig, stage: Any) -> Any:
 
 def _link_overrides(stage: Any, joints: Mapping[str, float]) -> dict[str, np.ndarray]:
     """Robot link transforms at the joints (empty when the stage has no robot and no joints are given)."""
-    try:
-        from splattwin.render.scene import robot_link_overrides  # noqa: PLC0415
+    from splattwin.scene import robot_link_overrides  # noqa: PLC0415
 
-        return robot_link_overrides(stage, joints)
-    except ImportError:
-        if joints:
-            raise InputError("--joints", "posing robots needs splattwin.robot, which is not installed") from None
-        return {}
+    return robot_link_overrides(stage, joints)
 
 
 def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | None = None) -> RenderResult:
@@ -229,10 +225,10 @@ def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | 
             unknown joints, a bad trajectory. Nothing is written then.
     """
     from splattwin.io import check_new_outputs  # noqa: PLC0415
-    from splattwin.render.scene import gather_gaussians, keyed_pose_overrides, stage_path  # noqa: PLC0415
     from splattwin.render.views import render_view  # noqa: PLC0415
+    from splattwin.robot.trajectories import check_joint_values, robot_file_trajectory  # noqa: PLC0415
+    from splattwin.scene import gather_gaussians, keyed_pose_overrides, stage_path  # noqa: PLC0415
     from splattwin.usd import open_usd_stage  # noqa: PLC0415
-    from splattwin.usd.trajectories import check_joint_values, robot_file_trajectory  # noqa: PLC0415
 
     config.validate()
     check_new_outputs(*config.outputs(), force=config.overwrite)
@@ -294,9 +290,9 @@ def render_twin(config: RenderConfig, *, progress: Callable[[int, int], None] | 
 
 def _stage_trajectory(stage: Any) -> Any:
     """The time-sampled joint trajectory of the stage's robot (``--trajectory stage``)."""
-    from splattwin.render.scene import stage_path  # noqa: PLC0415
     from splattwin.robot import find_robots  # noqa: PLC0415
-    from splattwin.usd.trajectories import read_joint_trajectory  # noqa: PLC0415
+    from splattwin.robot.trajectories import read_joint_trajectory  # noqa: PLC0415
+    from splattwin.scene import stage_path  # noqa: PLC0415
 
     robots = find_robots(stage)
     if len(robots) != 1:
@@ -306,10 +302,8 @@ def _stage_trajectory(stage: Any) -> Any:
 
 
 def _robot_joint_names(stage: Any) -> list[str]:
-    try:
-        from splattwin.robot import find_robots, load_robot  # noqa: PLC0415
-    except ImportError:
-        return []
+    from splattwin.robot import find_robots, load_robot  # noqa: PLC0415
+
     names: list[str] = []
     for root in find_robots(stage):
         names.extend(load_robot(stage, root).joint_names)
@@ -391,10 +385,8 @@ def _meshes_without_gaussians(stage: Any) -> list[str]:
 
 def _demo_poses(stage: Any) -> list[dict[str, float]]:
     """Zero pose plus two poses at 30 % / 60 % of the way to each joint's limits (if a robot is on the stage)."""
-    try:
-        from splattwin.robot import find_robots, load_robot  # noqa: PLC0415
-    except ImportError:
-        return [{}]
+    from splattwin.robot import find_robots, load_robot  # noqa: PLC0415
+
     poses: list[dict[str, float]] = [{}]
     for root in find_robots(stage)[:1]:
         robot = load_robot(stage, root)
@@ -407,7 +399,7 @@ def _demo_poses(stage: Any) -> list[dict[str, float]]:
 
 def _demo_cameras(scene: Any, width: int, height: int) -> list[Any]:
     """Two views of the table from the open side (away from the wall), whatever the twin's heading."""
-    from splattwin.render.scene import look_at_camera  # noqa: PLC0415
+    from splattwin.render.camera import look_at_camera  # noqa: PLC0415
 
     means = scene.gaussians.means.astype(np.float64)
     objects = np.array([p.startswith("/World/Objects") for p in scene.prim_paths])[scene.prim_index]
@@ -450,9 +442,9 @@ def render_demo_views(stage_path: Path, out: Path, *, width: int = 480, height: 
 
     import imageio.v3 as iio  # noqa: PLC0415
 
-    from splattwin.render.meshes import SceneMeshes, gather_meshes, rasterize_meshes  # noqa: PLC0415
-    from splattwin.render.scene import gather_gaussians  # noqa: PLC0415
+    from splattwin.render.meshes import SceneMeshes, rasterize_meshes  # noqa: PLC0415
     from splattwin.render.views import composite, render_view  # noqa: PLC0415
+    from splattwin.scene import gather_gaussians, gather_meshes  # noqa: PLC0415
     from splattwin.usd import open_usd_stage  # noqa: PLC0415
 
     stage = open_usd_stage(stage_path)

@@ -273,10 +273,10 @@ def import_robot(config: ImportRobotConfig) -> ImportRobotResult:
     import torch  # noqa: PLC0415
 
     from splattwin.io import read_gaussians  # noqa: PLC0415
-    from splattwin.pipelines._common import check_new_prim_path, world_to_parent  # noqa: PLC0415
     from splattwin.robot.kinematics import Robot  # noqa: PLC0415
     from splattwin.robot.urdf import parse_urdf  # noqa: PLC0415
     from splattwin.robot.usd_robot import author_robot, link_meshes, read_robot_spec  # noqa: PLC0415
+    from splattwin.usd.prims import check_new_prim_path, world_to_parent  # noqa: PLC0415
     from splattwin.usd.stage import edit_twin  # noqa: PLC0415
 
     config.validate()

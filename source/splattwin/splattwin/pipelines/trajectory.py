@@ -1,6 +1,6 @@
 """``splattwin trajectory import|export|check``: joint trajectories between files and the stage's time samples.
 
-The stage side is :mod:`splattwin.usd.trajectories` (where the samples live and why); the file side is
+The stage side is :mod:`splattwin.robot.trajectories` (where the samples live and why); the file side is
 :mod:`splattwin.io.trajectory` (CSV with a ``time,<joints>`` header, NPZ with ``t``, ``q``, ``joint_names``).
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from splattwin.io.trajectory import Trajectory, read_trajectory, write_trajectory
-from splattwin.usd.trajectories import (
+from splattwin.robot.trajectories import (
     TrajectoryIssue,
     check_trajectory,
     joint_channels,

@@ -1,5 +1,8 @@
 """Rendering the twin: a differentiable splat rasterizer (CPU kernels or gsplat on CUDA) and helpers.
 
+It takes Gaussians and cameras; it never reads a USD stage nor runs robot kinematics (:mod:`splattwin.scene`
+gathers a stage's Gaussians, meshes and cameras for it).
+
 Heavy modules (torch, numba) are imported only when a function is first used.
 """
 
@@ -10,10 +13,9 @@ from typing import Any
 __all__ = [
     "RENDER_MODES",
     "Camera",
-    "camera_from_prim",
+    "SceneGaussians",
+    "SceneMeshes",
     "composite",
-    "gather_gaussians",
-    "gather_meshes",
     "gsplat_available",
     "look_at_camera",
     "rasterization",
@@ -25,13 +27,12 @@ _LAZY = {
     "RENDER_MODES": "splattwin.render.rasterizer",
     "gsplat_available": "splattwin.render.rasterizer",
     "rasterization": "splattwin.render.rasterizer",
-    "Camera": "splattwin.render.scene",
-    "camera_from_prim": "splattwin.render.scene",
-    "gather_gaussians": "splattwin.render.scene",
-    "look_at_camera": "splattwin.render.scene",
+    "Camera": "splattwin.render.camera",
+    "look_at_camera": "splattwin.render.camera",
+    "SceneGaussians": "splattwin.render.views",
     "composite": "splattwin.render.views",
     "render_view": "splattwin.render.views",
-    "gather_meshes": "splattwin.render.meshes",
+    "SceneMeshes": "splattwin.render.meshes",
     "rasterize_meshes": "splattwin.render.meshes",
 }
 

@@ -44,25 +44,9 @@ class Projection:
 
 def quat_scale_to_covar(quats_wxyz: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
     """3D covariances R S S R^T: quats_wxyz [N, 4] (normalised here), scales [N, 3] linear -> [N, 3, 3]."""
-    import torch  # noqa: PLC0415
+    from splattwin.geometry.transforms import quat_wxyz_to_matrix  # noqa: PLC0415
 
-    q = torch.nn.functional.normalize(quats_wxyz, dim=-1)
-    w, x, y, z = q.unbind(-1)
-    rotation = torch.stack(
-        [
-            1 - 2 * (y * y + z * z),
-            2 * (x * y - w * z),
-            2 * (x * z + w * y),
-            2 * (x * y + w * z),
-            1 - 2 * (x * x + z * z),
-            2 * (y * z - w * x),
-            2 * (x * z - w * y),
-            2 * (y * z + w * x),
-            1 - 2 * (x * x + y * y),
-        ],
-        dim=-1,
-    ).reshape(*q.shape[:-1], 3, 3)
-    m = rotation * scales[..., None, :]
+    m = quat_wxyz_to_matrix(quats_wxyz) * scales[..., None, :]
     return m @ m.transpose(-1, -2)
 
 

@@ -7,12 +7,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from splattwin.errors import InputError
-from splattwin.render.scene import Camera, SceneGaussians
+from splattwin.gaussians import Gaussians
+from splattwin.render.camera import Camera
 
-__all__ = ["ViewRender", "composite", "render_view"]
+__all__ = ["SceneGaussians", "ViewRender", "composite", "render_view"]
 
 BACKGROUND_LABEL = -1
 """Segmentation label of pixels no Gaussian contributes to."""
+
+
+@dataclass
+class SceneGaussians:
+    """Every Gaussian of a stage in the world frame, with the prim each came from.
+
+    Attributes:
+        gaussians: world-frame Gaussians (metres), concatenated over prims.
+        prim_paths: the Gaussian prims, in gathering order.
+        prim_index: [N] int32 index into ``prim_paths`` for each Gaussian.
+    """
+
+    gaussians: Gaussians
+    prim_paths: list[str]
+    prim_index: np.ndarray
 
 
 @dataclass
@@ -53,7 +69,7 @@ def render_view(
     """Render a gathered twin (RGB + expected depth in one pass) and label each pixel with its prim.
 
     Args:
-        scene: world-frame Gaussians with their prims (:func:`~splattwin.render.scene.gather_gaussians`).
+        scene: world-frame Gaussians with their prims (:func:`splattwin.scene.gather_gaussians`).
         camera: the camera.
         backend: "cpu", "gsplat" or "auto"; the segmentation always comes from the CPU rasterizer's exact
             per-pixel maximum-weight Gaussian (gsplat has no such output), in the same pass when on the CPU.

@@ -8,7 +8,8 @@ the stage), :mod:`~splattwin.robot.kinematics` (torch FK), :mod:`~splattwin.robo
 Denavit-Hartenberg chains), :mod:`~splattwin.robot.binding` (Gaussians to link surfaces),
 :mod:`~splattwin.robot.posing` (Gaussians at q), :mod:`~splattwin.robot.registration` (base pose by ICP),
 :mod:`~splattwin.robot.frames` (``align --robot``), :mod:`~splattwin.robot.synthetic` (a robot splat from its
-meshes). See docs/robot.md.
+meshes), :mod:`~splattwin.robot.trajectories` (joint trajectories, and the object poses of a rollout, as time
+samples in the twin). See docs/robot.md.
 """
 
 from splattwin.robot.kinematics import Robot, load_robot

@@ -12,6 +12,7 @@ import numpy as np
 
 from splattwin.errors import StageError
 from splattwin.geometry.transforms import Similarity
+from splattwin.usd.prims import world_matrix
 
 if TYPE_CHECKING:
     from pxr import Usd
@@ -23,14 +24,13 @@ __all__ = ["base_pose_world", "move_robot_bases", "robot_origin_step"]
 
 def base_pose_world(stage: Usd.Stage, prim_path: str) -> np.ndarray:
     """World pose [4, 4] of a robot prim written by ``import-robot`` (StageError if there is none)."""
-    from pxr import Usd, UsdGeom  # noqa: PLC0415
 
     from splattwin.robot.usd_robot import ROBOT_KEY  # noqa: PLC0415
 
     prim = stage.GetPrimAtPath(prim_path)
     if not prim or prim.GetCustomDataByKey(ROBOT_KEY) is None:
         raise StageError(stage.GetRootLayer().identifier, f"--robot {prim_path}: no robot prim there (import-robot)")
-    return np.array(UsdGeom.Xformable(prim).ComputeLocalToWorldTransform(Usd.TimeCode.Default())).T
+    return world_matrix(prim)
 
 
 def robot_origin_step(base_world: np.ndarray, before: Similarity) -> tuple[Similarity, dict[str, Any]]:
@@ -60,7 +60,7 @@ def robot_origin_step(base_world: np.ndarray, before: Similarity) -> tuple[Simil
 
 def move_robot_bases(twin: TwinStage, applied: Similarity) -> list[str]:
     """Move every robot's base with an alignment (rigidly: robots are metric); returns the robot prims moved."""
-    from pxr import Gf, Usd, UsdGeom  # noqa: PLC0415
+    from pxr import Gf, UsdGeom  # noqa: PLC0415
 
     from splattwin.robot.usd_robot import find_robots  # noqa: PLC0415
 
@@ -71,7 +71,7 @@ def move_robot_bases(twin: TwinStage, applied: Similarity) -> list[str]:
         new_pose = np.eye(4)
         new_pose[:3, :3] = applied.rotation @ pose[:3, :3]
         new_pose[:3, 3] = applied.apply_points(pose[:3, 3])
-        parent = np.array(UsdGeom.Xformable(prim.GetParent()).ComputeLocalToWorldTransform(Usd.TimeCode.Default())).T
+        parent = world_matrix(prim.GetParent())
         local = np.linalg.inv(parent) @ new_pose
         with twin.edit_layer(twin.layer_of(path) or "robot"):
             ops = UsdGeom.Xformable(prim).GetOrderedXformOps()

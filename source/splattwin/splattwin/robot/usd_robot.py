@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from splattwin.errors import InputError, StageError
+from splattwin.geometry.transforms import quat_wxyz_to_matrix
 from splattwin.robot.urdf import UrdfGeometry, UrdfRobot
+from splattwin.usd.prims import world_matrix
 
 if TYPE_CHECKING:
     from pxr import Usd
@@ -96,23 +98,9 @@ class RobotSpec:
     joints: list[JointSpec] = field(default_factory=list)
 
 
-def _quat_to_matrix(quat: Any) -> np.ndarray:
-    real, imag = quat.GetReal(), quat.GetImaginary()
-    w, x, y, z = real, imag[0], imag[1], imag[2]
-    norm = np.sqrt(w * w + x * x + y * y + z * z)
-    w, x, y, z = w / norm, x / norm, y / norm, z / norm
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-
-
 def _frame(pos: Any, rot: Any) -> np.ndarray:
     matrix = np.eye(4)
-    matrix[:3, :3] = _quat_to_matrix(rot)
+    matrix[:3, :3] = quat_wxyz_to_matrix([rot.GetReal(), *rot.GetImaginary()])
     matrix[:3, 3] = np.array(pos, dtype=np.float64)
     return matrix
 
@@ -447,7 +435,7 @@ def read_robot_spec(stage: Usd.Stage, prim_path: str) -> RobotSpec:
         stack.extend(j.child for j in reversed(by_parent.get(name, [])))
     time = Usd.TimeCode.Default()
     root_local = np.array(UsdGeom.Xformable(stage.GetPrimAtPath(roots[0])).GetLocalTransformation(time)).T
-    base_world = np.array(UsdGeom.Xformable(root).ComputeLocalToWorldTransform(time)).T
+    base_world = world_matrix(root)
     return RobotSpec(
         prim=prim_path,
         link_names=order,
@@ -546,8 +534,6 @@ def _link_gaussians(stage: Usd.Stage, link_path: str) -> int:
 
 def _describe_broken_robot(stage: Usd.Stage, path: str, problems: list[dict[str, str]]) -> dict[str, Any]:
     """What :func:`describe_robots` can say of a robot whose joints do not form a tree: links, joints as found."""
-    from pxr import Usd, UsdGeom  # noqa: PLC0415
-
     graph = articulation_graph(stage, path)
     links = [
         {"name": name, "prim": link, "gaussians": _link_gaussians(stage, link)} for link, name in graph.links.items()
@@ -566,12 +552,11 @@ def _describe_broken_robot(stage: Usd.Stage, path: str, problems: list[dict[str,
     ]
     root = stage.GetPrimAtPath(path)
     info = root.GetCustomDataByKey(ROBOT_KEY) or {}
-    base = UsdGeom.Xformable(root).ComputeLocalToWorldTransform(Usd.TimeCode.Default())
     return {
         "prim": path,
         "name": info.get("name", ""),
         "urdf": info.get("urdf", ""),
-        "base_position": list(base.ExtractTranslation()),
+        "base_position": world_matrix(root)[:3, 3].tolist(),
         "links": links,
         "joints": joints,
         "bound_gaussians": sum(link["gaussians"] for link in links),

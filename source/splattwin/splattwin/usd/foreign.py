@@ -17,6 +17,7 @@ import numpy as np
 from splattwin.errors import InputError
 from splattwin.geometry.alignment import up_axis_rotation
 from splattwin.geometry.transforms import Similarity
+from splattwin.usd.prims import world_matrix
 from splattwin.usd.stage import USD_SUFFIXES, open_usd_stage
 
 if TYPE_CHECKING:
@@ -73,10 +74,10 @@ def foreign_to_z_up_metres(prim: Usd.Prim, path: Path) -> Similarity:
     Raises:
         InputError: a transform that is not a similarity (shear, non-uniform scale).
     """
-    from pxr import Usd, UsdGeom  # noqa: PLC0415
+    from pxr import UsdGeom  # noqa: PLC0415
 
     stage = prim.GetStage()
-    matrix = np.array(UsdGeom.Xformable(prim).ComputeLocalToWorldTransform(Usd.TimeCode.Default())).T
+    matrix = world_matrix(prim)
     try:
         local_to_file = Similarity.from_matrix(matrix)
     except ValueError as exc:

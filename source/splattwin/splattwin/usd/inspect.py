@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from splattwin.usd.frames import ALIGNMENT_KEY, read_alignment, read_frame_state, similarity_from_list
+from splattwin.usd.prims import world_matrix
 from splattwin.usd.stage import LAYER_NAMES, TwinStage
 
 __all__ = ["describe_stage", "describe_twin"]
@@ -97,7 +98,7 @@ def _layer_name(twin: TwinStage | None, stage: Any, path: str) -> str:
 
 
 def _describe(stage: Any, root: str, layers: list[dict[str, Any]], twin: TwinStage | None) -> dict[str, Any]:
-    from pxr import Usd, UsdGeom, UsdPhysics, UsdShade, UsdVol  # noqa: PLC0415
+    from pxr import UsdGeom, UsdPhysics, UsdShade, UsdVol  # noqa: PLC0415
 
     alignment_transform = read_alignment(stage)
     splats, meshes, bodies = [], [], []
@@ -138,7 +139,7 @@ def _describe(stage: Any, root: str, layers: list[dict[str, Any]], twin: TwinSta
         if prim.HasAPI(UsdPhysics.RigidBodyAPI):
             mass_attr = UsdPhysics.MassAPI(prim).GetMassAttr()
             provenance = mass_attr.GetCustomDataByKey("splattwin:provenance") if mass_attr else None
-            pose = UsdGeom.Xformable(prim).ComputeLocalToWorldTransform(Usd.TimeCode.Default())
+            position = world_matrix(prim)[:3, 3]
             bodies.append(
                 {
                     "prim": path,
@@ -146,7 +147,7 @@ def _describe(stage: Any, root: str, layers: list[dict[str, Any]], twin: TwinSta
                     "mass_kg": float(mass_attr.Get()) if mass_attr and mass_attr.HasAuthoredValue() else None,
                     "mass_layer": _strongest_layer(twin, mass_attr) if mass_attr and twin else None,
                     "mass_provenance": dict(provenance) if provenance else None,
-                    "position": list(pose.ExtractTranslation()),
+                    "position": position.tolist(),
                     "frame": _frame(prim, alignment_transform),
                 }
             )

@@ -22,6 +22,7 @@ import numpy as np
 
 from splattwin.errors import InputError
 from splattwin.gaussians import Gaussians, num_sh_coeffs, sh0_to_rgb
+from splattwin.geometry.transforms import quat_wxyz_to_matrix
 
 if TYPE_CHECKING:
     from pxr import Usd, UsdVol
@@ -88,17 +89,8 @@ def gaussians_extent(gaussians: Gaussians, *, sigmas: float = SPLAT_KERNEL_SIGMA
     hi = np.full(3, -np.inf)
     for start in range(0, len(gaussians), _EXTENT_CHUNK):
         part = slice(start, start + _EXTENT_CHUNK)
-        q = gaussians.quats_wxyz[part]
-        q = q / np.linalg.norm(q, axis=1, keepdims=True)
-        w, x, y, z = q.T
-        s2 = gaussians.scales[part] ** 2
-        # Squared rotation-matrix entries row by row (float32 is ample for a bounding box).
-        rows = (
-            ((1 - 2 * (y * y + z * z)) ** 2, (2 * (x * y - w * z)) ** 2, (2 * (x * z + w * y)) ** 2),
-            ((2 * (x * y + w * z)) ** 2, (1 - 2 * (x * x + z * z)) ** 2, (2 * (y * z - w * x)) ** 2),
-            ((2 * (x * z - w * y)) ** 2, (2 * (y * z + w * x)) ** 2, (1 - 2 * (x * x + y * y)) ** 2),
-        )
-        half = sigmas * np.sqrt(np.stack([r0 * s2[:, 0] + r1 * s2[:, 1] + r2 * s2[:, 2] for r0, r1, r2 in rows], 1))
+        rotation = quat_wxyz_to_matrix(gaussians.quats_wxyz[part], dtype=np.float32)  # ample for a bounding box
+        half = sigmas * np.sqrt(np.einsum("nij,nj->ni", rotation**2, gaussians.scales[part] ** 2))
         lo = np.minimum(lo, (gaussians.means[part] - half).min(axis=0))
         hi = np.maximum(hi, (gaussians.means[part] + half).max(axis=0))
     return np.stack([lo, hi])

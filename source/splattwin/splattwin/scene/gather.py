@@ -1,16 +1,16 @@
-"""The twin as a renderer sees it: cameras from USD or look-at views, and every Gaussian prim in world space.
+"""The twin as a renderer sees it: cameras from USD, every Gaussian prim and mesh in world space, posed links.
 
-Cameras follow OpenCV in memory (x right, y down, z forward; ``viewmat`` world -> camera, column vectors), which
-is what :func:`~splattwin.render.rasterization` takes; USD cameras look down their local -Z with +Y up, and are
-converted here. Gathering walks the stage for ``UsdVol.ParticleField3DGaussianSplat`` prims and moves each one's
-Gaussians into the world frame; ``overrides`` replaces the world transform of chosen prims (robot links posed at
-joint values) while every descendant keeps its transform relative to the overridden prim.
+The renderer (:mod:`splattwin.render`) takes Gaussians and cameras; this reads them from a stage. Cameras follow
+OpenCV in memory (:class:`~splattwin.render.camera.Camera`); USD cameras look down their local -Z with +Y up, and
+are converted here. Gathering walks the stage for ``UsdVol.ParticleField3DGaussianSplat`` prims and moves each
+one's Gaussians into the world frame; ``overrides`` replaces the world transform of chosen prims (robot links
+posed at joint values by :func:`robot_link_overrides`, keyed objects by :func:`keyed_pose_overrides`) while every
+descendant keeps its transform relative to the overridden prim.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,92 +18,31 @@ import numpy as np
 from splattwin.errors import InputError, StageError
 from splattwin.gaussians import Gaussians
 from splattwin.geometry import Similarity
+from splattwin.render.camera import Camera
+from splattwin.render.meshes import SceneMeshes
+from splattwin.render.views import SceneGaussians
+from splattwin.usd.prims import world_matrix
 
 if TYPE_CHECKING:
     from pxr import Usd
 
 __all__ = [
-    "Camera",
-    "SceneGaussians",
     "camera_from_prim",
     "gather_gaussians",
+    "gather_meshes",
     "keyed_pose_overrides",
-    "look_at_camera",
     "robot_link_overrides",
     "stage_path",
 ]
 
 # USD cameras look down -Z with +Y up; OpenCV cameras look down +Z with +Y down.
 _USD_TO_OPENCV_CAMERA = np.diag([1.0, -1.0, -1.0, 1.0])
-
-
-@dataclass
-class Camera:
-    """A pinhole camera.
-
-    Attributes:
-        viewmat: world -> camera (OpenCV axes), column-vector 4x4, metres.
-        K: intrinsics [px], 3x3.
-        width, height: image size [px].
-        near, far: clipping distances along the view axis [m].
-    """
-
-    viewmat: np.ndarray
-    K: np.ndarray  # noqa: N815 (the usual name of the intrinsics matrix)
-    width: int
-    height: int
-    near: float = 0.01
-    far: float = 1e10
-
-    @property
-    def position(self) -> np.ndarray:
-        """Camera centre in the world [m], shape [3]."""
-        rotation = self.viewmat[:3, :3]
-        return -rotation.T @ self.viewmat[:3, 3]
+_DEFAULT_COLOR = (0.6, 0.6, 0.62)  # meshes without a displayColor
 
 
 def stage_path(stage: Usd.Stage) -> str:
     """The file a stage was opened from (for error messages)."""
     return stage.GetRootLayer().identifier
-
-
-def look_at_camera(
-    eye: tuple[float, float, float] | np.ndarray,
-    target: tuple[float, float, float] | np.ndarray,
-    *,
-    width: int = 640,
-    height: int = 480,
-    vertical_fov_deg: float = 50.0,
-    up: tuple[float, float, float] = (0.0, 0.0, 1.0),
-) -> Camera:
-    """A camera at ``eye`` looking at ``target`` (world frame [m]) with world ``up`` at the top of the image.
-
-    Raises:
-        InputError: eye equals target, the view direction is parallel to ``up``, or a bad size or field of view.
-    """
-    eye = np.asarray(eye, dtype=np.float64)
-    target = np.asarray(target, dtype=np.float64)
-    if width <= 0 or height <= 0:
-        raise InputError("--size", f"image size must be positive, got {width}x{height}")
-    if not 0.0 < vertical_fov_deg < 180.0:
-        raise InputError("vertical_fov_deg", f"must be in (0, 180), got {vertical_fov_deg}")
-    if not (np.isfinite(eye).all() and np.isfinite(target).all()):
-        raise InputError("--view", "eye and target must be finite")
-    forward = target - eye
-    if np.linalg.norm(forward) < 1e-9:
-        raise InputError("--view", f"eye and target are the same point {eye.tolist()}")
-    forward /= np.linalg.norm(forward)
-    right = np.cross(forward, np.asarray(up, dtype=np.float64))
-    if np.linalg.norm(right) < 1e-9:
-        raise InputError("--view", "the view direction is parallel to the up axis (z); move the eye sideways")
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    viewmat = np.eye(4)
-    viewmat[:3, :3] = np.stack([right, down, forward])
-    viewmat[:3, 3] = -viewmat[:3, :3] @ eye
-    focal = 0.5 * height / np.tan(np.radians(vertical_fov_deg) / 2)
-    K = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]])  # noqa: N806
-    return Camera(viewmat=viewmat, K=K, width=width, height=height)
 
 
 def camera_from_prim(stage: Usd.Stage, prim_path: str, *, width: int, height: int) -> Camera:
@@ -148,7 +87,7 @@ def camera_from_prim(stage: Usd.Stage, prim_path: str, *, width: int, height: in
             [0, 0, 1],
         ]
     )
-    local_to_world = np.array(camera.ComputeLocalToWorldTransform(Usd.TimeCode.Default())).T
+    local_to_world = world_matrix(prim)
     camera_to_world = local_to_world @ _USD_TO_OPENCV_CAMERA
     # Remove any scale on the camera's transform: only its position and orientation matter.
     axes = camera_to_world[:3, :3]
@@ -156,32 +95,14 @@ def camera_from_prim(stage: Usd.Stage, prim_path: str, *, width: int, height: in
     return Camera(viewmat=np.linalg.inv(camera_to_world), K=K, width=width, height=height, near=near, far=far)
 
 
-@dataclass
-class SceneGaussians:
-    """Every Gaussian of a stage in the world frame, with the prim each came from.
-
-    Attributes:
-        gaussians: world-frame Gaussians (metres), concatenated over prims.
-        prim_paths: the Gaussian prims, in gathering order.
-        prim_index: [N] int32 index into ``prim_paths`` for each Gaussian.
-    """
-
-    gaussians: Gaussians
-    prim_paths: list[str]
-    prim_index: np.ndarray
-
-
-def _world_matrix(prim: Any, overrides: Mapping[str, np.ndarray]) -> np.ndarray:
+def _posed_world_matrix(prim: Any, overrides: Mapping[str, np.ndarray]) -> np.ndarray:
     """Local-to-world 4x4 (column vectors) of ``prim``, with the nearest overridden ancestor's transform replaced."""
-    from pxr import Usd, UsdGeom  # noqa: PLC0415
-
-    time = Usd.TimeCode.Default()
-    world = np.array(UsdGeom.Imageable(prim).ComputeLocalToWorldTransform(time)).T
+    world = world_matrix(prim)
     ancestor = prim
     while ancestor and not ancestor.IsPseudoRoot():
         override = overrides.get(str(ancestor.GetPath()))
         if override is not None:
-            ancestor_world = np.array(UsdGeom.Imageable(ancestor).ComputeLocalToWorldTransform(time)).T
+            ancestor_world = world_matrix(ancestor)
             return np.asarray(override, dtype=np.float64) @ np.linalg.inv(ancestor_world) @ world
         ancestor = ancestor.GetParent()
     return world
@@ -220,7 +141,7 @@ def gather_gaussians(stage: Usd.Stage, *, overrides: Mapping[str, np.ndarray] | 
         if not prim.IsA(UsdVol.ParticleField3DGaussianSplat):
             continue
         local = read_gaussians_prim(prim)  # validates: NaN / Inf / bad scales raise InputError naming the prim
-        matrix = _world_matrix(prim, overrides)
+        matrix = _posed_world_matrix(prim, overrides)
         try:
             transform = Similarity.from_matrix(matrix)
         except ValueError as exc:
@@ -276,7 +197,7 @@ def robot_link_overrides(stage: Usd.Stage, joints: Mapping[str, float]) -> dict[
 
 def keyed_pose_overrides(stage: Usd.Stage, time_code: float) -> dict[str, np.ndarray]:
     """World transforms at ``time_code`` of the prims whose pose is keyed (time samples on their xform ops, as
-    ``splattwin play record=true`` and :func:`splattwin.usd.trajectories.write_object_poses` write them) and that
+    ``splattwin play record=true`` and :func:`splattwin.robot.trajectories.write_object_poses` write them) and that
     carry Gaussians: the nearest time-varying ancestor of each Gaussian prim outside the robots (robot links are
     posed from joint values by :func:`robot_link_overrides`).
 
@@ -285,13 +206,9 @@ def keyed_pose_overrides(stage: Usd.Stage, time_code: float) -> dict[str, np.nda
     """
     from pxr import Usd, UsdGeom, UsdVol  # noqa: PLC0415
 
-    robots: list[str] = []
-    try:
-        from splattwin.robot import find_robots  # noqa: PLC0415
+    from splattwin.robot import find_robots  # noqa: PLC0415
 
-        robots = find_robots(stage)
-    except ImportError:
-        pass
+    robots = find_robots(stage)
     keyed: set[str] = set()
     for prim in stage.Traverse(Usd.TraverseInstanceProxies()):
         if not prim.IsA(UsdVol.ParticleField3DGaussianSplat):
@@ -306,8 +223,47 @@ def keyed_pose_overrides(stage: Usd.Stage, time_code: float) -> dict[str, np.nda
                 keyed.add(str(ancestor.GetPath()))
                 break
             ancestor = ancestor.GetParent()
-    time = Usd.TimeCode(time_code)
-    return {
-        path: np.array(UsdGeom.Xformable(stage.GetPrimAtPath(path)).ComputeLocalToWorldTransform(time)).T
-        for path in sorted(keyed)
-    }
+    return {path: world_matrix(stage.GetPrimAtPath(path), time_code) for path in sorted(keyed)}
+
+
+def gather_meshes(
+    stage: Usd.Stage, *, overrides: Mapping[str, np.ndarray] | None = None, skip: tuple[str, ...] = ()
+) -> SceneMeshes:
+    """Triangulate every visible ``UsdGeom.Mesh`` (polygons as fans) into world-frame triangles.
+
+    Args:
+        stage: the twin.
+        overrides: as in :func:`gather_gaussians` (posed robot links).
+        skip: prim paths whose meshes (and their descendants') are left out.
+    """
+    from pxr import Usd, UsdGeom  # noqa: PLC0415
+
+    overrides = dict(overrides or {})
+    triangles, colors, paths, index = [], [], [], []
+    for prim in stage.Traverse(Usd.TraverseInstanceProxies()):
+        if not prim.IsA(UsdGeom.Mesh) or any(str(prim.GetPath()).startswith(s) for s in skip):
+            continue
+        if UsdGeom.Imageable(prim).ComputeVisibility() == UsdGeom.Tokens.invisible:
+            continue
+        mesh = UsdGeom.Mesh(prim)
+        points = np.asarray(mesh.GetPointsAttr().Get() or [], dtype=np.float64)
+        counts = np.asarray(mesh.GetFaceVertexCountsAttr().Get() or [], dtype=np.int64)
+        indices = np.asarray(mesh.GetFaceVertexIndicesAttr().Get() or [], dtype=np.int64)
+        if len(points) == 0 or len(counts) == 0:
+            continue
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        fans = [(s, s + k, s + k + 1) for s, c in zip(starts, counts, strict=True) for k in range(1, c - 1)]
+        if not fans:
+            continue
+        fan = np.asarray(fans, dtype=np.int64)
+        matrix = _posed_world_matrix(prim, overrides)
+        world = points @ matrix[:3, :3].T + matrix[:3, 3]
+        triangles.append(world[indices[fan]])
+        color = np.asarray(mesh.GetDisplayColorAttr().Get() or [_DEFAULT_COLOR], dtype=np.float64)
+        rgb = color[0] if len(color) else np.asarray(_DEFAULT_COLOR)
+        colors.append(np.broadcast_to(rgb, (len(fan), 3)))
+        index.append(np.full(len(fan), len(paths), dtype=np.int32))
+        paths.append(str(prim.GetPath()))
+    if not triangles:
+        return SceneMeshes(np.zeros((0, 3, 3)), np.zeros((0, 3)), [], np.zeros(0, dtype=np.int32))
+    return SceneMeshes(np.concatenate(triangles), np.concatenate(colors), paths, np.concatenate(index))
