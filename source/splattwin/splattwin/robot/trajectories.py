@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -286,18 +286,26 @@ def robot_file_trajectory(
     Raises:
         InputError: naming ``source``: unknown joints, or values that look like degrees.
     """
-    import warnings  # noqa: PLC0415
-
     from splattwin.robot.usd_robot import find_robots  # noqa: PLC0415
 
     channels = [c for robot in find_robots(stage) for c in joint_channels(stage, robot, mimic=True)]
+    return _checked_and_folded(trajectory, channels, source=source, known=known)
+
+
+def _checked_and_folded(
+    trajectory: Trajectory, channels: Sequence[Any], *, source: str, known: Sequence[str] = ()
+) -> Trajectory:
+    """``trajectory`` with its names checked against ``channels`` (and ``known``), degrees refused and mimic
+    columns folded into their masters (a warning for each disagreement)."""
+    import warnings  # noqa: PLC0415
+
     trajectory.validate(source, known_joints=[*known, *(c.name for c in channels)])
     suspicion = degrees_suspicion(trajectory.joint_names, trajectory.positions, channels)
     if suspicion:
         raise InputError(source, suspicion)
     folded, notes = fold_mimic_columns(trajectory, channels, source=source)
     for note in notes:
-        warnings.warn(note, stacklevel=2)
+        warnings.warn(note, stacklevel=3)
     return folded
 
 
@@ -384,13 +392,7 @@ def write_joint_trajectory(
     from pxr import Sdf  # noqa: PLC0415
 
     all_channels = joint_channels(twin.stage, robot_prim, mimic=True)
-    trajectory.validate(source, known_joints=[c.name for c in all_channels])
-    suspicion = degrees_suspicion(trajectory.joint_names, trajectory.positions, all_channels)
-    if suspicion:
-        raise InputError(source, suspicion)
-    trajectory, notes = fold_mimic_columns(trajectory, all_channels, source=source)
-    for note in notes:
-        warnings.warn(note, stacklevel=2)
+    trajectory = _checked_and_folded(trajectory, all_channels, source=source)
     channels = {c.name: c for c in all_channels if c.mimic is None}
     unkeyed = [name for name in channels if name not in trajectory.joint_names]
     times = np.asarray(trajectory.times, dtype=np.float64)
