@@ -30,10 +30,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("io",),
     ("mesh",),
     ("usd", "render", "physics"),
-    ("robot", "sysid"),
+    ("robot", "sysid", "surfaces"),  # surfaces: meshes from splats, segmentation, convex decomposition (issue 21)
     ("scene",),
+    ("vision",),  # pixels in: appearance fitting, pose from images, tracking (issue 20)
     ("pipelines",),
-    ("app", "reporting"),
+    ("app", "reporting", "viewer"),  # viewer: the browser viewer (issue 16)
     ("cli",),
 )
 """Bottom first; the same list, with what each room holds, is in docs/architecture.md."""
