@@ -2,43 +2,19 @@
 
 Cameras follow OpenCV in memory (x right, y down, z forward; ``viewmat`` world -> camera, column vectors), which
 is what :func:`~splattwin.render.rasterization` takes. A camera read from a USD stage (``UsdGeom.Camera``, which
-looks down its local -Z with +Y up) is converted by :func:`splattwin.scene.camera_from_prim`.
+looks down its local -Z with +Y up) is converted by
+:func:`splattwin.usd.cameras.camera_from_usd_prim`. The :class:`Camera` record itself lives in
+:mod:`splattwin.geometry.camera` (below ``io`` and ``usd``, which read cameras too) and is re-exported here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from splattwin.errors import InputError
+from splattwin.geometry.camera import Camera, project_points
 
-__all__ = ["Camera", "look_at_camera"]
-
-
-@dataclass
-class Camera:
-    """A pinhole camera.
-
-    Attributes:
-        viewmat: world -> camera (OpenCV axes), column-vector 4x4, metres.
-        K: intrinsics [px], 3x3.
-        width, height: image size [px].
-        near, far: clipping distances along the view axis [m].
-    """
-
-    viewmat: np.ndarray
-    K: np.ndarray  # noqa: N815 (the usual name of the intrinsics matrix)
-    width: int
-    height: int
-    near: float = 0.01
-    far: float = 1e10
-
-    @property
-    def position(self) -> np.ndarray:
-        """Camera centre in the world [m], shape [3]."""
-        rotation = self.viewmat[:3, :3]
-        return -rotation.T @ self.viewmat[:3, 3]
+__all__ = ["Camera", "look_at_camera", "project_points"]
 
 
 def look_at_camera(

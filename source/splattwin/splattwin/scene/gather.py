@@ -21,6 +21,7 @@ from splattwin.geometry import Similarity
 from splattwin.render.camera import Camera
 from splattwin.render.meshes import SceneMeshes
 from splattwin.render.views import SceneGaussians
+from splattwin.usd.cameras import camera_from_usd_prim
 from splattwin.usd.prims import world_matrix
 
 if TYPE_CHECKING:
@@ -35,8 +36,6 @@ __all__ = [
     "stage_path",
 ]
 
-# USD cameras look down -Z with +Y up; OpenCV cameras look down +Z with +Y down.
-_USD_TO_OPENCV_CAMERA = np.diag([1.0, -1.0, -1.0, 1.0])
 _DEFAULT_COLOR = (0.6, 0.6, 0.62)  # meshes without a displayColor
 
 
@@ -45,54 +44,20 @@ def stage_path(stage: Usd.Stage) -> str:
     return stage.GetRootLayer().identifier
 
 
-def camera_from_prim(stage: Usd.Stage, prim_path: str, *, width: int, height: int) -> Camera:
-    """A :class:`Camera` from a ``UsdGeom.Camera`` prim: focal length, apertures, offsets, clipping, transform.
+def camera_from_prim(
+    stage: Usd.Stage, prim_path: str, *, width: int | None = None, height: int | None = None
+) -> Camera:
+    """A :class:`Camera` from a ``UsdGeom.Camera`` prim (:func:`splattwin.usd.cameras.camera_from_usd_prim`).
 
-    Pixels are square: the horizontal aperture maps to the image width and the vertical field of view follows
-    from the image's aspect (USD's "fit horizontally"); the aperture offsets shift the principal point.
+    An imported camera (with a stored image size) keeps its exact intrinsics, scaled to ``width`` x ``height``
+    when given; any other camera has square pixels fitted to the image width and needs the size. The aperture
+    offsets move the frustum window as ``Gf.Camera`` does (a positive horizontal offset puts the principal point
+    left of the image centre, a positive vertical one below it).
 
     Raises:
-        InputError: no such prim, a prim that is not a camera, a non-positive focal length or aperture, or a
-            clipping range that is not 0 < near < far (the message names the stage file).
+        InputError: no such prim, not a camera, impossible intrinsics or clipping, no size (names the stage).
     """
-    from pxr import Usd, UsdGeom  # noqa: PLC0415
-
-    where = stage_path(stage)
-    prim = stage.GetPrimAtPath(prim_path) if prim_path.startswith("/") else Usd.Prim()
-    if not prim:
-        raise InputError(where, f"no prim at {prim_path!r} (give an absolute prim path of a Camera)")
-    if not prim.IsA(UsdGeom.Camera):
-        raise InputError(where, f"{prim_path} is a {prim.GetTypeName() or 'typeless'} prim, not a Camera")
-    camera = UsdGeom.Camera(prim)
-    focal = float(camera.GetFocalLengthAttr().Get())
-    h_aperture = float(camera.GetHorizontalApertureAttr().Get())
-    h_offset = float(camera.GetHorizontalApertureOffsetAttr().Get() or 0.0)
-    v_offset = float(camera.GetVerticalApertureOffsetAttr().Get() or 0.0)
-    if not (np.isfinite(focal) and focal > 0):
-        raise InputError(where, f"camera {prim_path} has an impossible focal length {focal} (must be > 0)")
-    if not (np.isfinite(h_aperture) and h_aperture > 0):
-        raise InputError(where, f"camera {prim_path} has an impossible horizontal aperture {h_aperture} (must be > 0)")
-    v_aperture = float(camera.GetVerticalApertureAttr().Get())
-    if not (np.isfinite(v_aperture) and v_aperture > 0):
-        raise InputError(where, f"camera {prim_path} has an impossible vertical aperture {v_aperture} (must be > 0)")
-    near, far = (float(v) for v in camera.GetClippingRangeAttr().Get())
-    if not (0 < near < far):
-        raise InputError(where, f"camera {prim_path} has a clipping range ({near}, {far}); need 0 < near < far")
-    pixels_per_aperture = width / h_aperture
-    focal_px = focal * pixels_per_aperture
-    K = np.array(  # noqa: N806
-        [
-            [focal_px, 0, width / 2 + h_offset * pixels_per_aperture],
-            [0, focal_px, height / 2 - v_offset * pixels_per_aperture],
-            [0, 0, 1],
-        ]
-    )
-    local_to_world = world_matrix(prim)
-    camera_to_world = local_to_world @ _USD_TO_OPENCV_CAMERA
-    # Remove any scale on the camera's transform: only its position and orientation matter.
-    axes = camera_to_world[:3, :3]
-    camera_to_world[:3, :3] = axes / np.linalg.norm(axes, axis=0, keepdims=True)
-    return Camera(viewmat=np.linalg.inv(camera_to_world), K=K, width=width, height=height, near=near, far=far)
+    return camera_from_usd_prim(stage, prim_path, width=width, height=height)
 
 
 def _posed_world_matrix(prim: Any, overrides: Mapping[str, np.ndarray]) -> np.ndarray:
