@@ -93,10 +93,8 @@ def check_converged(fits: list[PoseFit], names: list[str], min_iou: float, sourc
 
 
 def _cameras(stage: Any, names: list[str]) -> list[Any]:
-    try:
-        from splattwin.usd.cameras import read_cameras  # noqa: PLC0415
-    except ImportError:  # the cameras module lands with issue 20 item 1
-        raise InputError("--camera", "this build cannot read cameras from a stage (splattwin.usd.cameras)") from None
+    from splattwin.usd.cameras import read_cameras  # noqa: PLC0415
+
     available = read_cameras(stage)
     by_path = {f"/World/Cameras/{k}": v for k, v in available.items()}
     out = []

@@ -46,7 +46,8 @@ class FitOptions:
 
     Attributes:
         iterations: Adam steps per start.
-        lr: joint step size [rad or m] at the start (cosine decay to ``lr / 10``).
+        lr: joint step size [rad] at the start (cosine decay to ``lr / 10``); a prismatic joint steps a tenth of
+            it in metres (a gripper's range is centimetres).
         camera_lr: step size of the camera correction (rotation rad, translation m).
         photometric: weight of the L1 photometric term (0, the default: silhouette only; the link Gaussians'
             colours come from the meshes' materials, unshaded, so against a shaded image of another renderer the
@@ -362,10 +363,15 @@ def estimate_pose(
     best: PoseFit | None = None
     total = options.iterations * len(starts)
     done = 0
+    kinds = {j.name: j.type for j in robot.spec.joints}
+    units = torch.tensor([0.1 if kinds.get(name) == "prismatic" else 1.0 for name in robot.joint_names])
+    units = units.to(torch.float64)
     for start in starts:
-        q = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+        # Adam's step is about lr in each parameter: optimise q / units so a prismatic joint steps in 0.1 lr.
+        u = torch.tensor(start, dtype=torch.float64) / units
+        u.requires_grad_(True)
         delta = torch.zeros(len(cameras), 6, dtype=torch.float64, requires_grad=options.fit_camera)
-        groups = [{"params": [q], "lr": options.lr}]
+        groups = [{"params": [u], "lr": options.lr}]
         if options.fit_camera:
             groups.append({"params": [delta], "lr": options.camera_lr})
         optimiser = torch.optim.Adam(groups)
@@ -378,6 +384,7 @@ def estimate_pose(
             for group, lr in zip(optimiser.param_groups, base_lrs, strict=True):
                 group["lr"] = lr * scale
             optimiser.zero_grad()
+            q = u * units
             viewmats = torch.stack([apply_camera_delta(viewmats0[c], delta[c]) for c in range(len(cameras))])
             rgb, alpha = render_robot(
                 robot,
@@ -409,7 +416,7 @@ def estimate_pose(
             loss.backward()
             optimiser.step()
             with torch.no_grad():  # the limits as a projection: a step past a limit stops at it
-                q.copy_(torch.maximum(torch.minimum(q, upper), lower))
+                u.copy_(torch.maximum(torch.minimum(u * units, upper), lower) / units)
             done += 1
             if progress is not None:
                 progress(done, total)
