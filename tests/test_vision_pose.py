@@ -242,3 +242,14 @@ def test_reach_image_moves_onto_the_target(arm) -> None:
     # minimum jerk: the midpoint is halfway, the quarter point at s(0.25) = 0.103516
     path = minimum_jerk(np.zeros(1), np.ones(1), np.linspace(0, 1, 5))
     assert path[2, 0] == pytest.approx(0.5) and path[1, 0] == pytest.approx(0.103515625)
+
+
+def test_fit_stays_within_the_joint_limits(arm) -> None:
+    """The image shows pitch 1.75 rad, past its 1.5 limit: the fit stops at the limit, never beyond."""
+    robot = arm["robot"]
+    image, mask = _tiny(arm, np.array([0.3, 1.75]))
+    options = FitOptions(iterations=40, restarts=1, restart_spread=0.1)
+    fit = estimate_pose(robot, [arm["camera"]], image[None], mask[None], np.array([0.3, 1.2]), options)
+    assert fit.starts == 2 and fit.iterations == 80
+    assert fit.q[1] <= 1.5 + 1e-12
+    assert fit.q[1] == pytest.approx(1.5, abs=0.02)  # pushed against it
