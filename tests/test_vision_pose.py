@@ -253,3 +253,21 @@ def test_fit_stays_within_the_joint_limits(arm) -> None:
     assert fit.starts == 2 and fit.iterations == 80
     assert fit.q[1] <= 1.5 + 1e-12
     assert fit.q[1] == pytest.approx(1.5, abs=0.02)  # pushed against it
+
+
+def test_camera_correction_is_the_rigid_motion_of_its_rotation_vector() -> None:
+    from scipy.spatial.transform import Rotation
+
+    from splattwin.vision.pose import apply_camera_delta
+
+    rng = np.random.default_rng(3)
+    viewmat = np.eye(4)
+    viewmat[:3, :3] = Rotation.from_rotvec(rng.normal(size=3)).as_matrix()
+    viewmat[:3, 3] = rng.normal(size=3)
+    for w in (np.array([0.3, -0.2, 0.5]), np.array([1e-6, 0.0, -2e-6])):
+        t = np.array([0.05, -0.02, 0.01])
+        expected = np.eye(4)
+        expected[:3, :3] = Rotation.from_rotvec(w).as_matrix()
+        expected[:3, 3] = t
+        got = apply_camera_delta(torch.tensor(viewmat), torch.tensor(np.concatenate([w, t]))).numpy()
+        assert np.allclose(got, expected @ viewmat, atol=1e-12)
