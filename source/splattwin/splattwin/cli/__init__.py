@@ -53,6 +53,8 @@ VERB_MODULES = (
     "demo",
     "train",
     "play",
+    "estimate_pose",
+    "reach_image",
 )
 """Modules of :mod:`splattwin.cli`, one per verb, in the order ``--help`` lists them."""
 
