@@ -110,7 +110,7 @@ def find_table_z(
 
     Candidates are peaks of the heights of the flat, up-facing Gaussians in the region (smallest axis within 25
     degrees of z) in ``band_m`` bins with at least ``min_count`` Gaussians; a candidate is a table when its
-    Gaussians reach within 15 % of the region's width of all four vertical sides (a table runs under the region's
+    Gaussians reach within 5 % of the region's width of all four vertical sides (a table runs under the region's
     walls; an object's top face lies inside them). The highest such plane wins (a floor is below the table). The
     height is the median of that plane's Gaussians.
     """
@@ -127,7 +127,7 @@ def find_table_z(
         return None
     edges = np.arange(lo[2], hi[2] + band_m, band_m)
     counts, _ = np.histogram(points[:, 2], bins=edges)
-    reach = 0.15 * (hi[:2] - lo[:2])
+    reach = 0.05 * (hi[:2] - lo[:2])
     for b in np.argsort(-edges[:-1]):  # highest first
         if (
             counts[b] < min_count
