@@ -46,6 +46,7 @@ VERB_MODULES = (
     "inspect",
     "align",
     "claim",
+    "extract_mesh",
     "remove",
     "identify_mass",
     "render",
@@ -58,7 +59,13 @@ VERB_MODULES = (
 )
 """Modules of :mod:`splattwin.cli`, one per verb, in the order ``--help`` lists them."""
 
-OPTIONAL_EXTRAS = {"pxr": "usd", "urdf_usd_converter": "usd", "pybullet": "robots", "pybullet_data": "robots"}
+OPTIONAL_EXTRAS = {
+    "pxr": "usd",
+    "urdf_usd_converter": "usd",
+    "pybullet": "robots",
+    "pybullet_data": "robots",
+    "skimage": "surfaces",
+}
 """Top-level modules of the optional extras (``source/splattwin/pyproject.toml``) -> the extra providing them: a
 verb that needs a missing one says which extra to install instead of ending in a traceback."""
 

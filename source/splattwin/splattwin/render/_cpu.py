@@ -19,7 +19,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["TileLists", "build_tile_lists", "rasterize_to_pixels"]
+__all__ = ["TileLists", "build_tile_lists", "rasterize_ray_depth", "rasterize_to_pixels"]
 
 
 @dataclass
@@ -260,3 +260,50 @@ def rasterize_to_pixels(
     if _FUNCTION is None:
         _FUNCTION = _make_function()
     return _FUNCTION.apply(means2d, conics, colors, opacities, backgrounds, tiles, width, height)
+
+
+def rasterize_ray_depth(
+    means2d: np.ndarray,
+    conics: np.ndarray,
+    opacities: np.ndarray,
+    rays: np.ndarray,
+    intrinsics: np.ndarray,
+    tiles: TileLists,
+    width: int,
+    height: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ray-Gaussian depth of C cameras (forward only, no gradient; :func:`_cpu_kernels.rasterize_ray_depth`).
+
+    Args:
+        means2d: [C, N, 2] pixel coordinates; conics: [C, N, 3] [px^-2]; opacities: [C, N].
+        rays: [C, N, 9] per Gaussian and camera: the camera-frame inverse covariance up to scale
+            (m00, m01, m02, m11, m12, m22) and ``M @ mu_c`` (3).
+        intrinsics: [C, 4] fx, fy, cx, cy [px].
+        tiles: the tile lists of these projections; width, height: image size [px].
+
+    Returns:
+        expected [C, H, W] (sum of w_i t_i, not divided by alpha), median [C, H, W] [m] (0 where the accumulated
+        alpha never reaches 0.5), alphas [C, H, W].
+    """
+    from splattwin.render import _cpu_kernels as kernels  # noqa: PLC0415
+
+    num_cameras = means2d.shape[0]
+    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (means2d, conics, opacities, rays, intrinsics)]
+    expected = np.empty((num_cameras, height, width), dtype=np.float64)
+    median = np.empty_like(expected)
+    alphas = np.empty_like(expected)
+    with _keep_torch_threads():
+        kernels.rasterize_ray_depth(
+            *arrays,
+            tiles.tile_offsets,
+            tiles.flatten_ids,
+            width,
+            height,
+            tiles.tile_size,
+            tiles.tiles_w,
+            tiles.tiles_h,
+            expected,
+            median,
+            alphas,
+        )
+    return expected, median, alphas

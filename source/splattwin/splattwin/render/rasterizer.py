@@ -12,17 +12,24 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from splattwin.errors import InputError
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["RENDER_MODES", "gsplat_available", "rasterization"]
+__all__ = ["RAY_DEPTH_MODES", "RENDER_MODES", "gsplat_available", "rasterization"]
 
 logger = logging.getLogger(__name__)
 
-RENDER_MODES = ("RGB", "D", "ED", "RGB+D", "RGB+ED")
-"""Render modes: colour, accumulated depth (sum of w_i z_i), expected depth (D / alpha), or colour plus one."""
+RENDER_MODES = ("RGB", "D", "ED", "RGB+D", "RGB+ED", "RD", "MD")
+"""Render modes: colour, accumulated depth (sum of w_i z_i), expected depth (D / alpha), or colour plus one (gsplat's
+modes); and two CPU-only surface-depth modes without gradient: "RD" the expected ray-Gaussian depth and "MD" the
+median ray-Gaussian depth (see :func:`rasterization`)."""
+
+RAY_DEPTH_MODES = ("RD", "MD")
+"""The CPU-only, forward-only ray-Gaussian depth modes."""
 
 _BACKENDS = ("auto", "cpu", "gsplat")
 _GSPLAT_STATE: dict[str, Any] = {}
@@ -133,7 +140,14 @@ def rasterization(
             passed to gsplat. The CPU backend does not compute them and refuses ``True``.
         tile_size: tile edge [px].
         backgrounds: [C, D] colour behind the Gaussians (D = channels of the output), or None (black). No gradient.
-        render_mode: "RGB", "D" (accumulated z), "ED" (expected z = D / alpha), "RGB+D" or "RGB+ED".
+        render_mode: "RGB", "D" (accumulated z), "ED" (expected z = D / alpha), "RGB+D" or "RGB+ED" (the z of each
+            Gaussian's centre, as gsplat), or the surface-depth modes of the CPU backend (no gradient; ``colors``
+            and ``backgrounds`` unused; 0 where nothing is drawn): "RD" expected ray depth, sum_i w_i t_i / alpha,
+            and "MD" median ray depth, the t_i of the Gaussian where the accumulated alpha passes 0.5 (0 where it
+            never does). t_i is the camera z where the pixel's ray meets Gaussian i's maximum, t = d^T M mu /
+            d^T M d with M = Sigma^-1 (GOF, RaDe-GS); for a flat disc the ray's intersection with its plane
+            (2DGS). Why: the centre depth of tilted discs, blended front to back in centre order, sits about a
+            millimetre in front of the surface they cover (docs/surfaces.md); the ray depth does not.
         rasterize_mode: "classic" or "antialiased" (opacity times the eps2d compensation, as gsplat).
         backend: "cpu" (this project's kernels; CUDA inputs are copied to the CPU and the results back), "gsplat"
             (CUDA inputs only), or "auto" (gsplat when ``means`` is on a CUDA device and gsplat imports, else cpu).
@@ -155,6 +169,14 @@ def rasterization(
     _check_inputs(means, quats, scales, opacities, colors, viewmats, Ks, width, height, render_mode, sh_degree)
     if rasterize_mode not in ("classic", "antialiased"):
         raise InputError("rasterize_mode", f"must be 'classic' or 'antialiased', got {rasterize_mode!r}")
+    if render_mode in RAY_DEPTH_MODES:
+        if backend == "gsplat":
+            raise InputError("render_mode", f"{render_mode} is a cpu-backend mode; use backend='cpu' or 'auto'")
+        return _ray_depth_cpu(
+            means, quats, scales, opacities, viewmats, Ks, width, height,
+            near_plane=near_plane, far_plane=far_plane, radius_clip=radius_clip, eps2d=eps2d,
+            tile_size=tile_size, render_mode=render_mode, rasterize_mode=rasterize_mode,
+        )  # fmt: skip
     use_gsplat = backend == "gsplat" or (backend == "auto" and means.is_cuda and gsplat_available())
     if use_gsplat:
         if not gsplat_available():
@@ -319,3 +341,89 @@ def _rasterize_cpu(
         "max_weight_ids": max_ids,
     }
     return render_colors.to(device), render_alphas.to(device), meta
+
+
+def _ray_depth_cpu(
+    means: torch.Tensor,
+    quats: torch.Tensor,
+    scales: torch.Tensor,
+    opacities: torch.Tensor,
+    viewmats: torch.Tensor,
+    Ks: torch.Tensor,
+    width: int,
+    height: int,
+    *,
+    near_plane: float,
+    far_plane: float,
+    radius_clip: float,
+    eps2d: float,
+    tile_size: int,
+    render_mode: str,
+    rasterize_mode: str,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    """The "RD" / "MD" modes: the projection of the other modes, then ray-Gaussian depth compositing."""
+    import torch  # noqa: PLC0415
+
+    from splattwin.geometry.transforms import quat_wxyz_to_matrix  # noqa: PLC0415
+    from splattwin.render._cpu import build_tile_lists, rasterize_ray_depth  # noqa: PLC0415
+    from splattwin.render._projection import project_gaussians  # noqa: PLC0415
+
+    device = means.device
+    with torch.no_grad():
+        means, quats, scales, opacities, viewmats, Ks = (
+            t.detach().cpu().double() for t in (means, quats, scales, opacities, viewmats, Ks)
+        )
+        num_cameras = viewmats.shape[0]
+        proj = project_gaussians(
+            means, quats, scales, viewmats, Ks, width, height,
+            eps2d=eps2d, near_plane=near_plane, far_plane=far_plane, radius_clip=radius_clip,
+        )  # fmt: skip
+        per_camera_opacities = opacities[None].expand(num_cameras, -1)
+        if rasterize_mode == "antialiased":
+            per_camera_opacities = per_camera_opacities * proj.compensations
+        # M = Sigma^-1 scaled by the smallest variance, R diag(s_min^2 / s^2) R^T: its largest eigenvalue is 1, so
+        # a flat disc (s_min -> 0) stays finite and t* tends to the ray's intersection with the disc's plane.
+        safe = scales.clamp_min(1e-12)
+        inv = (safe.min(dim=1, keepdim=True).values / safe) ** 2  # [N, 3]
+        rot_c = torch.einsum("cij,njk->cnik", viewmats[:, :3, :3], quat_wxyz_to_matrix(quats))  # [C, N, 3, 3]
+        m = torch.einsum("cnik,nk,cnjk->cnij", rot_c, inv, rot_c)
+        means_c = torch.einsum("cij,nj->cni", viewmats[:, :3, :3], means) + viewmats[:, None, :3, 3]
+        b = torch.einsum("cnij,cnj->cni", m, means_c)
+        rays = torch.cat(
+            [m[..., 0, 0:3], m[..., 1, 1:3], m[..., 2, 2:3], b], dim=-1
+        )  # m00 m01 m02 m11 m12 m22 b0 b1 b2
+        intrinsics = torch.stack([Ks[:, 0, 0], Ks[:, 1, 1], Ks[:, 0, 2], Ks[:, 1, 2]], dim=-1)
+        tiles = build_tile_lists(
+            proj.means2d.numpy(), proj.radii.numpy(), proj.depths.numpy(), width, height, tile_size
+        )
+        expected, median, alphas = rasterize_ray_depth(
+            proj.means2d.numpy(),
+            proj.conics.numpy(),
+            per_camera_opacities.numpy(),
+            rays.numpy(),
+            intrinsics.numpy(),
+            tiles,
+            width,
+            height,
+        )
+    if render_mode == "RD":
+        depth = np.where(alphas > 1e-10, expected / np.maximum(alphas, 1e-10), 0.0)
+    else:
+        depth = median
+    dtype = torch.float32
+    meta = {
+        "radii": proj.radii,
+        "means2d": proj.means2d.to(dtype),
+        "depths": proj.depths.to(dtype),
+        "conics": proj.conics.to(dtype),
+        "opacities": per_camera_opacities.to(dtype),
+        "tile_width": tiles.tiles_w,
+        "tile_height": tiles.tiles_h,
+        "tile_size": tile_size,
+        "n_cameras": num_cameras,
+        "width": width,
+        "height": height,
+        "num_pairs": tiles.num_pairs,
+    }
+    colors = torch.from_numpy(depth[..., None]).to(dtype).to(device)
+    return colors, torch.from_numpy(alphas[..., None]).to(dtype).to(device), meta

@@ -1,0 +1,56 @@
+"""Numba kernel of the TSDF fusion (only the kernel; :mod:`splattwin.surfaces.tsdf` calls it)."""
+
+from __future__ import annotations
+
+import math
+
+import numba
+
+__all__ = ["integrate_views"]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def integrate_views(origin, voxel, shape, depth, alpha, viewmats, intrinsics, trunc, alpha_min, values, weights):
+    """Projective TSDF fusion with free-space carving, over voxels (parallel along x).
+
+    Per voxel centre p and view: p_c = R p + t; skipped behind the near plane or outside the image. The pixel
+    it falls in (nearest) says: alpha < alpha_min -> empty space (sdf = +1: nothing was drawn there, so the voxel
+    is outside); else sdf = (depth - z) / trunc, skipped below -1 (occluded), clamped at +1, and averaged
+    (weight 1 per view).
+
+    Args:
+        origin: [3] centre of voxel (0, 0, 0) [m]; voxel: edge [m]; shape: [3] int64 voxel counts.
+        depth, alpha: [V, H, W] float32 per view; viewmats: [V, 4, 4] world -> camera; intrinsics: [V, 4] fx fy
+            cx cy [px]; trunc: truncation distance [m]; alpha_min: opacity below which a pixel is empty.
+        values, weights: [X, Y, Z] float32, accumulated in place (values as the running weighted mean).
+    """
+    num_views, height, width = depth.shape
+    for i in numba.prange(shape[0]):
+        x = origin[0] + i * voxel
+        for j in range(shape[1]):
+            y = origin[1] + j * voxel
+            for k in range(shape[2]):
+                z = origin[2] + k * voxel
+                total = values[i, j, k] * weights[i, j, k]
+                weight = weights[i, j, k]
+                for v in range(num_views):
+                    cz = viewmats[v, 2, 0] * x + viewmats[v, 2, 1] * y + viewmats[v, 2, 2] * z + viewmats[v, 2, 3]
+                    if cz <= 1e-6:
+                        continue
+                    cx = viewmats[v, 0, 0] * x + viewmats[v, 0, 1] * y + viewmats[v, 0, 2] * z + viewmats[v, 0, 3]
+                    cy = viewmats[v, 1, 0] * x + viewmats[v, 1, 1] * y + viewmats[v, 1, 2] * z + viewmats[v, 1, 3]
+                    u = int(math.floor(intrinsics[v, 0] * cx / cz + intrinsics[v, 2]))
+                    w = int(math.floor(intrinsics[v, 1] * cy / cz + intrinsics[v, 3]))
+                    if u < 0 or w < 0 or u >= width or w >= height:
+                        continue
+                    if alpha[v, w, u] < alpha_min:
+                        sdf = 1.0
+                    else:
+                        sdf = (depth[v, w, u] - cz) / trunc
+                        if sdf < -1.0:
+                            continue
+                        sdf = min(sdf, 1.0)
+                    total += sdf
+                    weight += 1.0
+                weights[i, j, k] = weight
+                values[i, j, k] = total / weight if weight > 0 else 0.0

@@ -1,0 +1,275 @@
+"""A surface from Gaussians alone (Robo-GS, seed 000, section III-B): depth views -> TSDF -> marching cubes.
+
+:func:`extract_surface` renders depth and opacity of the Gaussians in a box from views spread around it
+(:mod:`splattwin.surfaces.depth`: the ray-Gaussian depth by default), fuses them into a TSDF
+(:mod:`splattwin.surfaces.tsdf`), cuts it at the table plane when one is given, and returns the marching-cubes
+mesh with what was done (cleaning and validation are :func:`splattwin.mesh.clean_mesh`'s and the pipeline's).
+:func:`find_table_z` finds the region's own table: the highest level plane of up-facing flat Gaussians that
+reaches every side of the region (a box's top face lies inside the region, a table is cut by its sides).
+:func:`largest_hole` measures holes in the splat's opaque silhouettes, which a splat too sparse to close a
+surface shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import trimesh
+
+from splattwin.errors import InputError
+from splattwin.gaussians import Gaussians
+
+__all__ = ["ExtractionConfig", "ExtractionResult", "extract_surface", "find_table_z", "in_box", "largest_hole"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtractionConfig:
+    """Options of :func:`extract_surface`.
+
+    Attributes:
+        voxel_m: TSDF voxel edge [m]; the views' pixels are half of it at the region's centre.
+        views: number of virtual views.
+        depth_mode: "RD" (expected ray-Gaussian depth), "MD" (median ray depth) or "ED" (expected centre depth,
+            gsplat's: biased in front of the surface, kept for comparison).
+        alpha_min: a pixel with less opacity is empty space.
+        trunc_voxels: TSDF truncation distance [voxels] (2: a wider band inflates convex edges and corners).
+        max_hole_share: refuse a splat whose silhouettes are more than this share holes (a too sparse splat).
+        source: what to name in errors (a flag or file).
+    """
+
+    voxel_m: float = 0.002
+    views: int = 40
+    depth_mode: str = "RD"
+    alpha_min: float = 0.5
+    trunc_voxels: float = 2.0
+    max_hole_share: float = 0.02
+    source: str = "--region"
+
+    def validate(self) -> None:
+        """Refuse impossible values (one-line InputErrors naming the flag)."""
+        from splattwin.surfaces.depth import DEPTH_MODES  # noqa: PLC0415
+
+        if not (np.isfinite(self.voxel_m) and 1e-4 <= self.voxel_m <= 0.5):
+            raise InputError("--voxel", f"must be a voxel edge in metres in [0.0001, 0.5], got {self.voxel_m}")
+        if not 6 <= self.views <= 500:
+            raise InputError("--views", f"must be 6..500 views, got {self.views}")
+        if self.depth_mode not in DEPTH_MODES:
+            raise InputError("--depth", f"must be one of {', '.join(DEPTH_MODES)}, got {self.depth_mode!r}")
+
+
+@dataclass
+class ExtractionResult:
+    """What :func:`extract_surface` made.
+
+    Attributes:
+        mesh: the marching-cubes mesh, world frame [m] (closed; not yet cleaned).
+        gaussians_used: Gaussians rendered (those in the region).
+        views: number of views; image_px: their side [px].
+        grid: voxel counts [3]; observed_fraction: share of voxels some view updated.
+        table_z: the cut plane's height [m], or None.
+        hole_m: the largest hole seen in a silhouette [m] (its equivalent diameter); hole_share: the share of the
+            silhouettes that are holes (median over views).
+        seconds: wall time per step (render, fuse, mesh).
+    """
+
+    mesh: trimesh.Trimesh
+    gaussians_used: int
+    views: int
+    image_px: int
+    grid: tuple[int, int, int]
+    observed_fraction: float
+    table_z: float | None
+    hole_m: float
+    hole_share: float
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def in_box(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """[N] bool: points [N, 3] inside the box [lo, hi] (inclusive)."""
+    return np.all((points >= lo) & (points <= hi), axis=1)
+
+
+def _disc_normals(gaussians: Gaussians) -> np.ndarray:
+    """[N, 3] unit axis of each Gaussian's smallest scale (a flat Gaussian's normal, up to sign)."""
+    from splattwin.geometry.transforms import quat_wxyz_to_matrix  # noqa: PLC0415
+
+    rotation = quat_wxyz_to_matrix(gaussians.quats_wxyz.astype(np.float64))
+    axis = np.argmin(gaussians.scales, axis=1)
+    return rotation[np.arange(len(gaussians)), :, axis]
+
+
+def find_table_z(
+    gaussians: Gaussians, lo: np.ndarray, hi: np.ndarray, *, band_m: float = 0.002, min_count: int = 50
+) -> float | None:
+    """Height [m] of the region's table top, or None when the region holds none.
+
+    Candidates are peaks of the heights of the flat, up-facing Gaussians in the region (smallest axis within 25
+    degrees of z) in ``band_m`` bins with at least ``min_count`` Gaussians; a candidate is a table when its
+    Gaussians reach within 5 % of the region's width of all four vertical sides (a table runs under the region's
+    walls; an object's top face lies inside them). The highest such plane wins (a floor is below the table). The
+    height is the median of that plane's Gaussians.
+    """
+    lo = np.asarray(lo, dtype=np.float64)
+    hi = np.asarray(hi, dtype=np.float64)
+    inside = in_box(gaussians.means, lo, hi)
+    if not inside.any():
+        return None
+    region = gaussians.subset(inside)
+    flat = np.min(region.scales, axis=1) < 0.3 * np.median(region.scales, axis=1)
+    up = np.abs(_disc_normals(region)[:, 2]) > np.cos(np.radians(25.0))
+    points = region.means[flat & up].astype(np.float64)
+    if len(points) < min_count:
+        return None
+    edges = np.arange(lo[2], hi[2] + band_m, band_m)
+    counts, _ = np.histogram(points[:, 2], bins=edges)
+    reach = 0.05 * (hi[:2] - lo[:2])
+    for b in np.argsort(-edges[:-1]):  # highest first
+        if (
+            counts[b] < min_count
+            or (b > 0 and counts[b - 1] > counts[b])
+            or (b + 1 < len(counts) and counts[b + 1] > counts[b])
+        ):
+            continue
+        plane = points[np.abs(points[:, 2] - 0.5 * (edges[b] + edges[b + 1])) <= band_m]
+        touches = (plane[:, :2].min(axis=0) <= lo[:2] + reach) & (plane[:, :2].max(axis=0) >= hi[:2] - reach)
+        if touches.all():
+            return float(np.median(plane[:, 2]))
+    return None
+
+
+def largest_hole(alpha: np.ndarray, depth: np.ndarray, focal_px: np.ndarray, alpha_min: float) -> tuple[float, float]:
+    """Holes in the opaque silhouettes: pixels below ``alpha_min`` enclosed by opaque ones.
+
+    Args:
+        alpha, depth: [V, H, W] per view; focal_px: [V] focal lengths [px].
+        alpha_min: the opacity of a surface.
+
+    Returns:
+        (largest hole's equivalent diameter [m] over all views, at the median depth of its view's surface;
+        the median over views of the share of the filled silhouette that is holes).
+    """
+    from scipy import ndimage  # noqa: PLC0415
+
+    largest = 0.0
+    shares = []
+    for v in range(alpha.shape[0]):
+        opaque = alpha[v] >= alpha_min
+        if not opaque.any():
+            continue
+        holes = ndimage.binary_fill_holes(opaque) & ~opaque
+        shares.append(holes.sum() / max(1, (opaque | holes).sum()))
+        if holes.any():
+            labels, count = ndimage.label(holes)
+            biggest = np.bincount(labels.ravel())[1:].max()
+            pixel_m = float(np.median(depth[v][opaque])) / float(focal_px[v])
+            largest = max(largest, 2.0 * np.sqrt(biggest / np.pi) * pixel_m)
+    return largest, float(np.median(shares)) if shares else 0.0
+
+
+def extract_surface(
+    gaussians: Gaussians,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    *,
+    config: ExtractionConfig | None = None,
+    table_z: float | None = None,
+) -> ExtractionResult:
+    """Extract the surface of the Gaussians inside the box [lo, hi] (world frame [m]).
+
+    Args:
+        gaussians: world frame [m] (only those inside the box are rendered).
+        lo, hi: the region's corners [3] [m].
+        config: the options (:class:`ExtractionConfig`).
+        table_z: cut everything below this height [m] and look only from above it; None: no cut, views all
+            around.
+
+    Returns:
+        The :class:`ExtractionResult`.
+
+    Raises:
+        InputError: an empty region, a region no view sees an opaque surface in, or a splat too sparse to close
+            a surface (with the hole's size).
+    """
+    from splattwin.surfaces.depth import render_surface_depth, surface_views  # noqa: PLC0415
+    from splattwin.surfaces.tsdf import cut_below_plane, fuse_depth_views, marching_cubes_mesh  # noqa: PLC0415
+
+    config = ExtractionConfig() if config is None else config
+    config.validate()
+    lo = np.asarray(lo, dtype=np.float64)
+    hi = np.asarray(hi, dtype=np.float64)
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all() and np.all(hi > lo)):
+        raise InputError(config.source, f"needs finite corners with max > min, got {lo.tolist()} .. {hi.tolist()}")
+    inside = in_box(gaussians.means, lo, hi)
+    if not inside.any():
+        raise InputError(
+            config.source, f"holds no Gaussians (box {np.round(lo, 4).tolist()} .. {np.round(hi, 4).tolist()} m)"
+        )
+    region = gaussians.subset(inside)
+    if table_z is not None:
+        region = region.subset(region.means[:, 2] >= table_z - config.voxel_m)
+    # The grid: the Gaussians' bounds (within the region), padded by the truncation band and two voxels.
+    pad = (config.trunc_voxels + 2) * config.voxel_m
+    grid_lo = np.maximum(region.means.min(axis=0) - pad, lo - pad)
+    grid_hi = np.minimum(region.means.max(axis=0) + pad, hi + pad)
+    if table_z is not None:
+        grid_lo[2] = max(grid_lo[2], table_z - pad)
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    cameras = surface_views(grid_lo, grid_hi, config.views, pixel_m=config.voxel_m / 2, above_z=table_z)
+    depth, alpha = render_surface_depth(region, cameras, mode=config.depth_mode)
+    seconds["render"] = time.perf_counter() - start
+    seen = alpha >= config.alpha_min
+    if not seen.any():
+        raise InputError(
+            config.source,
+            f"no view sees an opaque surface in it: its {len(region)} Gaussians reach an opacity of at most "
+            f"{float(alpha.max()):.2f} in {len(cameras)} views (a surface needs {config.alpha_min})",
+        )
+    focal = np.array([c.K[0, 0] for c in cameras])
+    hole_m, hole_share = largest_hole(alpha, depth, focal, config.alpha_min)
+    if hole_share > config.max_hole_share:
+        raise InputError(
+            config.source,
+            f"the splat is too sparse to close a surface: {100 * hole_share:.0f} % of its silhouette is holes, the "
+            f"largest {1000 * hole_m:.1f} mm across (Gaussians too small or too far apart for --voxel "
+            f"{config.voxel_m:g} m; a larger --voxel may close it)",
+        )
+    start = time.perf_counter()
+    volume = fuse_depth_views(
+        depth, alpha, cameras, grid_lo, grid_hi, voxel_m=config.voxel_m,
+        trunc_voxels=config.trunc_voxels, alpha_min=config.alpha_min,
+    )  # fmt: skip
+    if table_z is not None:
+        volume = cut_below_plane(volume, table_z)
+    seconds["fuse"] = time.perf_counter() - start
+    start = time.perf_counter()
+    mesh = marching_cubes_mesh(volume)
+    seconds["mesh"] = time.perf_counter() - start
+    if len(mesh.faces) == 0:
+        raise InputError(
+            config.source,
+            f"no surface above the table at z = {table_z:.4f} m"
+            if table_z is not None
+            else "no surface came out of the fusion (nothing opaque enough in the region)",
+        )
+    logger.info(
+        "extracted %d faces from %d Gaussians (%d views of %d px, grid %s) in %.1f s",
+        len(mesh.faces), len(region), len(cameras), cameras[0].width, volume.values.shape, sum(seconds.values()),
+    )  # fmt: skip
+    return ExtractionResult(
+        mesh=mesh,
+        gaussians_used=len(region),
+        views=len(cameras),
+        image_px=cameras[0].width,
+        grid=tuple(int(s) for s in volume.values.shape),
+        observed_fraction=volume.observed_fraction,
+        table_z=table_z,
+        hole_m=hole_m,
+        hole_share=hole_share,
+        seconds=seconds,
+    )

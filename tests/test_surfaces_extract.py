@@ -1,0 +1,275 @@
+"""extract-mesh (issue 21, items 1 and 4): surfaces fused from splats of flat discs over known meshes.
+
+The expectations are the known meshes themselves (trimesh primitives) and an independent depth: the project's
+mesh z-buffer (render/meshes.py) drawing the true surface. Sizes are small (a few cm, 2 mm voxels, few views)
+so each test runs in seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from splattwin.cli import main
+from splattwin.gaussians import Gaussians
+from splattwin.io import write_gaussians
+from splattwin.mesh import clean_mesh
+from splattwin.render.camera import look_at_camera
+from splattwin.render.meshes import SceneMeshes, rasterize_meshes
+from splattwin.render.rasterizer import rasterization
+from splattwin.surfaces.depth import render_surface_depth, surface_views
+from splattwin.surfaces.extract import ExtractionConfig, extract_surface, find_table_z
+from splattwin.surfaces.metrics import compare_surfaces
+from splattwin.surfaces.sampling import discs_on_mesh
+
+BOX = (0.06, 0.05, 0.04)
+FAST = ExtractionConfig(voxel_m=0.002, views=24)
+
+
+def true_depth(mesh: trimesh.Trimesh, camera) -> np.ndarray:  # noqa: ANN001
+    """Camera z of the true surface per pixel (inf where empty), by the mesh z-buffer."""
+    meshes = SceneMeshes(
+        vertices=mesh.triangles,
+        colors=np.ones((len(mesh.faces), 3)),
+        prim_paths=["m"],
+        prim_index=np.zeros(len(mesh.faces), dtype=np.int32),
+    )
+    return rasterize_meshes(meshes, camera)[1]
+
+
+def render_depth(gaussians: Gaussians, camera, mode: str) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    tensors = [
+        torch.from_numpy(a) for a in (gaussians.means, gaussians.quats_wxyz, gaussians.scales, gaussians.opacities)
+    ]
+    colors, alphas, _ = rasterization(
+        *tensors,
+        torch.zeros(len(gaussians), 1),
+        torch.from_numpy(camera.viewmat)[None].float(),
+        torch.from_numpy(camera.K)[None].float(),
+        camera.width,
+        camera.height,
+        render_mode=mode,
+        backend="cpu",
+    )
+    return colors[0, ..., 0].numpy(), alphas[0, ..., 0].numpy()
+
+
+@pytest.fixture(scope="module")
+def box_discs() -> tuple[trimesh.Trimesh, Gaussians]:
+    box = trimesh.creation.box(BOX)
+    return box, discs_on_mesh(box, 12000, seed=3)
+
+
+def test_ray_depth_sits_on_the_surface_where_expected_depth_sits_in_front(box_discs) -> None:  # noqa: ANN001
+    """The issue's trap: the expected depth of disc centres is a millimetre or more in front of the surface; the
+    ray-Gaussian depth (RD) and its median (MD) are on it (median error over opaque pixels, vs the z-buffer)."""
+    box, discs = box_discs
+    camera = look_at_camera((0.12, 0.09, 0.1), (0, 0, 0), width=120, height=100, vertical_fov_deg=40)
+    truth = true_depth(box, camera)
+    errors = {}
+    for mode in ("ED", "RD", "MD"):
+        depth, alpha = render_depth(discs, camera, mode)
+        surface = np.isfinite(truth) & (alpha > 0.9)
+        assert surface.sum() > 2000
+        errors[mode] = float(np.median(depth[surface] - truth[surface]))
+    assert errors["ED"] < -0.001  # in front by more than a millimetre
+    assert abs(errors["RD"]) < 1e-4
+    assert abs(errors["MD"]) < 1e-4
+
+
+def test_ray_depth_of_one_tilted_disc_is_its_plane() -> None:
+    """A single flat disc tilted 60 degrees: at every pixel it covers, RD is where the pixel's ray meets its plane
+    (hand-computed ray-plane intersection), although all of it has one centre depth."""
+    normal = np.array([0.0, -np.cos(np.radians(60)), np.sin(np.radians(60))])  # 60 degrees off the view axis
+    rotation = trimesh.geometry.align_vectors([0, 0, 1], normal)[:3, :3]
+    from splattwin.geometry.transforms import matrix_to_quat_wxyz
+
+    disc = Gaussians(
+        means=np.zeros((1, 3)),
+        quats_wxyz=matrix_to_quat_wxyz(rotation)[None],
+        scales=np.array([[0.01, 0.01, 1e-6]]),
+        opacities=np.array([0.95]),
+        sh=np.zeros((1, 1, 3)),
+    )
+    camera = look_at_camera((0.0, -0.3, 0.0), (0, 0, 0), width=64, height=64, vertical_fov_deg=20)
+    depth, alpha = render_depth(disc, camera, "RD")
+    v, u = np.mgrid[0:64, 0:64] + 0.5
+    rays_cam = np.stack(
+        [(u - camera.K[0, 2]) / camera.K[0, 0], (v - camera.K[1, 2]) / camera.K[1, 1], np.ones_like(u)], -1
+    )
+    rays_world = rays_cam @ camera.viewmat[:3, :3]  # R^T d
+    origin = camera.position
+    t = -(origin @ normal) / (rays_world @ normal)  # plane through 0 with this normal; t is camera z (d_z = 1)
+    covered = alpha > 0.3
+    assert covered.sum() > 100
+    np.testing.assert_allclose(depth[covered], t[covered], atol=2e-6)
+    centre_depth, _ = render_depth(disc, camera, "ED")
+    assert np.ptp(centre_depth[covered]) < 1e-6 < np.ptp(t[covered])  # ED is flat where the plane is not
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param(lambda: trimesh.creation.box(BOX), id="box"),
+        pytest.param(lambda: trimesh.creation.cylinder(radius=0.025, height=0.05, sections=64), id="cylinder"),
+    ],
+)
+def test_fused_surface_matches_the_known_mesh(shape) -> None:  # noqa: ANN001
+    """Chamfer <= 1.5 mm, F-score at 2 mm >= 0.9, volume within 3 % (the issue's bars), closed mesh."""
+    reference = shape()
+    discs = discs_on_mesh(reference, 12000, seed=1)
+    result = extract_surface(discs, reference.bounds[0] - 0.01, reference.bounds[1] + 0.01, config=FAST)
+    mesh, _ = clean_mesh(result.mesh)
+    assert mesh.is_watertight
+    comparison = compare_surfaces(mesh, reference)
+    assert comparison.chamfer_m <= 0.0015
+    assert comparison.fscore >= 0.9
+    assert abs(comparison.volume_error) <= 0.03
+
+
+def test_expected_centre_depth_inflates_the_volume(box_discs) -> None:  # noqa: ANN001
+    """The same fusion with gsplat's expected depth (ED) inflates the box by well over 3 % (the bias fix matters)."""
+    box, discs = box_discs
+    volumes = {}
+    for mode in ("RD", "ED"):
+        config = ExtractionConfig(voxel_m=0.002, views=24, depth_mode=mode)
+        mesh, _ = clean_mesh(extract_surface(discs, box.bounds[0] - 0.01, box.bounds[1] + 0.01, config=config).mesh)
+        volumes[mode] = mesh.volume / box.volume - 1
+    assert abs(volumes["RD"]) <= 0.03
+    assert volumes["ED"] > 0.06
+
+
+def box_on_table() -> tuple[trimesh.Trimesh, Gaussians]:
+    box = trimesh.creation.box(BOX)
+    box.apply_translation((0, 0, BOX[2] / 2 + 0.02))  # table top at z = 0.02
+    table = trimesh.creation.box((0.3, 0.3, 0.02))
+    table.apply_translation((0, 0, 0.01))
+    top_only = discs_on_mesh(box, 10000, seed=2)
+    # A capture sees no bottom face under the box: drop its discs, as a reconstruction would lack them.
+    top_only = top_only.subset(top_only.means[:, 2] > 0.0201)
+    return box, Gaussians.concatenate([top_only, discs_on_mesh(table, 30000, seed=4)])
+
+
+def test_the_regions_own_table_is_found_and_cut() -> None:
+    """The table top (z = 0.02) is found, not the box's top face (z = 0.06), and cut: the mesh is the box alone."""
+    box, splat = box_on_table()
+    lo, hi = np.array([-0.06, -0.06, 0.0]), np.array([0.06, 0.06, 0.08])
+    table_z = find_table_z(splat, lo, hi)
+    assert table_z == pytest.approx(0.02, abs=5e-4)
+    result = extract_surface(splat, lo, hi, config=FAST, table_z=table_z)
+    mesh, _ = clean_mesh(result.mesh)
+    assert mesh.bounds[0][2] == pytest.approx(0.02, abs=0.0015)
+    comparison = compare_surfaces(mesh, box)
+    assert comparison.chamfer_m <= 0.0015 and abs(comparison.volume_error) <= 0.03
+
+
+def test_no_table_where_the_region_holds_only_an_object(box_discs) -> None:  # noqa: ANN001
+    box, discs = box_discs
+    assert find_table_z(discs, box.bounds[0] - 0.01, box.bounds[1] + 0.01) is None
+
+
+def test_empty_region_is_refused(box_discs) -> None:  # noqa: ANN001
+    _, discs = box_discs
+    with pytest.raises(Exception, match="holds no Gaussians"):
+        extract_surface(discs, np.array([1.0, 1.0, 1.0]), np.array([1.1, 1.1, 1.1]), config=FAST)
+
+
+def test_transparent_splat_no_view_sees_is_refused(box_discs) -> None:  # noqa: ANN001
+    box, discs = box_discs
+    faint = Gaussians(discs.means, discs.quats_wxyz, discs.scales, np.full(len(discs), 0.004), discs.sh)
+    with pytest.raises(Exception, match="no view sees an opaque surface"):
+        extract_surface(faint, box.bounds[0] - 0.01, box.bounds[1] + 0.01, config=FAST)
+
+
+def test_sparse_splat_is_refused_with_the_hole_size() -> None:
+    """Discs 0.3 mm across, 1500 of them over a 6 cm box: they do not touch, so the splat cannot close a surface."""
+    box = trimesh.creation.box(BOX)
+    sparse = discs_on_mesh(box, 1500, radius_m=(0.0003, 0.0003), seed=5)
+    with pytest.raises(Exception, match=r"too sparse to close a surface: .* the largest \d+\.\d mm across"):
+        extract_surface(sparse, box.bounds[0] - 0.01, box.bounds[1] + 0.01, config=FAST)
+
+
+def test_views_spread_around_and_see_the_whole_box() -> None:
+    lo, hi = np.array([-0.05, -0.04, -0.03]), np.array([0.05, 0.04, 0.03])
+    cameras = surface_views(lo, hi, 20, pixel_m=0.001)
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    directions = []
+    for camera in cameras:
+        cam = corners @ camera.viewmat[:3, :3].T + camera.viewmat[:3, 3]
+        u = camera.K[0, 0] * cam[:, 0] / cam[:, 2] + camera.K[0, 2]
+        v = camera.K[1, 1] * cam[:, 1] / cam[:, 2] + camera.K[1, 2]
+        assert (cam[:, 2] > camera.near).all() and (u > 0).all() and (u < camera.width).all()
+        assert (v > 0).all() and (v < camera.height).all()
+        directions.append(camera.position / np.linalg.norm(camera.position))
+    directions = np.array(directions)
+    assert directions[:, 2].max() > 0.8 and directions[:, 2].min() < -0.8  # over and under
+    above = surface_views(lo, hi, 20, pixel_m=0.001, above_z=-0.03)
+    assert all(c.position[2] > 0.0 for c in above)
+
+
+def test_render_surface_depth_chunks_match_one_batch(box_discs) -> None:  # noqa: ANN001
+    box, discs = box_discs
+    cameras = surface_views(box.bounds[0], box.bounds[1], 3, pixel_m=0.002)
+    depth, alpha = render_surface_depth(discs, cameras)
+    for i, camera in enumerate(cameras):
+        single, single_alpha = render_depth(discs, camera, "RD")
+        np.testing.assert_allclose(depth[i], single, atol=1e-6)
+        np.testing.assert_allclose(alpha[i], single_alpha, atol=1e-6)
+
+
+# --- the verb -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def twin_with_box_on_table(tmp_path: Path) -> Path:
+    _, splat = box_on_table()
+    ply = tmp_path / "scene.ply"
+    write_gaussians(ply, splat)
+    stage = tmp_path / "twin.usda"
+    assert main(["import-splat", str(ply), "--stage", str(stage), "--prim", "/World/Scene", "--metric"]) == 0
+    return stage
+
+
+def test_extract_mesh_authors_a_rigid_body_with_provenance_and_a_mass_prior(twin_with_box_on_table: Path) -> None:
+    from splattwin.usd import open_twin
+
+    stage = twin_with_box_on_table
+    code = main(
+        ["extract-mesh", "--stage", str(stage), "--splat", "/World/Scene", "--out-prim", "/World/Objects/Block",
+         "--region", "-0.06", "-0.06", "0", "0.06", "0.06", "0.08", "--views", "24", "--dynamic"]
+    )  # fmt: skip
+    assert code == 0
+    twin = open_twin(stage)
+    body = twin.stage.GetPrimAtPath("/World/Objects/Block")
+    record = dict(body.GetCustomDataByKey("splattwin:extraction"))
+    assert record["extractedFrom"] == "/World/Scene"
+    assert record["voxelM"] == pytest.approx(0.002) and record["views"] == 24 and record["depth"] == "RD"
+    assert float(record["tableCut"]) == pytest.approx(0.02, abs=5e-4)
+    mass = body.GetAttribute("physics:mass")
+    volume = BOX[0] * BOX[1] * BOX[2]
+    density = dict(mass.GetCustomDataByKey("splattwin:provenance"))["densityKgM3"]
+    assert mass.Get() == pytest.approx(volume * density, rel=0.03)
+    assert body.GetCustomDataByKey("splattwin:frame") is not None  # moves with the splat under align
+
+
+def test_extract_mesh_bad_input_is_one_line_and_writes_nothing(twin_with_box_on_table: Path, capsys) -> None:  # noqa: ANN001
+    stage = twin_with_box_on_table
+    before = {p: p.read_bytes() for p in stage.parent.rglob("*.usd*")}
+    cases = [
+        (["--region", "1", "1", "1", "1.1", "1.1", "1.1"], "--region: holds no Gaussians"),
+        (["--mask-images", str(stage.parent)], "--mask-images: not yet supported"),
+        (["--region", "0", "0", "0", "-1", "1", "1"], "--region: max corner"),
+        (["--object", "/World/Nothing"], "--object: no prim at /World/Nothing"),
+        (["--voxel", "0"], "--voxel: must be"),
+    ]
+    for extra, message in cases:
+        code = main(
+            ["extract-mesh", "--stage", str(stage), "--splat", "/World/Scene", "--out-prim", "/World/M", *extra]
+        )
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and message in err[0], (extra, err)
+    assert {p: p.read_bytes() for p in stage.parent.rglob("*.usd*")} == before
