@@ -55,10 +55,11 @@ VERB_MODULES = (
     "play",
     "estimate_pose",
     "reach_image",
+    "view",
 )
 """Modules of :mod:`splattwin.cli`, one per verb, in the order ``--help`` lists them."""
 
-OPTIONAL_EXTRAS = {"pxr": "usd", "urdf_usd_converter": "usd", "pybullet": "robots", "pybullet_data": "robots"}
+OPTIONAL_EXTRAS = {"pxr": "usd", "urdf_usd_converter": "usd", "pybullet": "robots", "pybullet_data": "robots", "viser": "view"}
 """Top-level modules of the optional extras (``source/splattwin/pyproject.toml``) -> the extra providing them: a
 verb that needs a missing one says which extra to install instead of ending in a traceback."""
 
