@@ -42,8 +42,9 @@ from splattwin.io.trajectory import Trajectory, write_trajectory  # noqa: E402
 PANDA = Path(pybullet_data.getDataPath()) / "franka_panda" / "panda.urdf"
 ARM = [f"panda_joint{i}" for i in range(1, 8)]
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
 ]  # fmt: skip
 WIDTH, HEIGHT = 800, 600
 FOV_DEG = 50.0
@@ -81,7 +82,9 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     positions[:, 3] = -1.5
     positions[:, 5] = 1.5
     write_trajectory(folder / "swing.csv", Trajectory(times=t, positions=positions, joint_names=ARM))
-    assert main(["trajectory", "import", str(folder / "swing.csv"), "--stage", str(stage), "--robot", "/World/Robot"]) == 0
+    assert (
+        main(["trajectory", "import", str(folder / "swing.csv"), "--stage", str(stage), "--robot", "/World/Robot"]) == 0
+    )
     return stage
 
 
@@ -199,6 +202,7 @@ def test_play_plays_the_keyed_trajectory(served, page, twin: Path) -> None:  # n
     _, viewer, _ = served
     viewer.seek(0.0)
     start = _screenshot(page)
+    robot_start, _ = _reference(twin, dict(viewer.joints))
     page.get_by_text("Play", exact=True).click()
     deadline = time.monotonic() + 30
     while (viewer.time or 0.0) < 1.0 and time.monotonic() < deadline:
@@ -214,7 +218,7 @@ def test_play_plays_the_keyed_trajectory(served, page, twin: Path) -> None:  # n
     robot, table = _reference(twin, dict(viewer.joints))
     bright = shot.max(axis=-1) > 0.25
     assert bright[_compared(robot & ~table)].mean() > 0.8
-    assert (np.abs(shot - start).max(axis=-1) > 0.2)[_compared(robot)].mean() > 0.1
+    assert (np.abs(shot - start).max(axis=-1) > 0.2)[_compared(robot ^ robot_start)].mean() > 0.5
     import imageio.v3 as iio
 
     out = os.environ.get("SPLATTWIN_VIEWER_SCREENSHOT")
@@ -230,7 +234,8 @@ def test_a_save_by_another_process_is_shown_without_restart(served, page, twin: 
     reloads = viewer.reloads
     block = tmp_path / "block.obj"
     block.write_text(
-        "v 0.3 0.2 0\nv 0.4 0.2 0\nv 0.4 0.3 0\nv 0.3 0.3 0\nv 0.3 0.2 0.1\nv 0.4 0.2 0.1\nv 0.4 0.3 0.1\nv 0.3 0.3 0.1\n"
+        "v 0.3 0.2 0\nv 0.4 0.2 0\nv 0.4 0.3 0\nv 0.3 0.3 0\n"
+        "v 0.3 0.2 0.1\nv 0.4 0.2 0.1\nv 0.4 0.3 0.1\nv 0.3 0.3 0.1\n"
         "f 1 3 2\nf 1 4 3\nf 5 6 7\nf 5 7 8\nf 1 2 6\nf 1 6 5\nf 2 3 7\nf 2 7 6\nf 3 4 8\nf 3 8 7\nf 4 1 5\nf 4 5 8\n"
     )
     command = [sys.executable, "-m", "splattwin", "import-mesh", str(block), "--stage", str(twin),
@@ -242,4 +247,7 @@ def test_a_save_by_another_process_is_shown_without_restart(served, page, twin: 
     assert viewer.reloads > reloads
     bodies = {b.prim: b for b in viewer.model.bodies}
     assert bodies["/World/Objects/Block"].mass == pytest.approx(0.3)
-    assert page.get_by_text("/World/Objects/Block").count() >= 1  # the masses table in the browser shows it
+    deadline = time.monotonic() + 20
+    while "/World/Objects/Block" not in page.content() and time.monotonic() < deadline:  # the redrawn panel
+        time.sleep(0.2)
+    assert "/World/Objects/Block" in page.content()

@@ -59,7 +59,13 @@ VERB_MODULES = (
 )
 """Modules of :mod:`splattwin.cli`, one per verb, in the order ``--help`` lists them."""
 
-OPTIONAL_EXTRAS = {"pxr": "usd", "urdf_usd_converter": "usd", "pybullet": "robots", "pybullet_data": "robots", "viser": "view"}
+OPTIONAL_EXTRAS = {
+    "pxr": "usd",
+    "urdf_usd_converter": "usd",
+    "pybullet": "robots",
+    "pybullet_data": "robots",
+    "viser": "view",
+}
 """Top-level modules of the optional extras (``source/splattwin/pyproject.toml``) -> the extra providing them: a
 verb that needs a missing one says which extra to install instead of ending in a traceback."""
 

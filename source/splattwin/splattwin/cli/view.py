@@ -17,7 +17,7 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, console: Any) -> int:
-    from splattwin.errors import Interrupted, InputError  # noqa: PLC0415
+    from splattwin.errors import InputError, Interrupted  # noqa: PLC0415
 
     given = {p for p in (args.stage, args.stage_flag) if p is not None}
     if len(given) != 1:

@@ -379,7 +379,9 @@ def read_model(path: Path) -> TwinModel:
         problems.append(str(exc))
     else:
         for k, prim in enumerate(scene.prim_paths):
-            model.splats.append(SplatNode(prim, scene.gaussians.subset(scene.prim_index == k), _follows(prim, overridden)))
+            model.splats.append(
+                SplatNode(prim, scene.gaussians.subset(scene.prim_index == k), _follows(prim, overridden))
+            )
     meshes = gather_meshes(stage, overrides=overrides)
     for k, prim in enumerate(meshes.prim_paths):
         selected = meshes.prim_index == k

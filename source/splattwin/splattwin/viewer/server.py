@@ -50,7 +50,9 @@ def check_port(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise InputError("--port", f"{port} is in use on {host}; try another (e.g. --port {port + 1})") from None
+                raise InputError(
+                    "--port", f"{port} is in use on {host}; try another (e.g. --port {port + 1})"
+                ) from None
             raise InputError("--host", f"cannot serve on {host}:{port} ({exc.strerror})") from None
 
 
@@ -147,8 +149,13 @@ class TwinViewer:
                 wxyz, position = rigid_pose(camera.camera_to_world)
                 self.camera_handles.append(
                     scene.add_camera_frustum(
-                        _name("/cameras", camera.prim), camera.fov_y, camera.aspect, scale=0.15,
-                        wxyz=wxyz, position=position, color=(200, 60, 60),
+                        _name("/cameras", camera.prim),
+                        camera.fov_y,
+                        camera.aspect,
+                        scale=0.15,
+                        wxyz=wxyz,
+                        position=position,
+                        color=(200, 60, 60),
                     )  # fmt: skip
                 )
             self.frame_handles = [scene.add_frame("/frames/world", axes_length=0.2, axes_radius=0.006)]
@@ -157,8 +164,9 @@ class TwinViewer:
                 if base is not None:
                     wxyz, position = rigid_pose(base)
                     self.frame_handles.append(
-                        scene.add_frame(_name("/frames", root), axes_length=0.15, axes_radius=0.005,
-                                        wxyz=wxyz, position=position)  # fmt: skip
+                        scene.add_frame(
+                            _name("/frames", root), axes_length=0.15, axes_radius=0.005, wxyz=wxyz, position=position
+                        )  # fmt: skip
                     )
             if model.table is not None:
                 self.frame_handles.append(
@@ -286,6 +294,9 @@ class TwinViewer:
     def reload(self) -> None:
         """Re-read the stage and redraw everything, keeping the joint values and the time."""
         with self._lock:
+            # OpenUSD keeps the layers this process opened in its registry: without a reload, opening the stage
+            # again would give the old content back.
+            self.model.stage.Reload()
             model = read_model(self.path)
             self._versions = layer_versions(model.stage)
             self.model = model
