@@ -319,11 +319,15 @@ class TwinViewer:
                 self._versions = layer_versions(self.model.stage)
 
     def _play(self) -> None:
+        last = time.monotonic()
         while not self._stop.wait(1.0 / _PLAY_FPS):
+            now, elapsed = time.monotonic(), time.monotonic() - last
+            last = now
             timeline, play, slider = self.model.timeline, self.play, self.timeline_slider
             if timeline is None or play is None or slider is None or not play.value:
                 continue
-            t = (self.time or timeline.start) + 1.0 / _PLAY_FPS
+            # Real time, however long posing took: a loaded machine drops frames, not speed.
+            t = (self.time if self.time is not None else timeline.start) + elapsed
             slider.value = timeline.start if t > timeline.end else t  # its callback poses
 
     def close(self) -> None:
