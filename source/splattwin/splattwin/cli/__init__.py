@@ -56,6 +56,7 @@ VERB_MODULES = (
     "play",
     "estimate_pose",
     "reach_image",
+    "view",
 )
 """Modules of :mod:`splattwin.cli`, one per verb, in the order ``--help`` lists them."""
 
@@ -65,6 +66,7 @@ OPTIONAL_EXTRAS = {
     "pybullet": "robots",
     "pybullet_data": "robots",
     "skimage": "surfaces",
+    "viser": "view",
 }
 """Top-level modules of the optional extras (``source/splattwin/pyproject.toml``) -> the extra providing them: a
 verb that needs a missing one says which extra to install instead of ending in a traceback."""

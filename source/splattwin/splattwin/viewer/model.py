@@ -1,0 +1,404 @@
+"""What the browser viewer draws, read from a stage: one splat node per Gaussian prim, one mesh node per mesh prim,
+cameras, the robots' joints, the keyed timeline, the bodies' masses and the table fit.
+
+Everything is read through the scene assembly (:mod:`splattwin.scene`) at a *rest pose* (every joint at its
+start value, keyed objects at the timeline's start) and kept in the world frame. Posing a robot or playing the
+timeline then moves nodes rigidly: a node's pose is ``posed @ inv(rest)`` of the prim it follows (the nearest
+overridden ancestor: a robot link or a keyed object), so the Gaussians are sent to the browser once and a pose
+change sends one 7-number transform per moving node (:func:`node_poses`). Prims nothing moves are never touched.
+
+Shapes: N Gaussians of a prim, T triangles of a mesh prim, J joints, K timeline keys; metres, radians, seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from splattwin.gaussians import Gaussians, sh0_to_rgb
+from splattwin.geometry import quat_wxyz_to_matrix
+from splattwin.geometry.transforms import matrix_to_quat_wxyz
+
+__all__ = [
+    "BodyMass",
+    "CameraView",
+    "JointRange",
+    "MeshNode",
+    "SplatNode",
+    "TableFit",
+    "Timeline",
+    "TwinModel",
+    "covariances",
+    "link_overrides",
+    "node_poses",
+    "posed_overrides",
+    "read_model",
+    "rigid_pose",
+    "sample_timeline",
+    "splat_buffers",
+    "table_outline",
+]
+
+_CONTINUOUS_RANGE = np.pi  # slider range of a joint without limits
+_TABLE_BAND_M = 0.01  # half-height of the band of Gaussians taken as the table plane's inliers when it has no rmse
+
+
+@dataclass
+class SplatNode:
+    """One Gaussian prim: its Gaussians in the world frame at the rest pose, and what moves it.
+
+    Attributes:
+        prim: the Gaussian prim's path.
+        gaussians: [N] world-frame Gaussians at the rest pose.
+        follows: the overridden ancestor (robot link / keyed object) whose motion it follows; None: static.
+    """
+
+    prim: str
+    gaussians: Gaussians
+    follows: str | None
+
+
+@dataclass
+class MeshNode:
+    """One mesh prim: world triangles [T, 3, 3] at the rest pose, its display colour RGB [3], what moves it."""
+
+    prim: str
+    triangles: np.ndarray
+    color: np.ndarray
+    follows: str | None
+
+
+@dataclass
+class CameraView:
+    """A ``UsdGeom.Camera`` prim as a frustum: camera-to-world 4x4 (OpenCV axes), vertical fov [rad], aspect w/h."""
+
+    prim: str
+    camera_to_world: np.ndarray
+    fov_y: float
+    aspect: float
+
+
+@dataclass
+class JointRange:
+    """A robot's movable joint: its robot, name, slider range [rad or m] and rest value."""
+
+    robot: str
+    name: str
+    lower: float
+    upper: float
+    rest: float
+
+
+@dataclass
+class Timeline:
+    """The trajectories layer: keyed joints (robot root -> joint names, times [K] s, positions [K, J]) and the time
+    codes per second (keyed object poses are evaluated from the stage at ``t * rate``)."""
+
+    start: float
+    end: float
+    rate: float
+    joints: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = field(default_factory=dict)
+    objects: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BodyMass:
+    """A rigid body's mass [kg], 1-sigma uncertainty [kg] or None, and where it came from (``read_mass``)."""
+
+    prim: str
+    mass: float | None
+    sigma: float | None
+    source: str
+
+
+@dataclass
+class TableFit:
+    """The table plane of the twin's alignment: centre [3] m, in-plane axes [2, 3], side lengths [2] m, tilt, rmse."""
+
+    centre: np.ndarray
+    axes: np.ndarray
+    sides: np.ndarray
+    tilt_deg: float
+    rmse: float
+
+
+@dataclass
+class TwinModel:
+    """Everything the viewer draws, at the rest pose (see the module docstring).
+
+    ``stage`` and the cached robots stay open to pose (:func:`node_poses`); ``twin`` is False for a plain USD stage,
+    which is shown as far as it goes (``problems`` says what could not be read, as ``inspect`` describes it).
+    """
+
+    path: Path
+    twin: bool
+    splats: list[SplatNode]
+    meshes: list[MeshNode]
+    cameras: list[CameraView]
+    joints: list[JointRange]
+    timeline: Timeline | None
+    bodies: list[BodyMass]
+    table: TableFit | None
+    rest_overrides: dict[str, np.ndarray]
+    problems: list[str]
+    stage: Any = None
+    robots: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def gaussian_count(self) -> int:
+        """Total Gaussians over every splat node."""
+        return sum(len(node.gaussians) for node in self.splats)
+
+
+def covariances(quats_wxyz: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """3D covariances R diag(s^2) R^T [N, 3, 3] float32 of Gaussians (quats [N, 4] wxyz, scales [N, 3] m)."""
+    rotation = quat_wxyz_to_matrix(np.asarray(quats_wxyz, dtype=np.float64))
+    scaled = rotation * np.asarray(scales, dtype=np.float64)[:, None, :]
+    return np.einsum("nij,nkj->nik", scaled, scaled).astype(np.float32)
+
+
+def splat_buffers(gaussians: Gaussians) -> dict[str, np.ndarray]:
+    """The arrays viser's ``add_gaussian_splats`` takes: centers [N, 3], covariances [N, 3, 3], rgbs [N, 3] (the
+    view-independent colour of the SH DC band, in [0, 1]) and opacities [N, 1], all float32."""
+    return {
+        "centers": np.ascontiguousarray(gaussians.means, dtype=np.float32),
+        "covariances": covariances(gaussians.quats_wxyz, gaussians.scales),
+        "rgbs": sh0_to_rgb(gaussians.sh[:, 0]).astype(np.float32),
+        "opacities": np.asarray(gaussians.opacities, dtype=np.float32).reshape(-1, 1),
+    }
+
+
+def rigid_pose(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A rigid 4x4 (column vectors) -> (wxyz [4], position [3] m), as viser's scene nodes take their pose."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    return matrix_to_quat_wxyz(matrix[:3, :3]), matrix[:3, 3].copy()
+
+
+def node_poses(
+    follows: Mapping[str, str | None], rest: Mapping[str, np.ndarray], posed: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The transform of each moving node: ``posed[a] @ inv(rest[a])`` for the prim ``a`` it follows.
+
+    Args:
+        follows: node -> the overridden prim it follows (None: static, left out).
+        rest: prim -> world transform 4x4 at the rest pose (what the node's data was gathered at).
+        posed: prim -> world transform 4x4 now; a prim missing here keeps its rest pose.
+
+    Returns:
+        node -> 4x4 node transform (identity at the rest pose), for the nodes whose prim is in ``posed``.
+    """
+    out = {}
+    for node, prim in follows.items():
+        if prim is None or prim not in posed:
+            continue
+        out[node] = np.asarray(posed[prim], dtype=np.float64) @ np.linalg.inv(rest[prim])
+    return out
+
+
+def sample_timeline(timeline: Timeline, t: float) -> dict[str, float]:
+    """Joint values at time ``t`` [s]: linear interpolation of each robot's keys, held at the ends."""
+    values: dict[str, float] = {}
+    for names, times, positions in timeline.joints.values():
+        for column, name in enumerate(names):
+            values[name] = float(np.interp(t, times, positions[:, column]))
+    return values
+
+
+def table_outline(table: TableFit) -> np.ndarray:
+    """The table fit's rectangle as 4 line segments [4, 2, 3] (world, metres)."""
+    half = 0.5 * table.sides[:, None] * table.axes  # [2, 3]
+    corners = np.array([table.centre + a * half[0] + b * half[1] for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1))])
+    return np.stack([corners, np.roll(corners, -1, axis=0)], axis=1)
+
+
+def _table_fit(record: Mapping[str, Any] | None, means: np.ndarray) -> TableFit | None:
+    """The alignment's table fit (tilt, rmse, sides) placed where the scene's Gaussians hold it.
+
+    The alignment levels the table, but records no position: the plane is the densest horizontal band of the
+    scene's Gaussians (the fit's inliers, 4 rmse thick), its centre and in-plane axes their mean and principal axes.
+    """
+    if not record or len(means) == 0:
+        return None
+    sides = np.asarray(list(record.get("sides", []) or []), dtype=np.float64)
+    if sides.shape != (2,):
+        return None
+    rmse = float(record.get("rmse", 0.0))
+    band = max(2.0 * rmse, _TABLE_BAND_M)
+    z = means[:, 2]
+    bins = np.arange(z.min(), z.max() + 2 * band, 2 * band)
+    counts, edges = np.histogram(z, bins=bins) if len(bins) > 1 else (np.array([len(z)]), np.array([z.min(), z.max()]))
+    k = int(np.argmax(counts))
+    inliers = means[(z >= edges[k] - band / 2) & (z <= edges[k + 1] + band / 2)]
+    centre = inliers.mean(axis=0)
+    xy = inliers[:, :2] - centre[:2]
+    _, vectors = np.linalg.eigh(xy.T @ xy) if len(xy) > 1 else (None, np.eye(2))
+    major = vectors[:, -1]
+    axes = np.array([[major[0], major[1], 0.0], [-major[1], major[0], 0.0]])
+    sides = np.sort(sides)[::-1]  # the longer side along the major axis
+    return TableFit(centre, axes, sides, float(record.get("tiltDeg", 0.0)), rmse)
+
+
+def _follows(prim_path: str, overridden: set[str]) -> str | None:
+    """The nearest ancestor of ``prim_path`` (itself included) among the overridden prims."""
+    path = prim_path
+    while path and path != "/":
+        if path in overridden:
+            return path
+        path = path.rsplit("/", 1)[0]
+    return None
+
+
+def _cameras(stage: Any, problems: list[str]) -> list[CameraView]:
+    from pxr import Usd, UsdGeom  # noqa: PLC0415
+
+    from splattwin.errors import SplatTwinError  # noqa: PLC0415
+    from splattwin.scene import camera_from_prim  # noqa: PLC0415
+
+    views = []
+    for prim in stage.Traverse(Usd.TraverseInstanceProxies()):
+        if not prim.IsA(UsdGeom.Camera):
+            continue
+        camera = UsdGeom.Camera(prim)
+        h_ap = float(camera.GetHorizontalApertureAttr().Get() or 0.0)
+        v_ap = float(camera.GetVerticalApertureAttr().Get() or 0.0)
+        width, height = 1000, max(1, round(1000 * v_ap / h_ap)) if h_ap > 0 else 750
+        try:
+            view = camera_from_prim(stage, str(prim.GetPath()), width=width, height=height)
+        except SplatTwinError as exc:
+            problems.append(str(exc))
+            continue
+        fov_y = 2.0 * np.arctan(0.5 * height / view.K[1, 1])
+        views.append(CameraView(str(prim.GetPath()), np.linalg.inv(view.viewmat), float(fov_y), width / height))
+    return views
+
+
+def _robots(stage: Any, problems: list[str]) -> dict[str, Any]:
+    from splattwin.errors import SplatTwinError  # noqa: PLC0415
+    from splattwin.robot import find_robots, load_robot  # noqa: PLC0415
+
+    robots = {}
+    for root in find_robots(stage):
+        try:
+            robots[root] = load_robot(stage, root, gaussians=False)
+        except SplatTwinError as exc:  # a broken robot (inspect lists its problems): shown unposed
+            problems.append(str(exc))
+    return robots
+
+
+def _timeline(stage: Any, robots: Mapping[str, Any]) -> Timeline | None:
+    from splattwin.errors import SplatTwinError  # noqa: PLC0415
+    from splattwin.robot.trajectories import read_joint_trajectory  # noqa: PLC0415
+    from splattwin.scene import keyed_pose_overrides  # noqa: PLC0415
+
+    rate = float(stage.GetTimeCodesPerSecond() or 1.0)
+    joints = {}
+    for root in robots:
+        try:
+            trajectory = read_joint_trajectory(stage, root)
+        except SplatTwinError:  # no keyed joints on this robot
+            continue
+        joints[root] = (list(trajectory.joint_names), trajectory.times, trajectory.positions)
+    objects = sorted(keyed_pose_overrides(stage, stage.GetStartTimeCode()))
+    if not joints and not objects:
+        return None
+    starts = [times[0] for _, times, _ in joints.values()]
+    ends = [times[-1] for _, times, _ in joints.values()]
+    if objects or not joints:
+        starts.append(stage.GetStartTimeCode() / rate)
+        ends.append(stage.GetEndTimeCode() / rate)
+    return Timeline(start=float(min(starts)), end=float(max(ends)), rate=rate, joints=joints, objects=objects)
+
+
+def link_overrides(model: TwinModel, joints: Mapping[str, float]) -> dict[str, np.ndarray]:
+    """World transforms of every robot link at the joint values (unset joints at their rest value), from the
+    robots loaded once (:func:`splattwin.scene.robot_link_overrides` reloads them on each call)."""
+    import torch  # noqa: PLC0415
+
+    rest = {joint.name: joint.rest for joint in model.joints}
+    overrides: dict[str, np.ndarray] = {}
+    for robot in model.robots.values():
+        q = torch.tensor([[float(joints.get(n, rest.get(n, 0.0))) for n in robot.joint_names]], dtype=torch.float64)
+        with torch.no_grad():
+            poses = robot.link_poses(q)[0].double().numpy()
+        overrides.update({path: poses[i] for i, path in enumerate(robot.link_paths)})
+    return overrides
+
+
+def posed_overrides(model: TwinModel, joints: Mapping[str, float], t: float | None) -> dict[str, np.ndarray]:
+    """Robot links at ``joints`` and, when ``t`` [s] is given, keyed objects at that time."""
+    from splattwin.scene import keyed_pose_overrides  # noqa: PLC0415
+
+    overrides = {}
+    if t is not None and model.timeline is not None and model.timeline.objects:
+        overrides.update(keyed_pose_overrides(model.stage, t * model.timeline.rate))
+    overrides.update(link_overrides(model, joints))
+    return overrides
+
+
+def read_model(path: Path) -> TwinModel:
+    """Read a twin (or any USD stage) into a :class:`TwinModel`.
+
+    A plain USD stage, or a twin missing parts, is shown as far as it goes: what cannot be read is listed in
+    ``problems`` (a stage without Gaussian prims shows its meshes and cameras).
+
+    Raises:
+        StageError: the file is missing or not a readable USD layer.
+    """
+    from pxr import UsdPhysics  # noqa: PLC0415
+
+    from splattwin.errors import SplatTwinError  # noqa: PLC0415
+    from splattwin.scene import gather_gaussians, gather_meshes  # noqa: PLC0415
+    from splattwin.usd import open_usd_stage  # noqa: PLC0415
+    from splattwin.usd.frames import ALIGNMENT_KEY  # noqa: PLC0415
+    from splattwin.usd.identified import read_mass  # noqa: PLC0415
+
+    stage = open_usd_stage(path)
+    twin = bool(stage.GetRootLayer().customLayerData.get("splattwin"))
+    problems: list[str] = [] if twin else ["not a SplatTwin twin: shown as a plain USD stage"]
+    robots = _robots(stage, problems)
+    timeline = _timeline(stage, robots)
+    model = TwinModel(path, twin, [], [], [], [], timeline, [], None, {}, problems, stage, robots)
+    start = sample_timeline(timeline, timeline.start) if timeline is not None else {}
+    for root, robot in robots.items():
+        limits = robot.joint_limits.detach().double().numpy()
+        for name, (lower, upper) in zip(robot.joint_names, limits, strict=True):
+            if not (np.isfinite(lower) and np.isfinite(upper)):
+                lower, upper = -_CONTINUOUS_RANGE, _CONTINUOUS_RANGE
+            rest = float(np.clip(start.get(name, np.clip(0.0, lower, upper)), lower, upper))
+            model.joints.append(JointRange(root, name, float(lower), float(upper), rest))
+    overrides = posed_overrides(model, {}, timeline.start if timeline is not None else None)
+    model.rest_overrides = overrides
+    overridden = set(overrides)
+    try:
+        scene = gather_gaussians(stage, overrides=overrides)
+    except SplatTwinError as exc:
+        problems.append(str(exc))
+    else:
+        for k, prim in enumerate(scene.prim_paths):
+            model.splats.append(
+                SplatNode(prim, scene.gaussians.subset(scene.prim_index == k), _follows(prim, overridden))
+            )
+    meshes = gather_meshes(stage, overrides=overrides)
+    for k, prim in enumerate(meshes.prim_paths):
+        selected = meshes.prim_index == k
+        color = meshes.colors[selected][0] if selected.any() else np.full(3, 0.6)
+        model.meshes.append(MeshNode(prim, meshes.vertices[selected], color, _follows(prim, overridden)))
+    model.cameras = _cameras(stage, problems)
+    for prim in stage.Traverse():
+        if not prim.HasAPI(UsdPhysics.RigidBodyAPI):
+            continue
+        try:
+            mass, sigma, source, _ = read_mass(stage, str(prim.GetPath()))
+        except SplatTwinError:  # a body without an authored mass: the simulator's default
+            mass, sigma, source = None, None, "none authored"
+        model.bodies.append(BodyMass(str(prim.GetPath()), mass, sigma, source))
+    world = stage.GetPrimAtPath("/World")
+    record = world.GetCustomDataByKey(ALIGNMENT_KEY) if world else None
+    scene_means = [n.gaussians.means for n in model.splats if n.follows is None and n.prim.startswith("/World/Scene")]
+    if record and scene_means:
+        model.table = _table_fit(dict(record).get("tableFit"), np.concatenate(scene_means).astype(np.float64))
+    return model

@@ -1,0 +1,364 @@
+"""The viser server behind ``splattwin view``: the twin's scene, a panel (prims, joints, timeline, masses) and live
+reload when another process saves the twin.
+
+Scene nodes: ``/gaussians<prim>`` (one splat node per Gaussian prim, so posing a robot moves only its links'
+nodes), ``/meshes<prim>`` (hidden until "collision meshes" is ticked), ``/cameras<prim>`` (frustums),
+``/frames/world`` and ``/frames<robot>`` (axes) and ``/table`` (the table fit's outline).
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from splattwin.errors import InputError
+from splattwin.viewer.model import (
+    TwinModel,
+    node_poses,
+    posed_overrides,
+    read_model,
+    rigid_pose,
+    sample_timeline,
+    splat_buffers,
+    table_outline,
+)
+
+__all__ = ["POLL_S", "TwinViewer", "check_port", "free_port", "layer_versions", "serve"]
+
+POLL_S = 0.5
+"""How often the layer files' versions are compared with what was drawn [s]."""
+_PLAY_FPS = 20.0
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port another program listens on (viser would silently move to the next one).
+
+    Raises:
+        InputError: ``--port`` in use or not bindable, naming a port to try.
+    """
+    if not 0 <= port <= 65535:
+        raise InputError("--port", f"must be 0..65535, got {port}")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise InputError(
+                    "--port", f"{port} is in use on {host}; try another (e.g. --port {port + 1})"
+                ) from None
+            raise InputError("--host", f"cannot serve on {host}:{port} ({exc.strerror})") from None
+
+
+def free_port(host: str) -> int:
+    """A port free on ``host`` now (``--port 0``)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def layer_versions(stage: Any) -> dict[str, tuple[int, int, int] | None]:
+    """Every file layer the stage uses -> (inode, size, mtime ns), None when missing: a save renames a new file in."""
+    versions: dict[str, tuple[int, int, int] | None] = {}
+    for layer in stage.GetUsedLayers():
+        file = layer.realPath
+        if not file:
+            continue
+        try:
+            st = Path(file).stat()
+        except OSError:
+            versions[file] = None
+        else:
+            versions[file] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return versions
+
+
+def _name(prefix: str, prim: str) -> str:
+    return prefix + prim
+
+
+def _u8(rgb: np.ndarray) -> tuple[int, int, int]:
+    r, g, b = (int(v) for v in np.clip(np.round(np.asarray(rgb) * 255), 0, 255))
+    return r, g, b
+
+
+class TwinViewer:
+    """Draws a :class:`TwinModel` on a ``viser.ViserServer`` and keeps it current.
+
+    Args:
+        server: the viser server.
+        path: the stage file.
+        on_reload: called with the new model after each reload (tests, logging).
+    """
+
+    def __init__(self, server: Any, path: Path, *, on_reload: Callable[[TwinModel], None] | None = None) -> None:
+        self.server = server
+        self.path = Path(path)
+        self.on_reload = on_reload
+        self.reloads = 0
+        self.joints: dict[str, float] = {}
+        self.time: float | None = None
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._posing = False
+        self.model = read_model(self.path)
+        self._versions = layer_versions(self.model.stage)
+        self._build()
+        self._threads = [
+            threading.Thread(target=self._watch, name="splattwin-view-reload", daemon=True),
+            threading.Thread(target=self._play, name="splattwin-view-play", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    # --- building -----------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        model, scene, gui = self.model, self.server.scene, self.server.gui
+        scene.set_up_direction("+z")
+        gui.configure_theme(dark_mode=True, control_width="medium")  # a dark canvas: white robot links stand out
+        self.joints = {j.name: self.joints.get(j.name, j.rest) for j in model.joints}
+        if model.timeline is not None:
+            self.time = float(np.clip(self.time if self.time is not None else model.timeline.start,
+                                      model.timeline.start, model.timeline.end))  # fmt: skip
+        else:
+            self.time = None
+        self.splat_handles: dict[str, Any] = {}
+        self.mesh_handles: dict[str, Any] = {}
+        self.follows: dict[str, str | None] = {}
+        with self.server.atomic():
+            for node in model.splats:
+                name = _name("/gaussians", node.prim)
+                self.splat_handles[name] = scene.add_gaussian_splats(name, **splat_buffers(node.gaussians))
+                self.follows[name] = node.follows
+            for node in model.meshes:
+                name = _name("/meshes", node.prim)
+                vertices = node.triangles.reshape(-1, 3).astype(np.float32)
+                faces = np.arange(len(vertices), dtype=np.uint32).reshape(-1, 3)
+                self.mesh_handles[name] = scene.add_mesh_simple(
+                    name, vertices, faces, color=_u8(node.color), opacity=0.6, side="double", visible=False
+                )
+                self.follows[name] = node.follows
+            self.camera_handles = []
+            for camera in model.cameras:
+                wxyz, position = rigid_pose(camera.camera_to_world)
+                self.camera_handles.append(
+                    scene.add_camera_frustum(
+                        _name("/cameras", camera.prim),
+                        camera.fov_y,
+                        camera.aspect,
+                        scale=0.15,
+                        wxyz=wxyz,
+                        position=position,
+                        color=(200, 60, 60),
+                    )  # fmt: skip
+                )
+            self.frame_handles = [scene.add_frame("/frames/world", axes_length=0.2, axes_radius=0.006)]
+            for root in model.robots:
+                base = model.rest_overrides.get(model.robots[root].link_paths[0])
+                if base is not None:
+                    wxyz, position = rigid_pose(base)
+                    self.frame_handles.append(
+                        scene.add_frame(
+                            _name("/frames", root), axes_length=0.15, axes_radius=0.005, wxyz=wxyz, position=position
+                        )  # fmt: skip
+                    )
+            if model.table is not None:
+                self.frame_handles.append(
+                    scene.add_line_segments("/table", table_outline(model.table), (40, 160, 40), thickness=0.008)
+                )
+        self._build_gui(gui)
+        self._apply_pose()
+
+    def _build_gui(self, gui: Any) -> None:
+        model = self.model
+        with gui.add_folder("Twin"):
+            kind = "twin" if model.twin else "plain USD stage"
+            lines = [f"**{self.path.name}** ({kind}), {model.gaussian_count:,} Gaussians in {len(model.splats)} prims"]
+            lines += [f"- {p}" for p in model.problems]
+            if model.table is not None:
+                t = model.table
+                lines.append(
+                    f"table fit: {t.sides[0]:.2f} x {t.sides[1]:.2f} m, tilt {t.tilt_deg:.1f} deg, "
+                    f"RMSE {1000 * t.rmse:.1f} mm"
+                )
+            self.info = gui.add_markdown("\n".join(lines))
+            self.reload_note = gui.add_markdown(f"reloads: {self.reloads}")
+            show_splats = gui.add_checkbox("Gaussians", True)
+            show_meshes = gui.add_checkbox("Collision meshes", False)
+            show_cameras = gui.add_checkbox("Cameras", True)
+            show_frames = gui.add_checkbox("Frames and table fit", True)
+        prim_boxes: dict[str, Any] = {}
+
+        def group(handles: dict[str, Any], box: Any) -> None:
+            @box.on_update
+            def _(_: Any) -> None:
+                for name, handle in handles.items():
+                    check = prim_boxes.get(name)
+                    handle.visible = box.value and (check is None or check.value)
+
+        group(self.splat_handles, show_splats)
+        group(self.mesh_handles, show_meshes)
+
+        @show_cameras.on_update
+        def _(_: Any) -> None:
+            for handle in self.camera_handles:
+                handle.visible = show_cameras.value
+
+        @show_frames.on_update
+        def _(_: Any) -> None:
+            for handle in self.frame_handles:
+                handle.visible = show_frames.value
+
+        with gui.add_folder("Prims", expand_by_default=False):
+            for name, handle, parent in [
+                *((n, h, show_splats) for n, h in self.splat_handles.items()),
+                *((n, h, show_meshes) for n, h in self.mesh_handles.items()),
+            ]:
+                box = gui.add_checkbox(name, True)
+                prim_boxes[name] = box
+
+                def toggle(_: Any, box: Any = box, handle: Any = handle, parent: Any = parent) -> None:
+                    handle.visible = box.value and parent.value
+
+                box.on_update(toggle)
+        self.sliders: dict[str, Any] = {}
+        for root in model.robots:
+            with gui.add_folder(f"Joints {root}"):
+                for joint in (j for j in model.joints if j.robot == root):
+                    step = max((joint.upper - joint.lower) / 1000.0, 1e-4)
+                    slider = gui.add_slider(joint.name, joint.lower, joint.upper, step, self.joints[joint.name])
+                    self.sliders[joint.name] = slider
+
+                    def moved(_: Any, name: str = joint.name, slider: Any = slider) -> None:
+                        self.joints[name] = float(slider.value)
+                        if not self._posing:
+                            self._apply_pose()
+
+                    slider.on_update(moved)
+        self.timeline_slider = self.play = None
+        if model.timeline is not None:
+            timeline = model.timeline
+            with gui.add_folder("Timeline"):
+                step = 1.0 / max(timeline.rate, 1.0)
+                self.timeline_slider = gui.add_slider(
+                    "time [s]", timeline.start, max(timeline.end, timeline.start + step), step, self.time
+                )
+                self.play = gui.add_checkbox("Play", False)
+
+                @self.timeline_slider.on_update
+                def _(_: Any) -> None:
+                    self.seek(float(self.timeline_slider.value))
+
+        if model.bodies:
+            with gui.add_folder("Masses"):
+                rows = ["| body | mass [kg] | ± 1σ [kg] | source |", "| --- | --- | --- | --- |"]
+                for body in model.bodies:
+                    mass = f"{body.mass:.4g}" if body.mass is not None else "-"
+                    sigma = f"{body.sigma:.2g}" if body.sigma is not None else "-"
+                    rows.append(f"| {body.prim} | {mass} | {sigma} | {body.source} |")
+                gui.add_markdown("\n".join(rows))
+
+    # --- posing -------------------------------------------------------------------------------------------------
+    def seek(self, t: float) -> None:
+        """Show the timeline at ``t`` [s]: keyed joints (sliders follow) and keyed objects."""
+        with self._lock:
+            self.time = t
+            if self.model.timeline is not None:
+                self.joints.update(sample_timeline(self.model.timeline, t))
+            self._posing = True
+            try:
+                for name, slider in self.sliders.items():
+                    slider.value = float(np.clip(self.joints[name], slider.min, slider.max))
+            finally:
+                self._posing = False
+            self._apply_pose()
+
+    def _apply_pose(self) -> None:
+        with self._lock:
+            posed = posed_overrides(self.model, self.joints, self.time)
+            transforms = node_poses(self.follows, self.model.rest_overrides, posed)
+            handles = {**self.splat_handles, **self.mesh_handles}
+            with self.server.atomic():
+                for name, matrix in transforms.items():
+                    wxyz, position = rigid_pose(matrix)
+                    handles[name].wxyz = wxyz
+                    handles[name].position = position
+
+    # --- background work ----------------------------------------------------------------------------------------
+    def reload(self) -> None:
+        """Re-read the stage and redraw everything, keeping the joint values and the time."""
+        with self._lock:
+            # OpenUSD keeps the layers this process opened in its registry: without a reload, opening the stage
+            # again would give the old content back.
+            self.model.stage.Reload()
+            model = read_model(self.path)
+            self._versions = layer_versions(model.stage)
+            self.model = model
+            self.reloads += 1
+            self.server.scene.reset()
+            self.server.gui.reset()
+            self._build()
+        if self.on_reload is not None:
+            self.on_reload(model)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(POLL_S):
+            try:
+                if layer_versions(self.model.stage) == self._versions:
+                    continue
+                time.sleep(POLL_S)  # let a save that renames several layers finish
+                self.reload()
+            except Exception as exc:  # noqa: BLE001 - a half-written or broken save: keep showing the last good one
+                self.server.gui.add_notification("reload failed", str(exc), auto_close_seconds=10.0)
+                self._versions = layer_versions(self.model.stage)
+
+    def _play(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(1.0 / _PLAY_FPS):
+            now, elapsed = time.monotonic(), time.monotonic() - last
+            last = now
+            timeline, play, slider = self.model.timeline, self.play, self.timeline_slider
+            if timeline is None or play is None or slider is None or not play.value:
+                continue
+            # Real time, however long posing took: a loaded machine drops frames, not speed.
+            t = (self.time if self.time is not None else timeline.start) + elapsed
+            slider.value = timeline.start if t > timeline.end else t  # its callback poses
+
+    def close(self) -> None:
+        """Stop the background threads."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=2.0)
+
+
+def serve(path: Path, *, host: str = "127.0.0.1", port: int = 8080, announce: Callable[[str], None] = print) -> None:
+    """Serve the viewer until Ctrl-C (which propagates as ``KeyboardInterrupt`` after the server stopped).
+
+    Raises:
+        InputError / StageError: a port in use, a missing or unreadable stage (before anything is served).
+    """
+    import viser  # noqa: PLC0415
+
+    from splattwin.usd import open_usd_stage  # noqa: PLC0415
+
+    open_usd_stage(path)  # a missing or broken file: one line before the server starts
+    port = free_port(host) if port == 0 else port
+    check_port(host, port)
+    server = viser.ViserServer(host=host, port=port, verbose=False)
+    viewer = None
+    try:
+        viewer = TwinViewer(server, path)
+        shown = f"[{host}]" if ":" in host else host
+        announce(f"viewing {path} at http://{shown}:{port} ({viewer.model.gaussian_count:,} Gaussians); Ctrl-C stops")
+        while True:
+            time.sleep(0.2)
+    finally:
+        if viewer is not None:
+            viewer.close()
+        server.stop()

@@ -1,0 +1,265 @@
+"""``splattwin view`` in a real headless Chromium: the table and the robot are drawn where the project's own
+rasterizer puts them from the same camera, a joint slider moved in the browser moves the robot's pixels, the
+timeline's Play plays the keyed trajectory back, and a save by another process is shown without a restart.
+
+The browser tests skip when Debian's chromium or playwright is missing, unless ``SPLATTWIN_REQUIRE_BROWSER=1``
+(set by ``.ci/run``, which installs the browser with ``scripts/install_browser.sh``). One server and one browser
+are shared by the module.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from splattwin.gaussians import Gaussians, rgb_to_sh0
+
+pytest.importorskip("pxr")
+pybullet_data = pytest.importorskip("pybullet_data")
+CHROMIUM = Path("/usr/bin/chromium")
+REQUIRED = os.environ.get("SPLATTWIN_REQUIRE_BROWSER") == "1"
+try:
+    import viser  # noqa: F401
+    from playwright.sync_api import sync_playwright
+except ModuleNotFoundError:
+    if REQUIRED:
+        raise
+    pytest.skip("viser / playwright not installed (pip install 'splattwin[view]')", allow_module_level=True)
+if not CHROMIUM.is_file():
+    if REQUIRED:
+        raise RuntimeError(f"SPLATTWIN_REQUIRE_BROWSER=1 but {CHROMIUM} is missing (scripts/install_browser.sh)")
+    pytest.skip(f"{CHROMIUM} missing (apt-get install chromium)", allow_module_level=True)
+
+from splattwin.cli import main  # noqa: E402
+from splattwin.io.ply import write_ply  # noqa: E402
+from splattwin.io.trajectory import Trajectory, write_trajectory  # noqa: E402
+
+PANDA = Path(pybullet_data.getDataPath()) / "franka_panda" / "panda.urdf"
+ARM = [f"panda_joint{i}" for i in range(1, 8)]
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+]  # fmt: skip
+WIDTH, HEIGHT = 800, 600
+FOV_DEG = 50.0
+EYE, TARGET = (1.6, -1.6, 1.2), (0.2, 0.0, 0.3)
+PANEL_X = 440  # viser's panel floats over the right of the canvas and its notices over the top left: not compared
+
+
+def _table(path: Path) -> None:
+    """A 1.0 x 0.8 m green table of Gaussians at z = 0, centred at (0.35, 0, 0), made here."""
+    xs, ys = np.meshgrid(np.linspace(-0.15, 0.85, 60), np.linspace(-0.4, 0.4, 48))
+    means = np.stack([xs.ravel(), ys.ravel(), np.zeros(xs.size)], axis=1)
+    n = len(means)
+    write_ply(
+        path,
+        Gaussians(
+            means=means.astype(np.float32),
+            quats_wxyz=np.tile([1.0, 0, 0, 0], (n, 1)).astype(np.float32),
+            scales=np.tile([0.012, 0.012, 0.002], (n, 1)).astype(np.float32),
+            opacities=np.full(n, 0.95, dtype=np.float32),
+            sh=rgb_to_sh0(np.tile([0.2, 0.8, 0.2], (n, 1)))[:, None, :],
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("view")
+    stage = folder / "twin.usda"
+    _table(folder / "table.ply")
+    assert main(["import-splat", str(folder / "table.ply"), "--stage", str(stage), "--prim", "/World/Scene/Splat"]) == 0
+    assert main(["import-robot", str(PANDA), "--stage", str(stage), "--prim", "/World/Robot"]) == 0
+    t = np.linspace(0.0, 2.0, 21)
+    positions = np.zeros((len(t), 7))
+    positions[:, 0] = 1.2 * t / 2.0  # joint1 swings the arm 1.2 rad over 2 s
+    positions[:, 3] = -1.5
+    positions[:, 5] = 1.5
+    write_trajectory(folder / "swing.csv", Trajectory(times=t, positions=positions, joint_names=ARM))
+    assert (
+        main(["trajectory", "import", str(folder / "swing.csv"), "--stage", str(stage), "--robot", "/World/Robot"]) == 0
+    )
+    return stage
+
+
+@pytest.fixture(scope="module")
+def served(twin: Path) -> Iterator[tuple[object, object, str]]:
+    from splattwin.viewer.server import TwinViewer, free_port
+
+    port = free_port("127.0.0.1")
+    server = viser.ViserServer(host="127.0.0.1", port=port, verbose=False)
+    viewer = TwinViewer(server, twin)
+    try:
+        yield server, viewer, f"http://127.0.0.1:{port}"
+    finally:
+        viewer.close()
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def page(served: tuple[object, object, str]) -> Iterator[object]:
+    server, _, url = served
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        tab = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
+        tab.goto(url)
+        deadline = time.monotonic() + 60
+        while not server.get_clients() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert server.get_clients(), "the browser never connected"
+        for client in server.get_clients().values():
+            client.camera.up_direction = (0.0, 0.0, 1.0)
+            client.camera.fov = np.radians(FOV_DEG)
+            client.camera.position = EYE
+            client.camera.look_at = TARGET
+        yield tab
+        browser.close()
+
+
+def _screenshot(tab: object, settle_s: float = 3.0) -> np.ndarray:
+    """The page once it stopped changing: viser fades splats in over seconds (faint at 2 s, whole by 8 s here,
+    slower on a loaded machine), so two shots 1 s apart must agree before one is used (at most 40 s)."""
+    import imageio.v3 as iio
+
+    def shot() -> np.ndarray:
+        return iio.imread(tab.screenshot(), extension=".png")[..., :3].astype(np.float32) / 255.0  # type: ignore[attr-defined]
+
+    time.sleep(settle_s)
+    previous, deadline = shot(), time.monotonic() + 40
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        current = shot()
+        if np.abs(current - previous).mean() < 0.001:
+            return current
+        previous = current
+    return previous
+
+
+def _reference(stage_path: Path, joints: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Masks [H, W] of the robot and of the table in the project's own render from the same camera."""
+    from splattwin.render.camera import look_at_camera
+    from splattwin.render.views import render_view
+    from splattwin.scene import gather_gaussians, robot_link_overrides
+    from splattwin.usd import open_usd_stage
+
+    stage = open_usd_stage(stage_path)
+    scene = gather_gaussians(stage, overrides=robot_link_overrides(stage, joints))
+    camera = look_at_camera(EYE, TARGET, width=WIDTH, height=HEIGHT, vertical_fov_deg=FOV_DEG)
+    view = render_view(scene, camera, background=(0.0, 0.0, 0.0))
+    labels = view.segmentation
+    robot = np.isin(labels, [k for k, p in enumerate(view.prim_paths) if p.startswith("/World/Robot")])
+    table = labels == view.prim_paths.index("/World/Scene/Splat")
+    return robot, table
+
+
+def _compared(mask: np.ndarray) -> np.ndarray:
+    keep = mask.copy()
+    keep[:, WIDTH - PANEL_X :] = False
+    keep[:160, :330] = False
+    return keep
+
+
+def _hide_frames(viewer: object) -> None:
+    for handle in [*viewer.frame_handles, *viewer.camera_handles]:  # type: ignore[attr-defined]
+        handle.visible = False
+
+
+def test_table_and_robot_are_drawn_where_the_renderer_puts_them(served, page, twin: Path) -> None:  # noqa: ANN001
+    _, viewer, _ = served
+    _hide_frames(viewer)
+    shot = _screenshot(page)
+    robot, table = _reference(twin, dict(viewer.joints))
+    green = (shot[..., 1] > 0.45) & (shot[..., 0] < 0.45)
+    bright = shot.max(axis=-1) > 0.25
+    robot_only, table_only = _compared(robot & ~table), _compared(table & ~robot)
+    background = _compared(~robot & ~table)
+    assert robot_only.sum() > 2000 and table_only.sum() > 5000  # the camera sees both
+    assert bright[robot_only].mean() > 0.8
+    assert green[table_only].mean() > 0.8
+    assert bright[background].mean() < 0.05
+    assert green[robot_only].mean() < 0.2
+
+
+def test_a_joint_slider_moved_in_the_browser_moves_the_robots_pixels(served, page, twin: Path) -> None:  # noqa: ANN001
+    _, viewer, _ = served
+    before = _screenshot(page)
+    robot_before, _ = _reference(twin, dict(viewer.joints))
+    slider = page.locator('[role="slider"][aria-valuemin^="-2.96"]').first
+    slider.focus()
+    page.keyboard.press("Home")  # the slider's lower limit: -2.97 rad about the base
+    deadline = time.monotonic() + 20
+    while viewer.joints["panda_joint1"] > -1.0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert viewer.joints["panda_joint1"] < -1.0, "the slider did not reach the server"
+    after = _screenshot(page)
+    robot_after, table = _reference(twin, dict(viewer.joints))
+    changed = np.abs(after - before).max(axis=-1) > 0.2
+    moved = _compared(robot_before ^ robot_after)
+    still = _compared(~robot_before & ~robot_after)
+    assert changed[moved].mean() > 0.5
+    assert changed[still].mean() < 0.03
+    bright = after.max(axis=-1) > 0.25
+    assert bright[_compared(robot_after & ~table)].mean() > 0.8  # drawn where the renderer puts the new pose
+
+
+def test_play_plays_the_keyed_trajectory(served, page, twin: Path) -> None:  # noqa: ANN001
+    from splattwin.viewer.model import sample_timeline
+
+    _, viewer, _ = served
+    viewer.seek(0.0)
+    start = _screenshot(page)
+    robot_start, _ = _reference(twin, dict(viewer.joints))
+    page.get_by_text("Play", exact=True).click()
+    deadline = time.monotonic() + 30
+    while (viewer.time or 0.0) < 1.0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    page.get_by_text("Play", exact=True).click()  # pause
+    time.sleep(0.5)
+    t = float(viewer.time)
+    assert t >= 1.0
+    expected = sample_timeline(viewer.model.timeline, t)
+    assert viewer.joints["panda_joint1"] == pytest.approx(expected["panda_joint1"])
+    assert expected["panda_joint1"] == pytest.approx(1.2 * t / 2.0, abs=1e-6)  # the keyed swing, by hand
+    shot = _screenshot(page)
+    robot, table = _reference(twin, dict(viewer.joints))
+    bright = shot.max(axis=-1) > 0.25
+    assert bright[_compared(robot & ~table)].mean() > 0.8
+    assert (np.abs(shot - start).max(axis=-1) > 0.2)[_compared(robot ^ robot_start)].mean() > 0.5
+    import imageio.v3 as iio
+
+    out = os.environ.get("SPLATTWIN_VIEWER_SCREENSHOT")
+    if out:  # docs/images/viewer.png is taken here
+        iio.imwrite(out, (shot * 255).astype(np.uint8))
+
+
+def test_a_save_by_another_process_is_shown_without_restart(served, page, twin: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    import subprocess
+    import sys
+
+    _, viewer, _ = served
+    reloads = viewer.reloads
+    block = tmp_path / "block.obj"
+    block.write_text(
+        "v 0.3 0.2 0\nv 0.4 0.2 0\nv 0.4 0.3 0\nv 0.3 0.3 0\n"
+        "v 0.3 0.2 0.1\nv 0.4 0.2 0.1\nv 0.4 0.3 0.1\nv 0.3 0.3 0.1\n"
+        "f 1 3 2\nf 1 4 3\nf 5 6 7\nf 5 7 8\nf 1 2 6\nf 1 6 5\nf 2 3 7\nf 2 7 6\nf 3 4 8\nf 3 8 7\nf 4 1 5\nf 4 5 8\n"
+    )
+    command = [sys.executable, "-m", "splattwin", "import-mesh", str(block), "--stage", str(twin),
+               "--prim", "/World/Objects/Block", "--dynamic", "--mass", "0.3"]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True, env={**os.environ})
+    deadline = time.monotonic() + 30
+    while viewer.reloads == reloads and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert viewer.reloads > reloads
+    bodies = {b.prim: b for b in viewer.model.bodies}
+    assert bodies["/World/Objects/Block"].mass == pytest.approx(0.3)
+    deadline = time.monotonic() + 20
+    while "/World/Objects/Block" not in page.content() and time.monotonic() < deadline:  # the redrawn panel
+        time.sleep(0.2)
+    assert "/World/Objects/Block" in page.content()
