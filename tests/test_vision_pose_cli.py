@@ -25,6 +25,7 @@ from splattwin.render.camera import look_at_camera  # noqa: E402
 def twin(tmp_path: Path):
     import imageio.v3 as iio
     from pxr import Usd
+
     from splattwin.usd.cameras import define_camera
 
     urdf = tmp_path / "arm2.urdf"
