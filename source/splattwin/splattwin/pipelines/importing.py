@@ -34,6 +34,7 @@ __all__ = [
     "ImportMeshResult",
     "ImportSplatConfig",
     "ImportSplatResult",
+    "author_mesh_prim",
     "import_mesh",
     "import_splat",
 ]
@@ -135,6 +136,60 @@ def _define_missing_ancestors(twin: TwinStage, prim_path: str) -> None:
     for prefix in Sdf.Path(prim_path).GetPrefixes()[:-1]:
         if not twin.stage.GetPrimAtPath(prefix):
             UsdGeom.Xform.Define(twin.stage, prefix)
+
+
+def author_mesh_prim(
+    twin: TwinStage,
+    prim: str,
+    mesh: Any,
+    material: Any,
+    *,
+    dynamic: bool,
+    custom_data: dict[str, Any],
+    mass_kg: float | None = None,
+    mass_provenance: dict[str, Any] | None = None,
+    mass_body: Any = None,
+    approximation: CollisionApproximation | None = None,
+) -> None:
+    """Author a cleaned mesh (world frame [m]) at ``prim``: a static collider, or a rigid body of ``mass_kg`` whose
+    centre of mass and inertia come from ``mass_body`` (default the mesh itself). Call inside the caller's
+    ``twin.edit_layer``; missing ancestors become Xforms. ``approximation`` is the collider (default: none for a
+    static mesh, the convex hull for a body). Shared by ``import-mesh`` and ``extract-mesh``."""
+    from splattwin.usd.bodies import define_physics_material, define_rigid_object, define_static_collider  # noqa: PLC0415
+
+    to_parent = world_to_parent(twin, prim)
+    _define_missing_ancestors(twin, prim)
+    shade = define_physics_material(twin.stage, material)
+    if not dynamic:
+        define_static_collider(
+            twin.stage,
+            prim,
+            to_parent.apply_points(mesh.vertices),
+            mesh.faces,
+            shade,
+            approximation=approximation or CollisionApproximation.NONE,
+            custom_data=custom_data,
+        )
+        return
+    if abs(to_parent.scale - 1.0) > 1e-9:
+        raise InputError(prim, "a dynamic body cannot sit below a scaled Xform; unscale its parents")
+    mass_body = mesh if mass_body is None else mass_body
+    centre = np.asarray(mass_body.center_mass, dtype=np.float64)
+    inertia = np.asarray(mass_body.moment_inertia, dtype=np.float64) * (mass_kg / mass_body.mass)
+    define_rigid_object(
+        twin.stage,
+        prim,
+        position=to_parent.apply_points(centre),
+        quat_wxyz=matrix_to_quat_wxyz(to_parent.rotation),
+        vertices_body=mesh.vertices - centre,
+        faces=mesh.faces,
+        material=shade,
+        mass_kg=mass_kg,
+        inertia_body=inertia,
+        mass_provenance=to_custom_data(mass_provenance or {}),
+        approximation=approximation or CollisionApproximation.CONVEX_HULL,
+        custom_data=custom_data,
+    )
 
 
 def _layer_for(twin: TwinStage, prim_path: str, default: str) -> str:
@@ -313,11 +368,6 @@ class ImportMeshResult:
 def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
     """Load, transform into the twin's frame, clean and validate a mesh, then author a collider or a rigid body."""
     from splattwin.mesh import clean_mesh, get_material, load_mesh, validate_mesh  # noqa: PLC0415
-    from splattwin.usd.bodies import (  # noqa: PLC0415
-        define_physics_material,
-        define_rigid_object,
-        define_static_collider,
-    )
 
     config.validate()
     material = get_material(config.material)
@@ -350,7 +400,6 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
             )
         frame = {FRAME_KEY: placed.record, "splattwin:meshCleaning": to_custom_data(report.to_dict())}
         size_m = float(np.max(cleaned.extents))
-        to_parent = world_to_parent(twin, config.prim)
         mass_kg, provenance = (None, None)
         if config.dynamic:
             # An open mesh has no volume: only a prior (no --mass) reads it, and that needs a closed mesh.
@@ -368,18 +417,12 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
         if refusals and not config.force:
             raise InputError(config.source, refusals[0])
         with twin.edit_layer(layer):
-            _define_missing_ancestors(twin, config.prim)
-            shade = define_physics_material(twin.stage, material)
+            author_mesh_prim(
+                twin, config.prim, cleaned, material, dynamic=config.dynamic, custom_data=frame, mass_kg=mass_kg,
+                mass_provenance=provenance, mass_body=mass_body,
+                approximation=CollisionApproximation(config.approximation) if config.approximation else None,
+            )  # fmt: skip
             if not config.dynamic:
-                define_static_collider(
-                    twin.stage,
-                    config.prim,
-                    to_parent.apply_points(cleaned.vertices),
-                    cleaned.faces,
-                    shade,
-                    approximation=CollisionApproximation(config.approximation or "none"),
-                    custom_data=frame,
-                )
                 return ImportMeshResult(
                     prim=config.prim,
                     layer=layer,
@@ -388,24 +431,6 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
                     notes=placed.notes,
                     warnings=warnings,
                 )
-            if abs(to_parent.scale - 1.0) > 1e-9:
-                raise InputError(config.prim, "a dynamic body cannot sit below a scaled Xform; unscale its parents")
-            centre = np.asarray(mass_body.center_mass, dtype=np.float64)
-            inertia = np.asarray(mass_body.moment_inertia, dtype=np.float64) * (mass_kg / mass_body.mass)
-            define_rigid_object(
-                twin.stage,
-                config.prim,
-                position=to_parent.apply_points(centre),
-                quat_wxyz=matrix_to_quat_wxyz(to_parent.rotation),
-                vertices_body=cleaned.vertices - centre,
-                faces=cleaned.faces,
-                material=shade,
-                mass_kg=mass_kg,
-                inertia_body=inertia,
-                mass_provenance=to_custom_data(provenance),
-                approximation=CollisionApproximation(config.approximation or "convexHull"),
-                custom_data=frame,
-            )
     logger.info("imported %s as a rigid body of %.4g kg (%s)", config.source, mass_kg, provenance["kind"])
     return ImportMeshResult(
         prim=config.prim,
