@@ -27,8 +27,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import splattwin
 from splattwin.errors import InputError, Interrupted
 from splattwin.io import atomic_output, write_json
@@ -411,18 +409,18 @@ def _splat_object_step(config: DemoConfig, stage: Path) -> dict[str, Any]:
     ``usdview`` / the stage editor shows it after activating the prim.
     """
     import trimesh  # noqa: PLC0415
-    from pxr import Usd, UsdGeom  # noqa: PLC0415
+    from pxr import Usd  # noqa: PLC0415
 
     from splattwin.pipelines.extract import ExtractMeshConfig, extract_mesh  # noqa: PLC0415
     from splattwin.surfaces.metrics import compare_surfaces  # noqa: PLC0415
     from splattwin.usd import open_twin  # noqa: PLC0415
     from splattwin.usd.identified import read_collision_mesh  # noqa: PLC0415
+    from splattwin.usd.prims import world_matrix  # noqa: PLC0415
     from splattwin.usd.stage import edit_twin  # noqa: PLC0415
 
     def world_mesh(usd: Usd.Stage, prim_path: str) -> trimesh.Trimesh:
         vertices, faces = read_collision_mesh(usd, prim_path)
-        to_world = UsdGeom.Xformable(usd.GetPrimAtPath(prim_path)).ComputeLocalToWorldTransform(Usd.TimeCode.Default())
-        matrix = np.array(to_world, dtype=np.float64).T  # Gf matrices are row-vector convention
+        matrix = world_matrix(usd.GetPrimAtPath(prim_path))
         return trimesh.Trimesh(vertices @ matrix[:3, :3].T + matrix[:3, 3], faces, process=False)
 
     imported = world_mesh(open_twin(stage).stage, config.object_prim)
