@@ -58,6 +58,7 @@ class ExtractMeshConfig:
         dynamic: a rigid body with a mass prior instead of static scenery.
         material: physics material (friction, density of the prior).
         replace, force: as ``import-mesh``.
+        collider, max_parts, threshold: a dynamic body's colliders, as ``import-mesh --collider``.
     """
 
     stage: Path
@@ -74,6 +75,9 @@ class ExtractMeshConfig:
     material: str = "wood"
     replace: bool = False
     force: bool = False
+    collider: str = "hull"
+    max_parts: int = 16
+    threshold: float = 0.05
 
     def validate(self) -> None:
         """Check the options that need no stage."""
@@ -104,6 +108,9 @@ class ExtractMeshConfig:
             get_material(self.material)
         except InputError as exc:
             raise InputError("--material", exc.problem) from None
+        from splattwin.pipelines.importing import check_collider_options  # noqa: PLC0415
+
+        check_collider_options(self.collider, dynamic=self.dynamic, max_parts=self.max_parts, threshold=self.threshold)
         self.extraction_config("--region").validate()
 
     def extraction_config(self, source: str) -> Any:
@@ -125,6 +132,7 @@ class ExtractMeshResult:
     volume_m3: float
     mass_kg: float | None = None
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def _world_gaussians(twin: TwinStage, path: str, flag: str) -> tuple[Any, Any]:
@@ -224,6 +232,7 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
         if refusals and not config.force:
             raise InputError(source, refusals[0])
         to_parent = world_to_parent(twin, config.prim)
+        notes: list[str] = []
         with twin.edit_layer(layer):
             from pxr import Sdf, UsdGeom  # noqa: PLC0415
 
@@ -246,6 +255,18 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
                     raise InputError(config.prim, "a dynamic body cannot sit below a scaled Xform; unscale its parents")
                 centre = np.asarray(cleaned.center_mass, dtype=np.float64)
                 inertia = np.asarray(cleaned.moment_inertia, dtype=np.float64) * (mass_kg / cleaned.mass)
+                parts, parts_provenance = None, None
+                if config.collider == "decompose":
+                    from splattwin.pipelines.importing import decompose_for_body  # noqa: PLC0415
+
+                    parts, parts_provenance, note = decompose_for_body(
+                        cleaned.vertices - centre,
+                        cleaned.faces,
+                        max_parts=config.max_parts,
+                        threshold=config.threshold,
+                        source=config.prim,
+                    )
+                    notes.append(note)
                 define_rigid_object(
                     twin.stage,
                     config.prim,
@@ -270,6 +291,8 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
                     ),
                     approximation=CollisionApproximation.CONVEX_HULL,
                     custom_data=custom,
+                    parts=parts,
+                    parts_provenance=to_custom_data(parts_provenance) if parts_provenance else None,
                 )
     logger.info("extracted %s from %s: %d faces, %.4g m^3", config.prim, what, len(cleaned.faces), volume)
     return ExtractMeshResult(
@@ -281,4 +304,5 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
         volume_m3=volume,
         mass_kg=mass_kg,
         warnings=warnings,
+        notes=notes,
     )

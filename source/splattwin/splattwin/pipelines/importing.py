@@ -30,11 +30,14 @@ if TYPE_CHECKING:
     from splattwin.mesh import MeshCleaningConfig
 
 __all__ = [
+    "COLLIDERS",
     "ImportMeshConfig",
     "ImportMeshResult",
     "ImportSplatConfig",
     "ImportSplatResult",
     "import_mesh",
+    "check_collider_options",
+    "decompose_for_body",
     "import_splat",
 ]
 
@@ -243,6 +246,11 @@ class ImportMeshConfig:
             ``convexHull`` for dynamic objects.
         cleaning: mesh-cleaning options; None picks :data:`SCENE_CLEANING` for static scenery (a whole-scene
             mesh holds small real parts, only tiny blobs are floaters) and the defaults for a single object.
+        collider: a dynamic body's colliders: ``hull`` (the ``collision`` mesh with a convex approximation) or
+            ``decompose`` (convex parts by CoACD, :func:`splattwin.mesh.decompose.decompose_convex`, as
+            ``collisionParts/part_<k>``; the ``collision`` mesh stays as the surface, no collider).
+        max_parts: with ``decompose``, the most parts; a mesh needing more is refused.
+        threshold: with ``decompose``, CoACD's concavity threshold in (0, 1] (smaller: closer fit, more parts).
     """
 
     source: Path
@@ -259,6 +267,9 @@ class ImportMeshConfig:
     replace: bool = False
     force: bool = False
     from_prim: str | None = None
+    collider: str = "hull"
+    max_parts: int = 16
+    threshold: float = 0.05
 
     def validate(self) -> None:
         """Check the options that need no file access."""
@@ -285,6 +296,9 @@ class ImportMeshConfig:
                 raise InputError("--approximation", f"unknown {self.approximation!r}; use one of {choices}") from None
             if self.dynamic and self.approximation == CollisionApproximation.NONE.value:
                 raise InputError("--approximation", "a dynamic body needs a convex approximation, not 'none'")
+        check_collider_options(self.collider, dynamic=self.dynamic, max_parts=self.max_parts, threshold=self.threshold)
+        if self.collider == "decompose" and self.approximation is not None:
+            raise InputError("--approximation", "does not apply with --collider decompose (the parts are convex hulls)")
         self.resolved_cleaning().validate()
 
     def resolved_cleaning(self) -> MeshCleaningConfig:
@@ -308,6 +322,40 @@ class ImportMeshResult:
     mass_kind: str | None = None
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+COLLIDERS = ("hull", "decompose")
+"""A dynamic body's collider choices (``--collider``)."""
+
+
+def check_collider_options(collider: str, *, dynamic: bool, max_parts: int, threshold: float) -> None:
+    """Refuse a ``--collider`` choice, part budget or threshold out of range (import-mesh and extract-mesh)."""
+    if collider not in COLLIDERS:
+        raise InputError("--collider", f"unknown {collider!r}; use one of {', '.join(COLLIDERS)}")
+    if collider == "decompose" and not dynamic:
+        raise InputError(
+            "--collider", "decompose only applies to a --dynamic body (static scenery keeps its triangles)"
+        )
+    if not (isinstance(max_parts, int) and max_parts >= 1):
+        raise InputError("--max-parts", f"must be an integer >= 1, got {max_parts}")
+    if not (np.isfinite(threshold) and 0.0 < threshold <= 1.0):
+        raise InputError("--threshold", f"CoACD's concavity threshold must be in (0, 1], got {threshold}")
+
+
+def decompose_for_body(
+    vertices_body: np.ndarray, faces: np.ndarray, *, max_parts: int, threshold: float, source: object
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[str, Any], str]:
+    """Convex parts of a body's collision mesh (body frame), their provenance record and a note saying the fit."""
+    from splattwin.mesh.decompose import decompose_convex  # noqa: PLC0415
+
+    result = decompose_convex(vertices_body, faces, threshold=threshold, max_parts=max_parts, source=source)
+    fit = result.fit
+    note = (
+        f"collider: {len(result.parts)} convex parts ({result.library} {result.library_version}, threshold "
+        f"{result.threshold:g}); surface to parts max {1000 * fit.surface_to_parts_max:.2f} mm (mean "
+        f"{1000 * fit.surface_to_parts_mean:.2f}), parts to surface max {1000 * fit.parts_to_surface_max:.2f} mm"
+    )
+    return [(p.vertices, p.faces) for p in result.parts], result.provenance(), note
 
 
 def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
@@ -392,6 +440,16 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
                 raise InputError(config.prim, "a dynamic body cannot sit below a scaled Xform; unscale its parents")
             centre = np.asarray(mass_body.center_mass, dtype=np.float64)
             inertia = np.asarray(mass_body.moment_inertia, dtype=np.float64) * (mass_kg / mass_body.mass)
+            parts, parts_provenance = None, None
+            if config.collider == "decompose":
+                parts, parts_provenance, note = decompose_for_body(
+                    cleaned.vertices - centre,
+                    cleaned.faces,
+                    max_parts=config.max_parts,
+                    threshold=config.threshold,
+                    source=config.source,
+                )
+                placed.notes.append(note)
             define_rigid_object(
                 twin.stage,
                 config.prim,
@@ -405,6 +463,8 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
                 mass_provenance=to_custom_data(provenance),
                 approximation=CollisionApproximation(config.approximation or "convexHull"),
                 custom_data=frame,
+                parts=parts,
+                parts_provenance=to_custom_data(parts_provenance) if parts_provenance else None,
             )
     logger.info("imported %s as a rigid body of %.4g kg (%s)", config.source, mass_kg, provenance["kind"])
     return ImportMeshResult(
