@@ -80,7 +80,7 @@ def add_collider_flags(parser: argparse.ArgumentParser) -> None:
         help="a --dynamic body's colliders: its convex hull, or convex parts by CoACD (an L, a T, a mug)",
     )
     parser.add_argument(
-        "--max-parts", type=int, default=16, help="with --collider decompose: the part budget (more: refused)"
+        "--max-parts", type=int, default=32, help="with --collider decompose: the part budget (more: refused)"
     )
     parser.add_argument(
         "--threshold",

@@ -133,7 +133,7 @@ def decompose_convex(
     faces: np.ndarray,
     *,
     threshold: float = 0.05,
-    max_parts: int = 16,
+    max_parts: int = 32,
     seed: int = 0,
     samples: int = 4000,
     source: object = "mesh",

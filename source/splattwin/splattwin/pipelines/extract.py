@@ -76,7 +76,7 @@ class ExtractMeshConfig:
     replace: bool = False
     force: bool = False
     collider: str = "hull"
-    max_parts: int = 16
+    max_parts: int = 32
     threshold: float = 0.05
 
     def validate(self) -> None:

@@ -268,7 +268,7 @@ class ImportMeshConfig:
     force: bool = False
     from_prim: str | None = None
     collider: str = "hull"
-    max_parts: int = 16
+    max_parts: int = 32
     threshold: float = 0.05
 
     def validate(self) -> None:
@@ -350,9 +350,10 @@ def decompose_for_body(
 
     result = decompose_convex(vertices_body, faces, threshold=threshold, max_parts=max_parts, source=source)
     fit = result.fit
+    count = len(result.parts)
     note = (
-        f"collider: {len(result.parts)} convex parts ({result.library} {result.library_version}, threshold "
-        f"{result.threshold:g}); surface to parts max {1000 * fit.surface_to_parts_max:.2f} mm (mean "
+        f"collider: {count} convex part{'' if count == 1 else 's'} ({result.library} {result.library_version}, "
+        f"threshold {result.threshold:g}); surface to parts max {1000 * fit.surface_to_parts_max:.2f} mm (mean "
         f"{1000 * fit.surface_to_parts_mean:.2f}), parts to surface max {1000 * fit.parts_to_surface_max:.2f} mm"
     )
     return [(p.vertices, p.faces) for p in result.parts], result.provenance(), note
