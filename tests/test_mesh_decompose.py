@@ -233,3 +233,42 @@ def test_extract_mesh_dynamic_decomposes_an_l_made_from_its_splat(tmp_path) -> N
     volume = sum(trimesh.Trimesh(v, f).volume for v, f in parts)
     assert volume == pytest.approx(shape.volume, rel=0.06)
     assert shape.convex_hull.volume > 1.2 * shape.volume
+
+
+@pytest.mark.slow
+def test_identify_mass_of_a_decomposed_l_from_mujoco_pushes(tmp_path) -> None:
+    """identify-mass on a twin whose L has convex parts (the logs name the prim, not a mesh): the push model
+    reads the parts from the twin and the mass of MuJoCo's L (two boxes, 0.15 kg) comes back."""
+    import json
+
+    from _mujoco_logs import make_logs
+
+    from splattwin.cli import main
+    from splattwin.geometry.transforms import quat_wxyz_to_matrix
+    from splattwin.io.pushlog import read_push_log
+    from splattwin.usd import open_twin
+    from splattwin.usd.identified import read_mass
+
+    logs = make_logs(tmp_path / "logs", "l_shape")
+    first = read_push_log(logs[0])
+    mesh = trimesh.load(first.mesh_path, process=False, force="mesh")
+    pose = first.object_pose[0]
+    world = np.asarray(mesh.vertices) @ quat_wxyz_to_matrix(pose[3:]).T + pose[:3]
+    trimesh.Trimesh(world, mesh.faces, process=False).export(tmp_path / "L.obj")
+    stage = tmp_path / "twin" / "twin.usda"
+    prim = "/World/Objects/L"
+    argv = ["import-mesh", str(tmp_path / "L.obj"), "--stage", str(stage), "--prim", prim, "--dynamic"]
+    assert main([*argv, "--collider", "decompose"]) == 0
+    for log in logs:  # name the twin's prim instead of the log's own mesh
+        meta = json.loads((log / "meta.json").read_text())
+        meta["object"] = {"prim": prim}
+        (log / "meta.json").write_text(json.dumps(meta))
+    report = tmp_path / "identify.json"
+    code = main(
+        ["identify-mass", "--stage", str(stage), "--object", prim, "--log", *map(str, logs), "--report", str(report)]
+    )
+    assert code == 0
+    data = json.loads(report.read_text())
+    assert data["mesh"].endswith("convex parts") and data["identifiable"]
+    mass, _, source, _ = read_mass(open_twin(stage).stage, prim)
+    assert source == "identified" and mass == pytest.approx(0.15, rel=0.05)
