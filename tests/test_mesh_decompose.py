@@ -125,6 +125,9 @@ def test_the_parts_are_authored_as_usd_physics_colliders_and_read_back(tmp_path)
     assert volume == pytest.approx(l_prism().volume, rel=0.02)
     vertices, faces = read_collision_mesh(stage, "/World/Objects/L")
     assert len(vertices) == 12 and len(faces) == 20  # the surface, not the first part
+    from splattwin.usd.validation import validate_stage
+
+    assert validate_stage(stage) == []  # OpenUSD's validators (UsdPhysics' among them) find nothing
     hull_stage, _ = _import_l(tmp_path, "hull")
     assert read_collision_parts(Usd.Stage.Open(str(hull_stage)), "/World/Objects/L") == []
 
