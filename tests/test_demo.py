@@ -89,6 +89,36 @@ def test_demo_object_pose_mass_and_gaussians(demo: Path) -> None:
     assert claimed.colors[:, 0].mean() > claimed.colors[:, 2].mean() + 0.2  # the red block, not the table
 
 
+def test_demo_object_from_the_splat_alone_matches_the_true_block(demo: Path) -> None:
+    """Issue 21 item 4: a second block made from the scene's Gaussians alone (no block.obj), deactivated so that
+    nothing downstream sees two overlapping bodies; checked against the generator's box, not the imported mesh."""
+    import trimesh
+
+    capture = json.loads((ASSETS / "capture.json").read_text())
+    twin = open_twin(demo / "twin.usda")
+    prim = twin.stage.GetPrimAtPath("/World/Objects/BlockFromSplat")
+    assert prim and not prim.IsActive()
+    # Activate it in the session layer (files untouched) to read its collider in the world frame.
+    with Usd.EditContext(twin.stage, twin.stage.GetSessionLayer()):
+        prim.SetActive(True)
+    collider = next(p for p in Usd.PrimRange(prim) if p.HasAPI(UsdPhysics.CollisionAPI))
+    assert any(p.GetCustomDataByKey("splattwin:extraction") for p in Usd.PrimRange(prim))
+    points = np.array(UsdGeom.Mesh(collider).GetPointsAttr().Get(), dtype=float)
+    to_world = np.array(UsdGeom.Xformable(collider).ComputeLocalToWorldTransform(Usd.TimeCode.Default())).T
+    world = points @ to_world[:3, :3].T + to_world[:3, 3]
+    faces = np.array(UsdGeom.Mesh(collider).GetFaceVertexIndicesAttr().Get()).reshape(-1, 3)
+    mesh = trimesh.Trimesh(world, faces, process=False)
+    assert mesh.is_watertight
+    assert mesh.volume == pytest.approx(0.10 * 0.06 * 0.05, rel=0.03)  # the generator's block, 10 x 6 x 5 cm
+    centre = mesh.center_mass
+    block_truth = np.array(capture["truth"]["block_centre"]) - _truth_world(np.array([capture["robot_base"]]))[0]
+    assert centre[2] == pytest.approx(block_truth[2], abs=3e-3)
+    assert np.linalg.norm(centre[:2]) == pytest.approx(np.linalg.norm(block_truth[:2]), abs=3e-3)
+    compared = json.loads((demo / "report.json").read_text())["splat_object"]["comparison"]
+    assert compared["chamfer_m"] < 1.5e-3 and compared["fscore"] > 0.9
+    assert "## Object from the splat alone" in (demo / "report.md").read_text()
+
+
 def test_demo_stage_validates_and_report_is_written(demo: Path) -> None:
     twin = open_twin(demo / "twin.usda")
     assert not [i for i in validate_stage(twin.stage) if i.severity == "Error"]

@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import splattwin
 from splattwin.errors import InputError, Interrupted
 from splattwin.io import atomic_output, write_json
@@ -83,6 +85,12 @@ class DemoConfig:
         previews: render the twin (renders.png, overlay.png; docs/rendering.md).
         identify: identify the object's mass from the push logs in ``assets/pushes`` (section "Mass
             identification" of the report).
+        splat_object: also make the object from the splat alone (``extract-mesh`` in a box around it, before its
+            Gaussians are claimed) and compare that mesh with the imported one (section "Object from the splat
+            alone"; docs/surfaces.md).
+        splat_object_prim: where that object is authored (deactivated: see :func:`_splat_object_step`).
+        splat_object_voxel_m: its TSDF voxel; the sample splat's Gaussians lie about 4.6 mm apart on the block,
+            so finer voxels see the gaps between them.
         robot: the robot step (:class:`~splattwin.pipelines.robot.RobotDemoConfig`).
     """
 
@@ -96,6 +104,9 @@ class DemoConfig:
     claim_margin_m: float = 0.005
     previews: bool = True
     identify: bool = True
+    splat_object: bool = True
+    splat_object_prim: str = "/World/Objects/BlockFromSplat"
+    splat_object_voxel_m: float = 0.006
     robot: RobotDemoConfig = field(default_factory=RobotDemoConfig)
 
     def validate(self) -> None:
@@ -104,6 +115,8 @@ class DemoConfig:
             raise InputError(self.assets / "capture.json", "missing: the demo needs the sample capture")
         if self.claim_margin_m < 0:
             raise InputError("claim_margin_m", f"must be >= 0, got {self.claim_margin_m}")
+        if not self.splat_object_voxel_m > 0:
+            raise InputError("splat_object_voxel_m", f"must be > 0 metres, got {self.splat_object_voxel_m}")
 
 
 def load_demo_config(out: Path, overrides: Sequence[str] = ()) -> DemoConfig:
@@ -277,6 +290,8 @@ def _build(config: DemoConfig, capture: _Capture, *, console: Any | None) -> Pat
 
     timings: dict[str, float] = {}
     steps = ["import splat", "import scene mesh", "import object", "align", "claim object Gaussians"]
+    if config.splat_object:
+        steps.insert(4, "object from the splat alone")
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("building the twin", total=len(steps))
 
@@ -312,7 +327,12 @@ def _build(config: DemoConfig, capture: _Capture, *, console: Any | None) -> Pat
             )
         )
         progress.advance(task)
-        step(steps[4])
+        splat_object = None
+        if config.splat_object:
+            step("object from the splat alone")
+            splat_object = _splat_object_step(config, stage)
+            progress.advance(task)
+        step("claim object Gaussians")
         claimed = claim_gaussians(
             ClaimConfig(stage=stage, splat=config.splat_prim, body=config.object_prim, margin=config.claim_margin_m)
         )
@@ -365,6 +385,8 @@ def _build(config: DemoConfig, capture: _Capture, *, console: Any | None) -> Pat
     }
     if identification is not None:
         report["identification"] = identification
+    if splat_object is not None:
+        report["splat_object"] = splat_object
     write_json(out / "report.json", report)
     report_path = out / "report.md"
     markdown = _markdown(report, capture)
@@ -373,6 +395,90 @@ def _build(config: DemoConfig, capture: _Capture, *, console: Any | None) -> Pat
     with atomic_output(report_path) as temporary:
         temporary.write_text(markdown)
     return report_path
+
+
+_SPLAT_OBJECT_BOX_MARGIN_M = 0.02
+"""The box drawn around the object for the splat-only extraction: its imported mesh's bounds grown by this."""
+
+
+def _splat_object_step(config: DemoConfig, stage: Path) -> dict[str, Any]:
+    """The object made from the splat alone (issue 21), compared with the imported mesh.
+
+    The box around it stands in for the box a user draws (``extract-mesh --region``): the imported mesh's bounds
+    grown by :data:`_SPLAT_OBJECT_BOX_MARGIN_M`; the surface itself comes from the scene's Gaussians only. The
+    extracted body is authored and then deactivated: active, its collider would overlap the imported block and
+    be found as the block's "table" by the tasks' scene reader, and the renders would draw it over the block.
+    ``usdview`` / the stage editor shows it after activating the prim.
+    """
+    import trimesh  # noqa: PLC0415
+    from pxr import Usd, UsdGeom  # noqa: PLC0415
+
+    from splattwin.pipelines.extract import ExtractMeshConfig, extract_mesh  # noqa: PLC0415
+    from splattwin.surfaces.metrics import compare_surfaces  # noqa: PLC0415
+    from splattwin.usd import open_twin  # noqa: PLC0415
+    from splattwin.usd.identified import read_collision_mesh  # noqa: PLC0415
+    from splattwin.usd.stage import edit_twin  # noqa: PLC0415
+
+    def world_mesh(usd: Usd.Stage, prim_path: str) -> trimesh.Trimesh:
+        vertices, faces = read_collision_mesh(usd, prim_path)
+        to_world = UsdGeom.Xformable(usd.GetPrimAtPath(prim_path)).ComputeLocalToWorldTransform(Usd.TimeCode.Default())
+        matrix = np.array(to_world, dtype=np.float64).T  # Gf matrices are row-vector convention
+        return trimesh.Trimesh(vertices @ matrix[:3, :3].T + matrix[:3, 3], faces, process=False)
+
+    imported = world_mesh(open_twin(stage).stage, config.object_prim)
+    lo, hi = imported.bounds[0] - _SPLAT_OBJECT_BOX_MARGIN_M, imported.bounds[1] + _SPLAT_OBJECT_BOX_MARGIN_M
+    started = time.perf_counter()
+    result = extract_mesh(
+        ExtractMeshConfig(
+            stage=stage,
+            splat=config.splat_prim,
+            prim=config.splat_object_prim,
+            region=(tuple(lo.tolist()), tuple(hi.tolist())),
+            voxel=config.splat_object_voxel_m,
+            dynamic=True,
+        )
+    )
+    seconds = time.perf_counter() - started
+    extracted = world_mesh(open_twin(stage).stage, config.splat_object_prim)
+    with edit_twin(stage, create=False) as twin, twin.edit_layer(result.layer):
+        prim = twin.stage.GetPrimAtPath(config.splat_object_prim)
+        prim.SetActive(False)
+    comparison = compare_surfaces(extracted, imported)
+    return {
+        "prim": config.splat_object_prim,
+        "active": False,
+        "box_min": lo.tolist(),
+        "box_max": hi.tolist(),
+        "voxel_m": config.splat_object_voxel_m,
+        "views": result.provenance["views"],
+        "gaussians": result.provenance["gaussians"],
+        "faces": int(len(extracted.faces)),
+        "mass_prior_kg": result.mass_kg,
+        "seconds": seconds,
+        "comparison": comparison.to_dict(),
+    }
+
+
+def _splat_object_markdown(section: dict[str, Any] | None) -> list[str]:
+    if section is None:
+        return []
+    c = section["comparison"]
+    return [
+        "",
+        "## Object from the splat alone",
+        f"- `{section['prim']}` (deactivated; activate it in the stage to use it): extracted from "
+        f"{section['gaussians']:,} scene Gaussians in a box around the block, {1000 * section['voxel_m']:.0f} mm "
+        f"voxels, {section['views']} views, {section['faces']:,} faces, {section['seconds']:.1f} s.",
+        "",
+        "| against the imported mesh | value |",
+        "| --- | --- |",
+        f"| Chamfer | {1000 * c['chamfer_m']:.2f} mm |",
+        f"| F-score at {1000 * c['threshold_m']:.0f} mm | {c['fscore']:.3f} |",
+        f"| MSE | {1e6 * c['mse_m2']:.2f} mm^2 |",
+        f"| volume | {1e6 * c['volume_m3']:.1f} cm^3 vs {1e6 * c['reference_volume_m3']:.1f} cm^3 "
+        f"({100 * c['volume_error']:+.2f} %) |",
+        f"| mass prior (volume x density) | {section['mass_prior_kg']:.4f} kg |",
+    ]
 
 
 def _identify_step(config: DemoConfig, stage: Path, *, console: Any | None = None) -> dict[str, Any]:
@@ -547,6 +653,7 @@ def _markdown(report: dict[str, Any], capture: _Capture) -> str:
             f"- Table plane: {align['table_tilt_corrected_deg']:.3f} deg of tilt corrected, fit RMSE "
             f"{1000 * align['table_fit_rmse_m']:.2f} mm."
         )
+    lines += _splat_object_markdown(report.get("splat_object"))
     lines += ["", *robot_report_lines(report["robot"])]
     lines += _trajectory_markdown(report.get("trajectory"))
     lines += [

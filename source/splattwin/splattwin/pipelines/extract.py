@@ -22,11 +22,10 @@ from typing import Any
 import numpy as np
 
 from splattwin.errors import InputError
-from splattwin.geometry.transforms import matrix_to_quat_wxyz
 from splattwin.pipelines._units import units_findings
-from splattwin.usd.bodies import CollisionApproximation
+from splattwin.pipelines.importing import author_mesh_prim
 from splattwin.usd.frames import FRAME_KEY, to_custom_data
-from splattwin.usd.prims import check_new_prim_path, check_prim_path_syntax, local_to_world, world_to_parent
+from splattwin.usd.prims import check_new_prim_path, check_prim_path_syntax, local_to_world
 from splattwin.usd.stage import TwinStage, edit_twin
 
 __all__ = ["EXTRACTION_KEY", "ExtractMeshConfig", "ExtractMeshResult", "extract_mesh"]
@@ -156,11 +155,6 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
     """Extract, clean, validate and author a mesh from the twin's Gaussians (see the module docstring)."""
     from splattwin.mesh import MeshCleaningConfig, clean_mesh, get_material, mass_prior, validate_mesh  # noqa: PLC0415
     from splattwin.surfaces.extract import extract_surface, find_table_z  # noqa: PLC0415
-    from splattwin.usd.bodies import (  # noqa: PLC0415
-        define_physics_material,
-        define_rigid_object,
-        define_static_collider,
-    )
 
     config.validate()
     material = get_material(config.material)
@@ -218,7 +212,7 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
         if frame:
             custom[FRAME_KEY] = dict(frame)
         volume = float(cleaned.volume)
-        mass_kg = None
+        mass_kg, prior = None, None
         if config.dynamic:
             prior = mass_prior(volume, material.name)
             mass_kg = prior.mass_kg
@@ -231,69 +225,22 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
         )
         if refusals and not config.force:
             raise InputError(source, refusals[0])
-        to_parent = world_to_parent(twin, config.prim)
-        notes: list[str] = []
         with twin.edit_layer(layer):
-            from pxr import Sdf, UsdGeom  # noqa: PLC0415
-
-            for prefix in Sdf.Path(config.prim).GetPrefixes()[:-1]:
-                if not twin.stage.GetPrimAtPath(prefix):
-                    UsdGeom.Xform.Define(twin.stage, prefix)
-            shade = define_physics_material(twin.stage, material)
-            if not config.dynamic:
-                define_static_collider(
-                    twin.stage,
-                    config.prim,
-                    to_parent.apply_points(cleaned.vertices),
-                    cleaned.faces,
-                    shade,
-                    approximation=CollisionApproximation.NONE,
-                    custom_data=custom,
-                )
-            else:
-                if abs(to_parent.scale - 1.0) > 1e-9:
-                    raise InputError(config.prim, "a dynamic body cannot sit below a scaled Xform; unscale its parents")
-                centre = np.asarray(cleaned.center_mass, dtype=np.float64)
-                inertia = np.asarray(cleaned.moment_inertia, dtype=np.float64) * (mass_kg / cleaned.mass)
-                parts, parts_provenance = None, None
-                if config.collider == "decompose":
-                    from splattwin.pipelines.importing import decompose_for_body  # noqa: PLC0415
-
-                    parts, parts_provenance, note = decompose_for_body(
-                        cleaned.vertices - centre,
-                        cleaned.faces,
-                        max_parts=config.max_parts,
-                        threshold=config.threshold,
-                        source=config.prim,
-                    )
-                    notes.append(note)
-                define_rigid_object(
-                    twin.stage,
-                    config.prim,
-                    position=to_parent.apply_points(centre),
-                    quat_wxyz=matrix_to_quat_wxyz(to_parent.rotation),
-                    vertices_body=cleaned.vertices - centre,
-                    faces=cleaned.faces,
-                    material=shade,
-                    mass_kg=mass_kg,
-                    inertia_body=inertia,
-                    mass_provenance=to_custom_data(
-                        {
-                            "kind": "prior",
-                            "method": prior.method,
-                            "material": prior.material,
-                            "densityKgM3": prior.density_kg_m3,
-                            "volumeM3": prior.volume_m3,
-                            "relativeUncertainty": prior.relative_uncertainty,
-                            "source": f"mesh extracted from {what}",
-                            "note": "a prior, not an identified value: physics identification replaces it",
-                        }
-                    ),
-                    approximation=CollisionApproximation.CONVEX_HULL,
-                    custom_data=custom,
-                    parts=parts,
-                    parts_provenance=to_custom_data(parts_provenance) if parts_provenance else None,
-                )
+            notes = author_mesh_prim(
+                twin, config.prim, cleaned, material, dynamic=config.dynamic, custom_data=custom, mass_kg=mass_kg,
+                mass_provenance=None if prior is None else {
+                    "kind": "prior",
+                    "method": prior.method,
+                    "material": prior.material,
+                    "densityKgM3": prior.density_kg_m3,
+                    "volumeM3": prior.volume_m3,
+                    "relativeUncertainty": prior.relative_uncertainty,
+                    "source": f"mesh extracted from {what}",
+                    "note": "a prior, not an identified value: physics identification replaces it",
+                },
+                decompose=(config.max_parts, config.threshold) if config.collider == "decompose" else None,
+                source=config.prim,
+            )  # fmt: skip
     logger.info("extracted %s from %s: %d faces, %.4g m^3", config.prim, what, len(cleaned.faces), volume)
     return ExtractMeshResult(
         prim=config.prim,

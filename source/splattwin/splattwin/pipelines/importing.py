@@ -35,6 +35,7 @@ __all__ = [
     "ImportMeshResult",
     "ImportSplatConfig",
     "ImportSplatResult",
+    "author_mesh_prim",
     "import_mesh",
     "check_collider_options",
     "decompose_for_body",
@@ -138,6 +139,108 @@ def _define_missing_ancestors(twin: TwinStage, prim_path: str) -> None:
     for prefix in Sdf.Path(prim_path).GetPrefixes()[:-1]:
         if not twin.stage.GetPrimAtPath(prefix):
             UsdGeom.Xform.Define(twin.stage, prefix)
+
+
+def author_mesh_prim(
+    twin: TwinStage,
+    prim: str,
+    mesh: Any,
+    material: Any,
+    *,
+    dynamic: bool,
+    custom_data: dict[str, Any],
+    mass_kg: float | None = None,
+    mass_provenance: dict[str, Any] | None = None,
+    mass_body: Any = None,
+    approximation: CollisionApproximation | None = None,
+    decompose: tuple[int, float] | None = None,
+    source: object = "mesh",
+) -> list[str]:
+    """Author a cleaned mesh (world frame [m]) at ``prim``: a static collider, or a rigid body of ``mass_kg`` whose
+    centre of mass and inertia come from ``mass_body`` (default the mesh itself). Call inside the caller's
+    ``twin.edit_layer``; missing ancestors become Xforms. ``approximation`` is the collider (default: none for a
+    static mesh, the convex hull for a body); ``decompose`` = (part budget, CoACD threshold) gives a body convex
+    parts instead (:func:`decompose_for_body`; ``source`` is named in its errors). Shared by ``import-mesh`` and
+    ``extract-mesh``. Returns notes (the decomposition's fit)."""
+    from splattwin.usd.bodies import define_physics_material, define_rigid_object, define_static_collider  # noqa: PLC0415
+
+    to_parent = world_to_parent(twin, prim)
+    _define_missing_ancestors(twin, prim)
+    shade = define_physics_material(twin.stage, material)
+    if not dynamic:
+        define_static_collider(
+            twin.stage,
+            prim,
+            to_parent.apply_points(mesh.vertices),
+            mesh.faces,
+            shade,
+            approximation=approximation or CollisionApproximation.NONE,
+            custom_data=custom_data,
+        )
+        return []
+    if abs(to_parent.scale - 1.0) > 1e-9:
+        raise InputError(prim, "a dynamic body cannot sit below a scaled Xform; unscale its parents")
+    mass_body = mesh if mass_body is None else mass_body
+    centre = np.asarray(mass_body.center_mass, dtype=np.float64)
+    inertia = np.asarray(mass_body.moment_inertia, dtype=np.float64) * (mass_kg / mass_body.mass)
+    parts, parts_provenance, notes = None, None, []
+    if decompose is not None:
+        parts, parts_provenance, note = decompose_for_body(
+            mesh.vertices - centre, mesh.faces, max_parts=decompose[0], threshold=decompose[1], source=source
+        )
+        notes.append(note)
+    define_rigid_object(
+        twin.stage,
+        prim,
+        position=to_parent.apply_points(centre),
+        quat_wxyz=matrix_to_quat_wxyz(to_parent.rotation),
+        vertices_body=mesh.vertices - centre,
+        faces=mesh.faces,
+        material=shade,
+        mass_kg=mass_kg,
+        inertia_body=inertia,
+        mass_provenance=to_custom_data(mass_provenance or {}),
+        approximation=approximation or CollisionApproximation.CONVEX_HULL,
+        custom_data=custom_data,
+        parts=parts,
+        parts_provenance=to_custom_data(parts_provenance) if parts_provenance else None,
+    )
+    return notes
+
+
+COLLIDERS = ("hull", "decompose")
+"""A dynamic body's collider choices (``--collider``)."""
+
+
+def check_collider_options(collider: str, *, dynamic: bool, max_parts: int, threshold: float) -> None:
+    """Refuse a ``--collider`` choice, part budget or threshold out of range (import-mesh and extract-mesh)."""
+    if collider not in COLLIDERS:
+        raise InputError("--collider", f"unknown {collider!r}; use one of {', '.join(COLLIDERS)}")
+    if collider == "decompose" and not dynamic:
+        raise InputError(
+            "--collider", "decompose only applies to a --dynamic body (static scenery keeps its triangles)"
+        )
+    if not (isinstance(max_parts, int) and max_parts >= 1):
+        raise InputError("--max-parts", f"must be an integer >= 1, got {max_parts}")
+    if not (np.isfinite(threshold) and 0.0 < threshold <= 1.0):
+        raise InputError("--threshold", f"CoACD's concavity threshold must be in (0, 1], got {threshold}")
+
+
+def decompose_for_body(
+    vertices_body: np.ndarray, faces: np.ndarray, *, max_parts: int, threshold: float, source: object
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[str, Any], str]:
+    """Convex parts of a body's collision mesh (body frame), their provenance record and a note saying the fit."""
+    from splattwin.mesh.decompose import decompose_convex  # noqa: PLC0415
+
+    result = decompose_convex(vertices_body, faces, threshold=threshold, max_parts=max_parts, source=source)
+    fit = result.fit
+    count = len(result.parts)
+    note = (
+        f"collider: {count} convex part{'' if count == 1 else 's'} ({result.library} {result.library_version}, "
+        f"threshold {result.threshold:g}); surface to parts max {1000 * fit.surface_to_parts_max:.2f} mm (mean "
+        f"{1000 * fit.surface_to_parts_mean:.2f}), parts to surface max {1000 * fit.parts_to_surface_max:.2f} mm"
+    )
+    return [(p.vertices, p.faces) for p in result.parts], result.provenance(), note
 
 
 def _layer_for(twin: TwinStage, prim_path: str, default: str) -> str:
@@ -324,49 +427,9 @@ class ImportMeshResult:
     warnings: list[str] = field(default_factory=list)
 
 
-COLLIDERS = ("hull", "decompose")
-"""A dynamic body's collider choices (``--collider``)."""
-
-
-def check_collider_options(collider: str, *, dynamic: bool, max_parts: int, threshold: float) -> None:
-    """Refuse a ``--collider`` choice, part budget or threshold out of range (import-mesh and extract-mesh)."""
-    if collider not in COLLIDERS:
-        raise InputError("--collider", f"unknown {collider!r}; use one of {', '.join(COLLIDERS)}")
-    if collider == "decompose" and not dynamic:
-        raise InputError(
-            "--collider", "decompose only applies to a --dynamic body (static scenery keeps its triangles)"
-        )
-    if not (isinstance(max_parts, int) and max_parts >= 1):
-        raise InputError("--max-parts", f"must be an integer >= 1, got {max_parts}")
-    if not (np.isfinite(threshold) and 0.0 < threshold <= 1.0):
-        raise InputError("--threshold", f"CoACD's concavity threshold must be in (0, 1], got {threshold}")
-
-
-def decompose_for_body(
-    vertices_body: np.ndarray, faces: np.ndarray, *, max_parts: int, threshold: float, source: object
-) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[str, Any], str]:
-    """Convex parts of a body's collision mesh (body frame), their provenance record and a note saying the fit."""
-    from splattwin.mesh.decompose import decompose_convex  # noqa: PLC0415
-
-    result = decompose_convex(vertices_body, faces, threshold=threshold, max_parts=max_parts, source=source)
-    fit = result.fit
-    count = len(result.parts)
-    note = (
-        f"collider: {count} convex part{'' if count == 1 else 's'} ({result.library} {result.library_version}, "
-        f"threshold {result.threshold:g}); surface to parts max {1000 * fit.surface_to_parts_max:.2f} mm (mean "
-        f"{1000 * fit.surface_to_parts_mean:.2f}), parts to surface max {1000 * fit.parts_to_surface_max:.2f} mm"
-    )
-    return [(p.vertices, p.faces) for p in result.parts], result.provenance(), note
-
-
 def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
     """Load, transform into the twin's frame, clean and validate a mesh, then author a collider or a rigid body."""
     from splattwin.mesh import clean_mesh, get_material, load_mesh, validate_mesh  # noqa: PLC0415
-    from splattwin.usd.bodies import (  # noqa: PLC0415
-        define_physics_material,
-        define_rigid_object,
-        define_static_collider,
-    )
 
     config.validate()
     material = get_material(config.material)
@@ -399,7 +462,6 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
             )
         frame = {FRAME_KEY: placed.record, "splattwin:meshCleaning": to_custom_data(report.to_dict())}
         size_m = float(np.max(cleaned.extents))
-        to_parent = world_to_parent(twin, config.prim)
         mass_kg, provenance = (None, None)
         if config.dynamic:
             # An open mesh has no volume: only a prior (no --mass) reads it, and that needs a closed mesh.
@@ -417,18 +479,14 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
         if refusals and not config.force:
             raise InputError(config.source, refusals[0])
         with twin.edit_layer(layer):
-            _define_missing_ancestors(twin, config.prim)
-            shade = define_physics_material(twin.stage, material)
+            placed.notes += author_mesh_prim(
+                twin, config.prim, cleaned, material, dynamic=config.dynamic, custom_data=frame, mass_kg=mass_kg,
+                mass_provenance=provenance, mass_body=mass_body,
+                approximation=CollisionApproximation(config.approximation) if config.approximation else None,
+                decompose=(config.max_parts, config.threshold) if config.collider == "decompose" else None,
+                source=config.source,
+            )  # fmt: skip
             if not config.dynamic:
-                define_static_collider(
-                    twin.stage,
-                    config.prim,
-                    to_parent.apply_points(cleaned.vertices),
-                    cleaned.faces,
-                    shade,
-                    approximation=CollisionApproximation(config.approximation or "none"),
-                    custom_data=frame,
-                )
                 return ImportMeshResult(
                     prim=config.prim,
                     layer=layer,
@@ -437,36 +495,6 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
                     notes=placed.notes,
                     warnings=warnings,
                 )
-            if abs(to_parent.scale - 1.0) > 1e-9:
-                raise InputError(config.prim, "a dynamic body cannot sit below a scaled Xform; unscale its parents")
-            centre = np.asarray(mass_body.center_mass, dtype=np.float64)
-            inertia = np.asarray(mass_body.moment_inertia, dtype=np.float64) * (mass_kg / mass_body.mass)
-            parts, parts_provenance = None, None
-            if config.collider == "decompose":
-                parts, parts_provenance, note = decompose_for_body(
-                    cleaned.vertices - centre,
-                    cleaned.faces,
-                    max_parts=config.max_parts,
-                    threshold=config.threshold,
-                    source=config.source,
-                )
-                placed.notes.append(note)
-            define_rigid_object(
-                twin.stage,
-                config.prim,
-                position=to_parent.apply_points(centre),
-                quat_wxyz=matrix_to_quat_wxyz(to_parent.rotation),
-                vertices_body=cleaned.vertices - centre,
-                faces=cleaned.faces,
-                material=shade,
-                mass_kg=mass_kg,
-                inertia_body=inertia,
-                mass_provenance=to_custom_data(provenance),
-                approximation=CollisionApproximation(config.approximation or "convexHull"),
-                custom_data=frame,
-                parts=parts,
-                parts_provenance=to_custom_data(parts_provenance) if parts_provenance else None,
-            )
     logger.info("imported %s as a rigid body of %.4g kg (%s)", config.source, mass_kg, provenance["kind"])
     return ImportMeshResult(
         prim=config.prim,

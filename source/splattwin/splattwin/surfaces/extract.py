@@ -37,7 +37,8 @@ class ExtractionConfig:
         depth_mode: "RD" (expected ray-Gaussian depth), "MD" (median ray depth) or "ED" (expected centre depth,
             gsplat's: biased in front of the surface, kept for comparison).
         alpha_min: a pixel with less opacity is empty space.
-        trunc_voxels: TSDF truncation distance [voxels] (2: a wider band inflates convex edges and corners).
+        trunc_voxels: TSDF truncation distance [voxels] (1: a wider band inflates convex edges and corners, by
+            about 0.1 mm per voxel of band on 1-2 mm discs, which thin walls turn into volume; docs/surfaces.md).
         max_hole_share: refuse a splat whose silhouettes are more than this share holes (a too sparse splat).
         source: what to name in errors (a flag or file).
     """
@@ -46,7 +47,7 @@ class ExtractionConfig:
     views: int = 40
     depth_mode: str = "RD"
     alpha_min: float = 0.5
-    trunc_voxels: float = 2.0
+    trunc_voxels: float = 1.0
     max_hole_share: float = 0.02
     source: str = "--region"
 
@@ -242,7 +243,7 @@ def extract_surface(
     start = time.perf_counter()
     volume = fuse_depth_views(
         depth, alpha, cameras, grid_lo, grid_hi, voxel_m=config.voxel_m,
-        trunc_voxels=config.trunc_voxels, alpha_min=config.alpha_min,
+        trunc_voxels=config.trunc_voxels, alpha_min=config.alpha_min, plane_z=table_z,
     )  # fmt: skip
     if table_z is not None:
         volume = cut_below_plane(volume, table_z)

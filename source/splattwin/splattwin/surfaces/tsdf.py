@@ -58,8 +58,9 @@ def fuse_depth_views(
     hi: np.ndarray,
     *,
     voxel_m: float,
-    trunc_voxels: float = 2.0,
+    trunc_voxels: float = 1.0,
     alpha_min: float = 0.5,
+    plane_z: float | None = None,
 ) -> TSDFVolume:
     """Fuse depth views into a TSDF over the box [lo, hi].
 
@@ -71,6 +72,9 @@ def fuse_depth_views(
         voxel_m: voxel edge [m].
         trunc_voxels: truncation distance in voxels.
         alpha_min: a pixel with less opacity is empty space.
+        plane_z: a height [m] (the table :func:`cut_below_plane` will cut at) to put midway between two voxel
+            layers (the grid moves up by less than a voxel): a layer on the plane would hold the table's own zero
+            and the cut's at once, and their noise makes fragments.
 
     Returns:
         The :class:`TSDFVolume` (unobserved voxels set to -1, see the module docstring).
@@ -81,6 +85,8 @@ def fuse_depth_views(
     hi = np.asarray(hi, dtype=np.float64)
     shape = np.maximum(np.ceil((hi - lo) / voxel_m).astype(np.int64) + 1, 2)
     origin = 0.5 * (lo + hi) - 0.5 * (shape - 1) * voxel_m
+    if plane_z is not None:
+        origin[2] += voxel_m * (((plane_z - origin[2]) / voxel_m - 0.5) % 1.0)
     values = np.zeros(tuple(shape), dtype=np.float32)
     weights = np.zeros(tuple(shape), dtype=np.float32)
     viewmats = np.ascontiguousarray(np.stack([c.viewmat for c in cameras]), dtype=np.float64)
@@ -118,6 +124,11 @@ def marching_cubes_mesh(volume: TSDFVolume) -> trimesh.Trimesh:
     from skimage.measure import marching_cubes  # noqa: PLC0415
 
     padded = np.pad(volume.values, 1, constant_values=1.0)
+    # A value at or near 0 (a voxel with as many +1 as -1 votes, common with a narrow band) puts the vertices of
+    # all the cubes around that grid point within a hair of it: zero-area faces, which cleaning's weld turns into
+    # holes. Values are kept at least 1e-3 (a thousandth of the band) away from the level.
+    near = np.abs(padded) < 1e-3
+    padded[near] = np.where(padded[near] < 0.0, -1e-3, 1e-3)
     if padded.min() >= 0.0:
         return trimesh.Trimesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64), process=False)
     verts, faces, _, _ = marching_cubes(padded, level=0.0, spacing=(volume.voxel_m,) * 3)
