@@ -89,8 +89,8 @@ class DemoConfig:
             Gaussians are claimed) and compare that mesh with the imported one (section "Object from the splat
             alone"; docs/surfaces.md).
         splat_object_prim: where that object is authored (deactivated: see :func:`_splat_object_step`).
-        splat_object_voxel_m: its TSDF voxel; the sample splat's Gaussians lie about 4.6 mm apart on the block,
-            so finer voxels see the gaps between them.
+        splat_object_voxel_m: its TSDF voxel; the sample splat holds about 9 mm^2 of surface per Gaussian on
+            the block (3,000 Gaussians), so finer voxels see the gaps between them.
         robot: the robot step (:class:`~splattwin.pipelines.robot.RobotDemoConfig`).
     """
 
@@ -435,6 +435,8 @@ def _splat_object_step(config: DemoConfig, stage: Path) -> dict[str, Any]:
             prim=config.splat_object_prim,
             region=(tuple(lo.tolist()), tuple(hi.tolist())),
             voxel=config.splat_object_voxel_m,
+            # The sample splat is sparse: with a 1-voxel band, rays slipping between its Gaussians carve the block.
+            band_voxels=2.0,
             dynamic=True,
         )
     )

@@ -51,6 +51,8 @@ class ExtractMeshConfig:
         object: a splat prim or a rigid body with claimed ``Gaussians``: extract those; or None.
         mask_images: posed images with masks (not yet supported: refused).
         voxel: TSDF voxel edge [m].
+        band_voxels: TSDF truncation band [voxels]: 1 (the default) keeps convex edges of a dense splat tight; a
+            sparse one, whose rays slip between Gaussians and carve its inside, needs 2 (docs/surfaces.md).
         views: number of virtual views.
         depth: "RD" (expected ray-Gaussian depth, default), "MD" (median) or "ED" (expected centre depth).
         table: "auto" (the region's own table), "none", or a height [m] to cut below.
@@ -67,6 +69,7 @@ class ExtractMeshConfig:
     object: str | None = None
     mask_images: Path | None = None
     voxel: float = 0.002
+    band_voxels: float = 1.0
     views: int = 40
     depth: str = "RD"
     table: str | float = "auto"
@@ -116,7 +119,9 @@ class ExtractMeshConfig:
         """The :class:`~splattwin.surfaces.extract.ExtractionConfig` of these options."""
         from splattwin.surfaces.extract import ExtractionConfig  # noqa: PLC0415
 
-        return ExtractionConfig(voxel_m=self.voxel, views=self.views, depth_mode=self.depth, source=source)
+        return ExtractionConfig(
+            voxel_m=self.voxel, views=self.views, depth_mode=self.depth, trunc_voxels=self.band_voxels, source=source
+        )
 
 
 @dataclass
