@@ -67,6 +67,8 @@ class TwinScene:
         robot_prim: the robot's root prim.
         robot_base: the robot root's world position [3], metres.
         robot_yaw_rad: the robot root's heading about the world z axis [rad] (robots stand upright).
+        object_parts: the object's convex collision parts in the body frame, each (vertices [V, 3] m, triangles
+            [F, 3]) (:func:`splattwin.usd.bodies.read_collision_parts`); empty: the collision mesh's hull collides.
     """
 
     twin_path: Path
@@ -82,6 +84,7 @@ class TwinScene:
     robot_prim: str
     robot_base: np.ndarray
     robot_yaw_rad: float = 0.0
+    object_parts: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
 
 def read_object_mass(stage: Any, prim_path: str) -> MassEstimate:
@@ -203,9 +206,16 @@ def read_twin_scene(
         raise StageError(
             twin_path, f"has no rigid object at {object_prim} (rigid bodies on the stage: {bodies or 'none'})"
         )
+    from splattwin.usd.bodies import read_collision_parts  # noqa: PLC0415
+
+    parts = tuple(read_collision_parts(stage, object_prim))
+    surface = prim.GetChild("collision")
     mesh_prim = next((c for c in prim.GetChildren() if c.IsA(UsdGeom.Mesh) and c.HasAPI(UsdPhysics.CollisionAPI)), None)
+    if parts and surface and surface.IsA(UsdGeom.Mesh):
+        mesh_prim = surface  # the surface the parts approximate (no collider itself)
     if mesh_prim is None:
         raise StageError(twin_path, f"object {object_prim} has no collision mesh child")
+    material_prim = stage.GetPrimAtPath(f"{object_prim}/collisionParts/part_000") if parts else mesh_prim
     body = _world_matrix(prim)
     scale = np.linalg.norm(body[:3, :3], axis=0)
     rotation = body[:3, :3] / scale
@@ -258,11 +268,12 @@ def read_twin_scene(
         object_faces=faces,
         object_inertia=inertia,
         mass=mass,
-        friction=_friction(stage, mesh_prim),
+        friction=_friction(stage, material_prim or mesh_prim),
         table_height=float(table),
         robot_prim=robot_prim,
         robot_base=np.asarray(robot_base, dtype=np.float64),
         robot_yaw_rad=robot_yaw,
+        object_parts=parts,
     )
 
 

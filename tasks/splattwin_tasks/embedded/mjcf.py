@@ -1,7 +1,8 @@
 """The MJCF of the embedded runtime: N copies of the twin's workcell in one MuJoCo model.
 
 Each world holds the table (a box whose top is the twin's table height), the object (its convex collision mesh,
-mass, inertia and friction from the twin) and a Panda end-effector: the Panda hand with its two fingers on a
+or one convex mesh geom per part when the twin has convex parts, ``import-mesh --collider decompose``; mass,
+inertia and friction from the twin) and a Panda end-effector: the Panda hand with its two fingers on a
 Cartesian carriage (three slide joints with stiff position servos: a Cartesian impedance controller standing in
 for the arm's operational-space control), the fingers driven by force motors; the carriage is kept inside the
 Panda's reach around the twin's robot base. With ``robot_model="arm"`` the same hand (palm, grasp site, fingers)
@@ -105,7 +106,13 @@ def build_mjcf(
         )
 
         arm_assets = arm_assets_mjcf()
-    vertices = " ".join(f"{v:.9g}" for v in scene.object_vertices.reshape(-1))
+    # MuJoCo collides a mesh geom as its convex hull: one geom per convex part keeps an L's inner corner open.
+    shapes = [p for p, _ in scene.object_parts] or [scene.object_vertices]
+    names = [f"object_part{k}" for k in range(len(shapes))] if scene.object_parts else ["object"]
+    mesh_assets = "".join(
+        f'<mesh name="{name}" vertex="{" ".join(f"{v:.9g}" for v in np.asarray(points).reshape(-1))}"/>'
+        for name, points in zip(names, shapes, strict=True)
+    )
     parts = [
         '<mujoco model="splattwin_embedded">',
         f'<option timestep="{sim_dt}" integrator="implicitfast" cone="elliptic" impratio="10"/>',
@@ -116,7 +123,7 @@ def build_mjcf(
         f'<geom friction="{friction} 0.005 0.0001" solref="0.004 1" condim="4" contype="1" conaffinity="3"/>',
         f'<default class="hand"><geom contype="{HAND_CONTYPE}" conaffinity="1"/></default>',
         "</default>",
-        f'<asset><mesh name="object" vertex="{vertices}"/>{arm_assets}</asset>',
+        f"<asset>{mesh_assets}{arm_assets}</asset>",
         "<worldbody>",
     ]
     excludes, actuators = [], []
@@ -128,7 +135,11 @@ def build_mjcf(
             f'<freejoint name="object{i}"/>'
             f'<inertial pos="0 0 0" mass="{scene.mass.mass_kg:.9g}" diaginertia="{_vec(moments)}" '
             f'quat="{_vec(iquat)}"/>'
-            f'<geom name="object{i}" type="mesh" mesh="object" mass="0"/></body>'
+            + "".join(
+                f'<geom name="object{i}{"" if k == 0 else f"_{k}"}" type="mesh" mesh="{name}" mass="0"/>'
+                for k, name in enumerate(names)
+            )
+            + "</body>"
         )
         grasp_content = (
             f'<geom name="palm{i}" class="hand" type="box" size="{_vec(g.palm_half)}" pos="0 0 {g.palm_z}" mass="0"/>'

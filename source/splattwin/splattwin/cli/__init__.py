@@ -66,6 +66,7 @@ OPTIONAL_EXTRAS = {
     "pybullet": "robots",
     "pybullet_data": "robots",
     "skimage": "surfaces",
+    "coacd": "decompose",
     "viser": "view",
 }
 """Top-level modules of the optional extras (``source/splattwin/pyproject.toml``) -> the extra providing them: a

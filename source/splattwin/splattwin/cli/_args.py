@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from splattwin.errors import InputError
 
-__all__ = ["add_import_frame_flags", "import_frame_options", "number", "point", "scale_from"]
+__all__ = ["add_collider_flags", "add_import_frame_flags", "import_frame_options", "number", "point", "scale_from"]
 
 
 def point(text: str) -> tuple[float, float, float]:
@@ -69,3 +69,22 @@ def import_frame_options(args: argparse.Namespace) -> dict[str, object]:
         "force": args.force,
         "from_prim": args.from_prim,
     }
+
+
+def add_collider_flags(parser: argparse.ArgumentParser) -> None:
+    """``--collider hull|decompose [--max-parts N] [--threshold T]``: a dynamic body's colliders (docs/surfaces.md)."""
+    parser.add_argument(
+        "--collider",
+        choices=("hull", "decompose"),
+        default="hull",
+        help="a --dynamic body's colliders: its convex hull, or convex parts by CoACD (an L, a T, a mug)",
+    )
+    parser.add_argument(
+        "--max-parts", type=int, default=32, help="with --collider decompose: the part budget (more: refused)"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=number,
+        default=0.05,
+        help="with --collider decompose: CoACD's concavity threshold in (0, 1] (smaller: closer fit, more parts)",
+    )

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from splattwin.cli._args import number
+from splattwin.cli._args import add_collider_flags, number
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
@@ -32,6 +32,7 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     p.add_argument("--table", default="auto", help="auto (find the region's table), none, or a height in metres")
     p.add_argument("--dynamic", action="store_true", help="a rigid body with a mass prior instead of static scenery")
     p.add_argument("--material", default="wood", help="physics material (friction, density of the mass prior)")
+    add_collider_flags(p)
     p.add_argument("--replace", action="store_true", help="replace an existing prim at --out-prim")
     p.add_argument("--force", action="store_true", help="beyond the size/mass limits; with --replace, root edits")
     return p
@@ -49,7 +50,7 @@ def _table(value: str) -> str | float:
 
 
 def run(args: argparse.Namespace, console: Any) -> int:
-    from splattwin.cli._report import print_warnings  # noqa: PLC0415
+    from splattwin.cli._report import print_notes, print_warnings  # noqa: PLC0415
     from splattwin.pipelines.extract import ExtractMeshConfig, extract_mesh  # noqa: PLC0415
 
     region = None if args.region is None else (tuple(args.region[:3]), tuple(args.region[3:]))
@@ -69,6 +70,9 @@ def run(args: argparse.Namespace, console: Any) -> int:
             material=args.material,
             replace=args.replace,
             force=args.force,
+            collider=args.collider,
+            max_parts=args.max_parts,
+            threshold=args.threshold,
         )
     )
     print_warnings(result.warnings)
@@ -80,4 +84,5 @@ def run(args: argparse.Namespace, console: Any) -> int:
         f"{p['views']} views, table cut {p['tableCut']}",
         highlight=False,
     )
+    print_notes(result.notes, console)
     return 0

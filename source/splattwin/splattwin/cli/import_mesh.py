@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from splattwin.cli._args import add_import_frame_flags, import_frame_options, number
+from splattwin.cli._args import add_collider_flags, add_import_frame_flags, import_frame_options, number
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     p.add_argument("--material", default="wood", help="physics material (friction, density); see docs/formats.md")
     p.add_argument("--mass", type=number, default=None, help="mass in kg (default: volume x material density prior)")
     p.add_argument("--approximation", default=None, help="collision approximation (none, convexHull, ...)")
+    add_collider_flags(p)
     add_import_frame_flags(
         p, force_help="also import a body beyond the size/mass limits; with --replace, drop root-layer edits"
     )
@@ -40,6 +41,9 @@ def run(args: argparse.Namespace, console: Any) -> int:
             material=args.material,
             mass=args.mass,
             approximation=args.approximation,
+            collider=args.collider,
+            max_parts=args.max_parts,
+            threshold=args.threshold,
             **import_frame_options(args),
         )
     )

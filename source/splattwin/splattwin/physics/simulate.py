@@ -5,8 +5,9 @@ The model (equations in docs/identification.md):
 - the object is a rigid body (position, unit quaternion, linear and angular velocity) with mass ``m`` and
   inertia ``m * I_unit`` (``I_unit`` from its collision mesh at uniform density), integrated by semi-implicit
   Euler at ``dt``;
-- contact points sampled on its collision mesh touch the table plane through a penalty normal force and a
-  bristle friction (tangential spring capped at ``mu * fn``), so objects stop instead of creeping;
+- contact points sampled on its collision mesh (the corners of its convex hull, or of each of its convex parts
+  when the twin has them: ``import-mesh --collider decompose``) touch the table plane through a penalty normal
+  force and a bristle friction (tangential spring capped at ``mu * fn``), so objects stop instead of creeping;
 - the fingertip is a sphere of mass ``m_p`` driven toward the commanded targets by
   ``kp * (target - x) + kd * (target_velocity - v)`` (the robot's impedance controller); its contact with the
   object is a penalty spring of stiffness ``k_c`` (a nuisance parameter: compliance differs between the real
@@ -96,6 +97,10 @@ class PushBody:
         inertia_unit: inertia about the centre of mass per kilogram [m^2], body frame, shape [3, 3].
         volume: enclosed volume [m^3].
         name: where the mesh came from (for messages).
+        parts: the body's convex collision parts, body frame [m]: each (vertices [V, 3], triangles [F, 3]); empty
+            when the body collides as its convex hull. The table contact points are then the parts' corners
+            (an L's inner corner is one, its hull has none there); the fingertip touches ``vertices``/``faces``
+            either way, the surface itself, which is not convexified.
     """
 
     vertices: np.ndarray
@@ -103,9 +108,16 @@ class PushBody:
     inertia_unit: np.ndarray
     volume: float
     name: str = ""
+    parts: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
 
-def body_from_mesh(vertices: np.ndarray, faces: np.ndarray, *, name: str = "mesh") -> PushBody:
+def body_from_mesh(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    *,
+    name: str = "mesh",
+    parts: list[tuple[np.ndarray, np.ndarray]] | tuple[tuple[np.ndarray, np.ndarray], ...] = (),
+) -> PushBody:
     """Build a :class:`PushBody` from a closed triangle mesh given in its body frame.
 
     Args:
@@ -113,6 +125,8 @@ def body_from_mesh(vertices: np.ndarray, faces: np.ndarray, *, name: str = "mesh
             centroid more than 1 mm away is reported).
         faces: triangles [F, 3].
         name: the mesh's file or prim, used in error messages.
+        parts: convex collision parts in the same frame (see :class:`PushBody`); the inertia still comes from
+            the closed mesh.
 
     Raises:
         InputError: a mesh with zero (or negative) volume, NaN vertices, or its centroid away from the origin.
@@ -146,6 +160,7 @@ def body_from_mesh(vertices: np.ndarray, faces: np.ndarray, *, name: str = "mesh
         inertia_unit=inertia_unit,
         volume=volume,
         name=name,
+        parts=tuple((np.asarray(v, dtype=np.float64), np.asarray(f, dtype=np.int64)) for v, f in parts),
     )
 
 
@@ -166,11 +181,18 @@ def sample_contact_points(body: PushBody, count: int, seed: int = 0, surface_fra
 
     A hull with more vertices than places (a 64-sided bottle: 192) keeps an evenly spread subset, by farthest-point
     sampling from the lowest vertex: a random subset left 18 of the bottle's 64 base-rim corners with a 50 deg gap,
-    a lopsided support polygon (an even subset: 32, 11 deg apart)."""
+    a lopsided support polygon (an even subset: 32, 11 deg apart).
+
+    A body with convex parts stands on the parts' corners instead (each part's hull vertices, shared ones once):
+    what MuJoCo and PhysX collide when the parts are the colliders."""
     import trimesh  # noqa: PLC0415
 
     mesh = trimesh.Trimesh(body.vertices, body.faces, process=False)
-    hull = np.asarray(mesh.convex_hull.vertices)
+    if body.parts:
+        corners = np.concatenate([trimesh.convex.convex_hull(v).vertices for v, _ in body.parts])
+        hull = np.unique(np.round(corners, 9), axis=0)
+    else:
+        hull = np.asarray(mesh.convex_hull.vertices)
     n_surface = int(round(surface_fraction * count))
     n_hull = count - n_surface
     if len(hull) > n_hull:

@@ -59,6 +59,7 @@ class ExtractMeshConfig:
         dynamic: a rigid body with a mass prior instead of static scenery.
         material: physics material (friction, density of the prior).
         replace, force: as ``import-mesh``.
+        collider, max_parts, threshold: a dynamic body's colliders, as ``import-mesh --collider``.
     """
 
     stage: Path
@@ -76,6 +77,9 @@ class ExtractMeshConfig:
     material: str = "wood"
     replace: bool = False
     force: bool = False
+    collider: str = "hull"
+    max_parts: int = 32
+    threshold: float = 0.05
 
     def validate(self) -> None:
         """Check the options that need no stage."""
@@ -106,6 +110,9 @@ class ExtractMeshConfig:
             get_material(self.material)
         except InputError as exc:
             raise InputError("--material", exc.problem) from None
+        from splattwin.pipelines.importing import check_collider_options  # noqa: PLC0415
+
+        check_collider_options(self.collider, dynamic=self.dynamic, max_parts=self.max_parts, threshold=self.threshold)
         self.extraction_config("--region").validate()
 
     def extraction_config(self, source: str) -> Any:
@@ -129,6 +136,7 @@ class ExtractMeshResult:
     volume_m3: float
     mass_kg: float | None = None
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def _world_gaussians(twin: TwinStage, path: str, flag: str) -> tuple[Any, Any]:
@@ -223,7 +231,7 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
         if refusals and not config.force:
             raise InputError(source, refusals[0])
         with twin.edit_layer(layer):
-            author_mesh_prim(
+            notes = author_mesh_prim(
                 twin, config.prim, cleaned, material, dynamic=config.dynamic, custom_data=custom, mass_kg=mass_kg,
                 mass_provenance=None if prior is None else {
                     "kind": "prior",
@@ -235,6 +243,8 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
                     "source": f"mesh extracted from {what}",
                     "note": "a prior, not an identified value: physics identification replaces it",
                 },
+                decompose=(config.max_parts, config.threshold) if config.collider == "decompose" else None,
+                source=config.prim,
             )  # fmt: skip
     logger.info("extracted %s from %s: %d faces, %.4g m^3", config.prim, what, len(cleaned.faces), volume)
     return ExtractMeshResult(
@@ -246,4 +256,5 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
         volume_m3=volume,
         mass_kg=mass_kg,
         warnings=warnings,
+        notes=notes,
     )

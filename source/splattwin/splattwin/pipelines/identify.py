@@ -178,6 +178,7 @@ def identify_object_mass(config: IdentifyConfig, *, progress: Callable[[int], No
     from splattwin.io.pushlog import read_push_log  # noqa: PLC0415
     from splattwin.physics import PushSimConfig, body_from_mesh  # noqa: PLC0415
     from splattwin.sysid import MassIdentificationConfig, identify_mass  # noqa: PLC0415
+    from splattwin.usd.bodies import read_collision_parts  # noqa: PLC0415
     from splattwin.usd.identified import read_collision_mesh, read_mass, write_identified_mass  # noqa: PLC0415
     from splattwin.usd.stage import edit_twin, open_twin  # noqa: PLC0415
 
@@ -187,6 +188,7 @@ def identify_object_mass(config: IdentifyConfig, *, progress: Callable[[int], No
     _check_identifiable_object(twin.stage, config.object, logs)
     prior, prior_sigma, prior_source, _ = read_mass(twin.stage, config.object)
     prim_vertices, prim_faces = read_collision_mesh(twin.stage, config.object)
+    prim_parts = read_collision_parts(twin.stage, config.object)
     if logs[0].mesh_path is not None:
         log_meshes = {}
         for log in logs:
@@ -201,8 +203,8 @@ def identify_object_mass(config: IdentifyConfig, *, progress: Callable[[int], No
         mesh_source = str(logs[0].mesh_path)
     else:
         _check_rests_on_the_table(logs, prim_vertices, twin, config)
-        body = body_from_mesh(prim_vertices, prim_faces, name=f"{config.stage}:{config.object}")
-        mesh_source = f"{config.object} collision mesh"
+        body = body_from_mesh(prim_vertices, prim_faces, name=f"{config.stage}:{config.object}", parts=prim_parts)
+        mesh_source = f"{config.object} collision mesh" + (f", {len(prim_parts)} convex parts" if prim_parts else "")
     from splattwin.usd.prims import world_matrix  # noqa: PLC0415
 
     prim_position = world_matrix(twin.stage.GetPrimAtPath(config.object))[:3, 3]

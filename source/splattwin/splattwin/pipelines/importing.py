@@ -30,12 +30,15 @@ if TYPE_CHECKING:
     from splattwin.mesh import MeshCleaningConfig
 
 __all__ = [
+    "COLLIDERS",
     "ImportMeshConfig",
     "ImportMeshResult",
     "ImportSplatConfig",
     "ImportSplatResult",
     "author_mesh_prim",
     "import_mesh",
+    "check_collider_options",
+    "decompose_for_body",
     "import_splat",
 ]
 
@@ -150,11 +153,15 @@ def author_mesh_prim(
     mass_provenance: dict[str, Any] | None = None,
     mass_body: Any = None,
     approximation: CollisionApproximation | None = None,
-) -> None:
+    decompose: tuple[int, float] | None = None,
+    source: object = "mesh",
+) -> list[str]:
     """Author a cleaned mesh (world frame [m]) at ``prim``: a static collider, or a rigid body of ``mass_kg`` whose
     centre of mass and inertia come from ``mass_body`` (default the mesh itself). Call inside the caller's
     ``twin.edit_layer``; missing ancestors become Xforms. ``approximation`` is the collider (default: none for a
-    static mesh, the convex hull for a body). Shared by ``import-mesh`` and ``extract-mesh``."""
+    static mesh, the convex hull for a body); ``decompose`` = (part budget, CoACD threshold) gives a body convex
+    parts instead (:func:`decompose_for_body`; ``source`` is named in its errors). Shared by ``import-mesh`` and
+    ``extract-mesh``. Returns notes (the decomposition's fit)."""
     from splattwin.usd.bodies import define_physics_material, define_rigid_object, define_static_collider  # noqa: PLC0415
 
     to_parent = world_to_parent(twin, prim)
@@ -170,12 +177,18 @@ def author_mesh_prim(
             approximation=approximation or CollisionApproximation.NONE,
             custom_data=custom_data,
         )
-        return
+        return []
     if abs(to_parent.scale - 1.0) > 1e-9:
         raise InputError(prim, "a dynamic body cannot sit below a scaled Xform; unscale its parents")
     mass_body = mesh if mass_body is None else mass_body
     centre = np.asarray(mass_body.center_mass, dtype=np.float64)
     inertia = np.asarray(mass_body.moment_inertia, dtype=np.float64) * (mass_kg / mass_body.mass)
+    parts, parts_provenance, notes = None, None, []
+    if decompose is not None:
+        parts, parts_provenance, note = decompose_for_body(
+            mesh.vertices - centre, mesh.faces, max_parts=decompose[0], threshold=decompose[1], source=source
+        )
+        notes.append(note)
     define_rigid_object(
         twin.stage,
         prim,
@@ -189,7 +202,45 @@ def author_mesh_prim(
         mass_provenance=to_custom_data(mass_provenance or {}),
         approximation=approximation or CollisionApproximation.CONVEX_HULL,
         custom_data=custom_data,
+        parts=parts,
+        parts_provenance=to_custom_data(parts_provenance) if parts_provenance else None,
     )
+    return notes
+
+
+COLLIDERS = ("hull", "decompose")
+"""A dynamic body's collider choices (``--collider``)."""
+
+
+def check_collider_options(collider: str, *, dynamic: bool, max_parts: int, threshold: float) -> None:
+    """Refuse a ``--collider`` choice, part budget or threshold out of range (import-mesh and extract-mesh)."""
+    if collider not in COLLIDERS:
+        raise InputError("--collider", f"unknown {collider!r}; use one of {', '.join(COLLIDERS)}")
+    if collider == "decompose" and not dynamic:
+        raise InputError(
+            "--collider", "decompose only applies to a --dynamic body (static scenery keeps its triangles)"
+        )
+    if not (isinstance(max_parts, int) and max_parts >= 1):
+        raise InputError("--max-parts", f"must be an integer >= 1, got {max_parts}")
+    if not (np.isfinite(threshold) and 0.0 < threshold <= 1.0):
+        raise InputError("--threshold", f"CoACD's concavity threshold must be in (0, 1], got {threshold}")
+
+
+def decompose_for_body(
+    vertices_body: np.ndarray, faces: np.ndarray, *, max_parts: int, threshold: float, source: object
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[str, Any], str]:
+    """Convex parts of a body's collision mesh (body frame), their provenance record and a note saying the fit."""
+    from splattwin.mesh.decompose import decompose_convex  # noqa: PLC0415
+
+    result = decompose_convex(vertices_body, faces, threshold=threshold, max_parts=max_parts, source=source)
+    fit = result.fit
+    count = len(result.parts)
+    note = (
+        f"collider: {count} convex part{'' if count == 1 else 's'} ({result.library} {result.library_version}, "
+        f"threshold {result.threshold:g}); surface to parts max {1000 * fit.surface_to_parts_max:.2f} mm (mean "
+        f"{1000 * fit.surface_to_parts_mean:.2f}), parts to surface max {1000 * fit.parts_to_surface_max:.2f} mm"
+    )
+    return [(p.vertices, p.faces) for p in result.parts], result.provenance(), note
 
 
 def _layer_for(twin: TwinStage, prim_path: str, default: str) -> str:
@@ -298,6 +349,11 @@ class ImportMeshConfig:
             ``convexHull`` for dynamic objects.
         cleaning: mesh-cleaning options; None picks :data:`SCENE_CLEANING` for static scenery (a whole-scene
             mesh holds small real parts, only tiny blobs are floaters) and the defaults for a single object.
+        collider: a dynamic body's colliders: ``hull`` (the ``collision`` mesh with a convex approximation) or
+            ``decompose`` (convex parts by CoACD, :func:`splattwin.mesh.decompose.decompose_convex`, as
+            ``collisionParts/part_<k>``; the ``collision`` mesh stays as the surface, no collider).
+        max_parts: with ``decompose``, the most parts; a mesh needing more is refused.
+        threshold: with ``decompose``, CoACD's concavity threshold in (0, 1] (smaller: closer fit, more parts).
     """
 
     source: Path
@@ -314,6 +370,9 @@ class ImportMeshConfig:
     replace: bool = False
     force: bool = False
     from_prim: str | None = None
+    collider: str = "hull"
+    max_parts: int = 32
+    threshold: float = 0.05
 
     def validate(self) -> None:
         """Check the options that need no file access."""
@@ -340,6 +399,9 @@ class ImportMeshConfig:
                 raise InputError("--approximation", f"unknown {self.approximation!r}; use one of {choices}") from None
             if self.dynamic and self.approximation == CollisionApproximation.NONE.value:
                 raise InputError("--approximation", "a dynamic body needs a convex approximation, not 'none'")
+        check_collider_options(self.collider, dynamic=self.dynamic, max_parts=self.max_parts, threshold=self.threshold)
+        if self.collider == "decompose" and self.approximation is not None:
+            raise InputError("--approximation", "does not apply with --collider decompose (the parts are convex hulls)")
         self.resolved_cleaning().validate()
 
     def resolved_cleaning(self) -> MeshCleaningConfig:
@@ -417,10 +479,12 @@ def import_mesh(config: ImportMeshConfig) -> ImportMeshResult:
         if refusals and not config.force:
             raise InputError(config.source, refusals[0])
         with twin.edit_layer(layer):
-            author_mesh_prim(
+            placed.notes += author_mesh_prim(
                 twin, config.prim, cleaned, material, dynamic=config.dynamic, custom_data=frame, mass_kg=mass_kg,
                 mass_provenance=provenance, mass_body=mass_body,
                 approximation=CollisionApproximation(config.approximation) if config.approximation else None,
+                decompose=(config.max_parts, config.threshold) if config.collider == "decompose" else None,
+                source=config.source,
             )  # fmt: skip
             if not config.dynamic:
                 return ImportMeshResult(

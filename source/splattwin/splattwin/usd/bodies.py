@@ -6,6 +6,12 @@
   ``MassAPI`` (mass, centre of mass, principal inertia), whose child ``collision`` mesh carries
   ``CollisionAPI`` + ``MeshCollisionAPI`` with a convex approximation (PhysX cannot simulate a dynamic triangle
   mesh), in the body frame.
+- Dynamic object with convex parts (``import-mesh --collider decompose``): the ``collision`` mesh keeps the
+  object's surface (what ``claim`` and mass identification read) but is no collider; the colliders are
+  ``<body>/collisionParts/part_<k>``, each a ``UsdGeom.Mesh`` (purpose ``guide``) with ``CollisionAPI`` +
+  ``MeshCollisionAPI`` approximation ``convexHull``, the physics material bound; the Scope carries the
+  decomposition's provenance in ``customData["splattwin:decomposition"]`` (library, version, threshold, part
+  count, fit). :func:`read_collision_parts` reads them back for every consumer (the embedded runtime, sysid).
 - Both bind a physics material (``UsdShade.Material`` + ``UsdPhysics.MaterialAPI``: friction, restitution,
   density) under :data:`PHYSICS_MATERIALS_PATH` with the ``physics`` binding purpose.
 """
@@ -32,9 +38,15 @@ __all__ = [
     "define_rigid_object",
     "define_static_collider",
     "principal_inertia",
+    "read_collision_parts",
+    "triangles_in_body_frame",
 ]
 
 PHYSICS_MATERIALS_PATH = "/World/PhysicsMaterials"
+PARTS_SCOPE = "collisionParts"
+"""Name of the Scope under a body holding its convex collision parts."""
+DECOMPOSITION_KEY = "splattwin:decomposition"
+"""``customData`` key of the parts Scope: the decomposition's provenance."""
 
 
 class CollisionApproximation(StrEnum):
@@ -136,6 +148,8 @@ def define_rigid_object(
     mass_provenance: dict[str, Any],
     approximation: CollisionApproximation = CollisionApproximation.CONVEX_HULL,
     custom_data: dict[str, Any] | None = None,
+    parts: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    parts_provenance: dict[str, Any] | None = None,
 ) -> Usd.Prim:
     """A dynamic rigid body whose frame origin is its centre of mass.
 
@@ -153,6 +167,10 @@ def define_rigid_object(
             ``user`` or ``identified``, method, uncertainty...).
         approximation: convex approximation of the collision mesh.
         custom_data: extra ``customData`` for the body prim.
+        parts: convex collision parts, each (vertices [V, 3] body frame [m], triangles [F, 3]); when given they
+            are the colliders (``collisionParts/part_<k>``, ``convexHull``) and the ``collision`` mesh is the
+            surface only (no ``CollisionAPI``), ``approximation`` then unused.
+        parts_provenance: ``customData`` of the parts Scope (the decomposition's library, version, threshold...).
 
     Returns:
         The body prim.
@@ -175,7 +193,76 @@ def define_rigid_object(
     qw, qx, qy, qz = matrix_to_quat_wxyz(axes).tolist()
     mass_api.CreatePrincipalAxesAttr().Set(Gf.Quatf(qw, qx, qy, qz))
     mesh = define_mesh(stage, f"{prim_path}/collision", vertices_body, faces)
-    _collider(mesh, approximation, material)
+    if parts:
+        _define_parts(stage, prim_path, parts, material, parts_provenance or {})
+        mesh.GetPrim().SetCustomDataByKey("splattwin:collider", f"surface only; the colliders are {PARTS_SCOPE}/")
+    else:
+        _collider(mesh, approximation, material)
     for key, value in (custom_data or {}).items():
         prim.SetCustomDataByKey(key, value)
     return prim
+
+
+def _define_parts(
+    stage: Usd.Stage,
+    prim_path: str,
+    parts: list[tuple[np.ndarray, np.ndarray]],
+    material: UsdShade.Material,
+    provenance: dict[str, Any],
+) -> None:
+    from pxr import UsdGeom  # noqa: PLC0415
+
+    scope = UsdGeom.Scope.Define(stage, f"{prim_path}/{PARTS_SCOPE}")
+    scope.GetPrim().SetCustomDataByKey(DECOMPOSITION_KEY, provenance)
+    for k, (vertices, faces) in enumerate(parts):
+        mesh = define_mesh(stage, f"{prim_path}/{PARTS_SCOPE}/part_{k:03d}", vertices, faces)
+        mesh.CreatePurposeAttr().Set(UsdGeom.Tokens.guide)
+        _collider(mesh, CollisionApproximation.CONVEX_HULL, material)
+
+
+def read_collision_parts(stage: Usd.Stage, prim_path: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A rigid body's convex collision parts in its body frame, or ``[]`` when it has none (a single collider).
+
+    Args:
+        stage: an open stage.
+        prim_path: the rigid body prim.
+
+    Returns:
+        One (vertices [V, 3] body frame [m], triangles [F, 3]) per ``Mesh`` with ``CollisionAPI`` under
+        ``<body>/collisionParts``, in name order, each part's own transform applied.
+
+    Raises:
+        StageError: a part that is not a triangle mesh.
+    """
+    from pxr import UsdGeom, UsdPhysics  # noqa: PLC0415
+
+    body = stage.GetPrimAtPath(prim_path)
+    scope = body.GetChild(PARTS_SCOPE) if body else None
+    if not scope:
+        return []
+    return [
+        triangles_in_body_frame(prim, body)
+        for prim in sorted(scope.GetChildren(), key=lambda p: p.GetName())
+        if prim.IsA(UsdGeom.Mesh) and prim.HasAPI(UsdPhysics.CollisionAPI)
+    ]
+
+
+def triangles_in_body_frame(prim: Usd.Prim, body: Usd.Prim) -> tuple[np.ndarray, np.ndarray]:
+    """A triangle ``Mesh`` prim below ``body`` as vertices [V, 3] in the body's frame (metres) and triangles [F, 3].
+
+    Raises:
+        StageError: the mesh is not made of triangles.
+    """
+    from pxr import UsdGeom  # noqa: PLC0415
+
+    from splattwin.errors import StageError  # noqa: PLC0415
+    from splattwin.usd.prims import world_matrix  # noqa: PLC0415
+
+    mesh = UsdGeom.Mesh(prim)
+    points = np.asarray(mesh.GetPointsAttr().Get(), dtype=np.float64)
+    counts = np.asarray(mesh.GetFaceVertexCountsAttr().Get())
+    if len(counts) == 0 or (counts != 3).any():
+        raise StageError(prim.GetStage().GetRootLayer().identifier, f"{prim.GetPath()} is not a triangle mesh")
+    faces = np.asarray(mesh.GetFaceVertexIndicesAttr().Get(), dtype=np.int64).reshape(-1, 3)
+    relative = np.linalg.inv(world_matrix(body)) @ world_matrix(prim)
+    return points @ relative[:3, :3].T + relative[:3, 3], faces

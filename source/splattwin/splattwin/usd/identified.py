@@ -80,28 +80,23 @@ def read_mass(stage: Usd.Stage, prim_path: str) -> tuple[float, float | None, st
 def read_collision_mesh(stage: Usd.Stage, prim_path: str) -> tuple[np.ndarray, np.ndarray]:
     """The collision mesh of a rigid body in its body frame: vertices [V, 3] (metres), triangles [F, 3].
 
-    Takes the first ``UsdGeom.Mesh`` with ``CollisionAPI`` under the body (the import's ``collision`` child), in
-    the body frame (its own local transform applied).
+    Takes the body's ``collision`` child mesh (the import's; with convex parts it is the surface they approximate,
+    no collider itself: :func:`splattwin.usd.bodies.read_collision_parts` reads the parts), else the first
+    ``UsdGeom.Mesh`` with ``CollisionAPI`` under the body, in the body frame (its own local transform applied).
 
     Raises:
         StageError: no collision mesh, or a mesh that is not made of triangles.
     """
     from pxr import Usd, UsdGeom, UsdPhysics  # noqa: PLC0415
 
+    from splattwin.usd.bodies import triangles_in_body_frame  # noqa: PLC0415
+
     body = _body(stage, prim_path)
-    for prim in Usd.PrimRange(body):
-        if prim.IsA(UsdGeom.Mesh) and prim.HasAPI(UsdPhysics.CollisionAPI):
-            mesh = UsdGeom.Mesh(prim)
-            points = np.asarray(mesh.GetPointsAttr().Get(), dtype=np.float64)
-            counts = np.asarray(mesh.GetFaceVertexCountsAttr().Get())
-            if len(counts) == 0 or (counts != 3).any():
-                raise StageError(stage.GetRootLayer().identifier, f"{prim.GetPath()} is not a triangle mesh")
-            faces = np.asarray(mesh.GetFaceVertexIndicesAttr().Get(), dtype=np.int64).reshape(-1, 3)
-            cache = UsdGeom.XformCache()
-            relative, _ = cache.ComputeRelativeTransform(prim, body)
-            matrix = np.array(relative, dtype=np.float64).T  # Gf matrices are row-vector convention
-            points = points @ matrix[:3, :3].T + matrix[:3, 3]
-            return points, faces
+    surface = body.GetChild("collision")
+    candidates = [surface] if surface and surface.IsA(UsdGeom.Mesh) else []
+    for prim in [*candidates, *Usd.PrimRange(body)]:
+        if prim in candidates or (prim.IsA(UsdGeom.Mesh) and prim.HasAPI(UsdPhysics.CollisionAPI)):
+            return triangles_in_body_frame(prim, body)
     raise StageError(stage.GetRootLayer().identifier, f"{prim_path} has no collision mesh (CollisionAPI) under it")
 
 
