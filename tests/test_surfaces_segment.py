@@ -4,6 +4,7 @@ the air, each Gaussian labelled with what it was sampled on."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -219,7 +220,8 @@ def test_extract_mesh_by_point_makes_the_box_alone(twin: Path, capsys) -> None: 
     assert code == 0, capsys.readouterr().err
     from pxr import UsdGeom
 
-    prim = open_twin(twin).stage.GetPrimAtPath("/World/Made/B")
+    opened = open_twin(twin)
+    prim = opened.stage.GetPrimAtPath("/World/Made/B")
     record = dict(prim.GetCustomDataByKey("splattwin:extraction"))
     assert record["extractedFrom"].startswith("the component of /World/Scene at [0.0275, 0.0, 0.05]")
     assert float(record["tableCut"]) == pytest.approx(TABLE_Z, abs=5e-4)
@@ -227,6 +229,8 @@ def test_extract_mesh_by_point_makes_the_box_alone(twin: Path, capsys) -> None: 
     lo, hi = box_mesh(B_BOX).bounds
     np.testing.assert_allclose(points.min(axis=0), lo, atol=0.004)  # box B, not A nor the table
     np.testing.assert_allclose(points.max(axis=0), hi, atol=0.004)
+    volume = float(re.search(r"volume ([0-9.e+-]+) m\^3", capsys.readouterr().out).group(1))
+    assert volume == pytest.approx(0.04 * 0.04 * 0.03, rel=0.05)  # B's, not A's (8e-05 m^3) nor the table's
     before = files(twin)
     for point, message in (
         (["0.15", "-0.1", "0.02"], "lies on the table"),

@@ -8,9 +8,10 @@ own Gaussians, which would bridge them, are not candidates.
 How the table is cut. A Gaussian is *clear* of the table when its support, ``SUPPORT_SIGMAS`` times its largest
 scale, stays above ``table_z + table_tol``; only clear Gaussians are linked. The Gaussians low on an object's
 walls reach down to the table without being part of it: those whose centre is above ``table_z + table_tol`` (the
-*fringe*) join the component of the nearest clear Gaussian within ``link_radius``, and are dropped when none is
-that close. ``table_tol`` is the table's own thickness in the splat: three robust standard deviations (1.4826 MAD)
-of the heights of the Gaussians within 3 mm of the plane, at least 0.25 mm.
+*fringe*) join the component of the nearest labelled Gaussian within ``link_radius``, growing the components down
+link by link, and are dropped when none is that close; a fringe Gaussian never merges two components.
+``table_tol`` is the table's own thickness in the splat: three robust standard deviations (1.4826 MAD) of the
+heights of the Gaussians within 3 mm of the plane, at least 0.25 mm.
 
 How Gaussians are linked. The clear Gaussians' centres are binned into cubic cells of edge ``link_radius``; two
 occupied cells that touch (the 26-neighbourhood) are linked, and :func:`scipy.sparse.csgraph.connected_components`
@@ -183,11 +184,18 @@ def segment_gaussians(
     if fringe.any():
         from scipy.spatial import cKDTree  # noqa: PLC0415
 
-        fringe_index = np.flatnonzero(fringe)
-        distance, nearest = cKDTree(means[clear_index]).query(means[fringe_index], distance_upper_bound=link)
-        joined = np.isfinite(distance)
-        labels[fringe_index[joined]] = clear_labels[nearest[joined]]
-    sizes = np.bincount(clear_labels, minlength=components)
+        # Grow the components down into the fringe, one link at a time: a fringe Gaussian takes the label of
+        # the nearest labelled Gaussian within the link radius (fringe Gaussians never merge two components).
+        pending = np.flatnonzero(fringe)
+        while len(pending):
+            labelled = np.flatnonzero(labels >= 0)
+            distance, nearest = cKDTree(means[labelled]).query(means[pending], distance_upper_bound=link)
+            joined = np.isfinite(distance)
+            if not joined.any():
+                break
+            labels[pending[joined]] = labels[labelled[nearest[joined]]]
+            pending = pending[~joined]
+    sizes = np.bincount(labels[labels >= 0], minlength=components)
     if seed_point is not None:
         assigned = np.flatnonzero(labels >= 0)
         distances = np.linalg.norm(means[assigned] - seed_point, axis=1)
