@@ -241,3 +241,35 @@ def test_extract_mesh_by_point_makes_the_box_alone(twin: Path, capsys) -> None: 
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and message in err[0], err
     assert files(twin) == before
+
+
+def test_a_segmentation_claim_is_reapplied_to_a_new_splat(twin: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """``import-splat --replace`` segments the new splat with the recorded point: B's Gaussians move again."""
+    from splattwin.usd import open_twin, read_gaussians_prim
+
+    args = ["claim", "--stage", str(twin), "--splat", "/World/Scene", "--body", "/World/Objects/B"]
+    assert main([*args, "--point", "0.0275", "0", "0.05"]) == 0
+    count = int(capsys.readouterr().out.split()[1])
+    code = main(["import-splat", str(tmp_path / "scene.ply"), "--stage", str(twin), "--prim", "/World/Scene",
+                 "--metric", "--replace"])  # fmt: skip
+    assert code == 0
+    assert f"re-applied the claim of /World/Objects/B (margin 0.005 m): {count} Gaussians" in capsys.readouterr().out
+    opened = open_twin(twin)
+    assert len(read_gaussians_prim(opened.stage.GetPrimAtPath("/World/Objects/B/Gaussians"))) == count
+
+
+def test_the_table_is_found_under_a_point_among_equal_height_boxes() -> None:
+    """A 3 x 3 grid of 5 cm boxes 2 cm apart, 19 cm across: their tops together reach every side of the 20 cm
+    search square, yet they are nine pieces; the table between them is one. The point on the middle box gets the
+    table and the box."""
+    boxes = [((0.05, 0.05, 0.05), (0.07 * i, 0.07 * j, TABLE_Z + 0.025)) for i in (-1, 0, 1) for j in (-1, 0, 1)]
+    table_mesh = trimesh.creation.box((0.4, 0.4, 0.02))
+    table_mesh.apply_translation((0.0, 0.0, TABLE_Z / 2))
+    parts = [on_box(spec, 3000, seed) for seed, spec in enumerate(boxes)]
+    splat = Gaussians.concatenate([*parts, discs_on_mesh(table_mesh, 40000, seed=20)])
+    point = np.array([0.0, 0.0, TABLE_Z + 0.05])
+    assert find_selection_table(splat, point=point) == pytest.approx(TABLE_Z, abs=5e-4)
+    middle = np.concatenate([np.full(len(p), k == 4) for k, p in enumerate(parts)] + [np.zeros(40000, bool)])
+    found = segment(splat, seed_point=point)
+    precision, recall = precision_recall(found.mask, middle)
+    assert precision >= 0.99 and recall >= 0.99, (precision, recall)

@@ -237,8 +237,9 @@ def find_selection_table(
     """The table under a selection [m], by :func:`splattwin.surfaces.extract.find_table_z`, or None.
 
     A box's table is searched in the box, lowered to the splat's bottom (a box drawn above the table still finds
-    it); a point's in squares 20, 10 then 5 cm wide around it, from the splat's bottom to 5 mm over the point (a
-    table must reach every side of its region, an object's top face reaches none).
+    it); a point's in squares 20, 10 then 5 cm wide around it, from the splat's bottom to 5 mm over the point,
+    (a table reaches every side of its region in one piece; an object's top face reaches none, the tops of
+    several equal-height objects side by side are separate pieces).
     """
     from splattwin.surfaces.extract import find_table_z  # noqa: PLC0415
 
