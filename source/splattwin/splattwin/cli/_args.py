@@ -7,7 +7,15 @@ from collections.abc import Sequence
 
 from splattwin.errors import InputError
 
-__all__ = ["add_collider_flags", "add_import_frame_flags", "import_frame_options", "number", "point", "scale_from"]
+__all__ = [
+    "add_collider_flags",
+    "add_import_frame_flags",
+    "import_frame_options",
+    "number",
+    "point",
+    "scale_from",
+    "table_option",
+]
 
 
 def point(text: str) -> tuple[float, float, float]:
@@ -28,6 +36,16 @@ def number(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     return value
+
+
+def table_option(value: str) -> str | float:
+    """``--table``: ``auto``, ``none`` or a height in metres."""
+    if value in ("auto", "none"):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise InputError("--table", f"must be auto, none or a height in metres, got {value!r}") from None
 
 
 def scale_from(

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from splattwin.cli._args import add_collider_flags, number
+from splattwin.cli._args import add_collider_flags, number, table_option
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
@@ -26,6 +26,13 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     )
     where.add_argument("--object", default=None, help="a splat prim or a body with claimed Gaussians to extract")
     where.add_argument("--mask-images", type=Path, default=None, help="posed masked images (not yet supported)")
+    p.add_argument(
+        "--point",
+        type=number,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="extract the connected component of Gaussians above the table nearest this point (within --region)",
+    )
     p.add_argument("--voxel", type=number, default=0.002, help="TSDF voxel edge in metres (0.002)")
     p.add_argument("--views", type=int, default=40, help="number of virtual views (40)")
     p.add_argument("--depth", default="RD", choices=("RD", "MD", "ED"), help="depth estimate (RD: ray-Gaussian)")
@@ -36,17 +43,6 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     p.add_argument("--replace", action="store_true", help="replace an existing prim at --out-prim")
     p.add_argument("--force", action="store_true", help="beyond the size/mass limits; with --replace, root edits")
     return p
-
-
-def _table(value: str) -> str | float:
-    from splattwin.errors import InputError  # noqa: PLC0415
-
-    if value in ("auto", "none"):
-        return value
-    try:
-        return float(value)
-    except ValueError:
-        raise InputError("--table", f"must be auto, none or a height in metres, got {value!r}") from None
 
 
 def run(args: argparse.Namespace, console: Any) -> int:
@@ -61,11 +57,12 @@ def run(args: argparse.Namespace, console: Any) -> int:
             prim=args.out_prim,
             region=region,
             object=args.object,
+            point=None if args.point is None else tuple(args.point),
             mask_images=args.mask_images,
             voxel=args.voxel,
             views=args.views,
             depth=args.depth,
-            table=_table(args.table),
+            table=table_option(args.table),
             dynamic=args.dynamic,
             material=args.material,
             replace=args.replace,

@@ -67,6 +67,7 @@ class ExtractMeshConfig:
     prim: str
     region: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
     object: str | None = None
+    point: tuple[float, float, float] | None = None
     mask_images: Path | None = None
     voxel: float = 0.002
     band_voxels: float = 1.0
@@ -92,6 +93,12 @@ class ExtractMeshConfig:
             )
         if self.region is not None and self.object is not None:
             raise InputError("--object", "give either --region or --object, not both")
+        if self.point is not None:
+            if self.object is not None:
+                raise InputError("--point", "give either --point or --object, not both")
+            point = np.asarray(self.point, dtype=np.float64)
+            if point.shape != (3,) or not np.isfinite(point).all():
+                raise InputError("--point", "needs three finite numbers X Y Z (metres)")
         check_prim_path_syntax(self.splat, "--splat")
         check_prim_path_syntax(self.prim, "--out-prim")
         if self.object is not None:
@@ -176,6 +183,17 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
             search_lo = lo - _TABLE_SEARCH_M
             search_hi = np.array([*(hi[:2] + _TABLE_SEARCH_M), hi[2]])
             source, what = "--object", config.object
+        elif config.point is not None:
+            from splattwin.surfaces.segment import segment_object  # noqa: PLC0415
+
+            box = None if config.region is None else tuple(np.asarray(c, dtype=np.float64) for c in config.region)
+            segment = segment_object(
+                scene, point=np.asarray(config.point, dtype=np.float64), box=box, table=config.table
+            )
+            target = scene.subset(segment.mask)
+            lo, hi = segment.lo - _OBJECT_MARGIN_M, segment.hi + _OBJECT_MARGIN_M
+            search_lo, search_hi = lo, hi
+            source, what = "--point", f"the component of {config.splat} at {[round(v, 4) for v in config.point]}"
         else:
             target = scene
             if config.region is None:
@@ -184,7 +202,9 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
                 lo, hi = (np.asarray(c, dtype=np.float64) for c in config.region)
             search_lo, search_hi = lo, hi
             source, what = "--region", config.splat
-        if config.table == "auto":
+        if config.table == "auto" and config.point is not None:
+            table_z = segment.table_z
+        elif config.table == "auto":
             table_z = find_table_z(scene, search_lo, search_hi)
         elif config.table == "none":
             table_z = None

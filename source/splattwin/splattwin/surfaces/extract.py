@@ -110,10 +110,11 @@ def find_table_z(
     """Height [m] of the region's table top, or None when the region holds none.
 
     Candidates are peaks of the heights of the flat, up-facing Gaussians in the region (smallest axis within 25
-    degrees of z) in ``band_m`` bins with at least ``min_count`` Gaussians; a candidate is a table when its
-    Gaussians reach within 5 % of the region's width of all four vertical sides (a table runs under the region's
-    walls; an object's top face lies inside them). The highest such plane wins (a floor is below the table). The
-    height is the median of that plane's Gaussians.
+    degrees of z) in ``band_m`` bins with at least ``min_count`` Gaussians; a candidate is a table when one
+    connected piece of it reaches within 5 % of the region's width of all four vertical sides (a table runs under
+    the region's walls and around the objects on it; an object's top face lies inside them, and the tops of
+    several equal-height objects side by side are separate pieces). The highest such plane wins (a floor, or the
+    underside of a table slab, is below the table). The height is the median of that plane's Gaussians.
     """
     lo = np.asarray(lo, dtype=np.float64)
     hi = np.asarray(hi, dtype=np.float64)
@@ -128,7 +129,6 @@ def find_table_z(
         return None
     edges = np.arange(lo[2], hi[2] + band_m, band_m)
     counts, _ = np.histogram(points[:, 2], bins=edges)
-    reach = 0.05 * (hi[:2] - lo[:2])
     for b in np.argsort(-edges[:-1]):  # highest first
         if (
             counts[b] < min_count
@@ -137,10 +137,33 @@ def find_table_z(
         ):
             continue
         plane = points[np.abs(points[:, 2] - 0.5 * (edges[b] + edges[b + 1])) <= band_m]
-        touches = (plane[:, :2].min(axis=0) <= lo[:2] + reach) & (plane[:, :2].max(axis=0) >= hi[:2] - reach)
-        if touches.all():
+        if _a_piece_reaches_every_side(plane[:, :2], lo[:2], hi[:2]):
             return float(np.median(plane[:, 2]))
     return None
+
+
+def _a_piece_reaches_every_side(xy: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
+    """Whether one 8-connected piece of a plane's Gaussians reaches within 5 % of all four sides of [lo, hi].
+
+    The pieces are those of an occupancy grid whose cells are twice the Gaussians' median spacing, closed by one
+    cell's dilation: a sparse table still forms one piece, objects a few spacings apart stay apart.
+    """
+    from scipy import ndimage  # noqa: PLC0415
+    from scipy.spatial import cKDTree  # noqa: PLC0415
+
+    spacing = float(np.median(cKDTree(xy).query(xy, k=2)[0][:, 1]))
+    cell = max(2.0 * spacing, float(np.max(hi - lo)) / 256.0)
+    shape = np.clip(np.ceil((hi - lo) / cell).astype(np.int64), 4, 256)
+    cells = np.clip(np.floor((xy - lo) / (hi - lo) * shape).astype(np.int64), 0, shape - 1)
+    grid = np.zeros(tuple(shape), dtype=bool)
+    grid[cells[:, 0], cells[:, 1]] = True
+    grid = ndimage.binary_dilation(grid, structure=np.ones((3, 3), dtype=bool))
+    pieces, _ = ndimage.label(grid, structure=np.ones((3, 3), dtype=bool))
+    ex, ey = np.maximum(1, np.ceil(0.05 * shape).astype(np.int64))
+    common = set(np.unique(pieces[:ex, :])) - {0}
+    for side in (pieces[-ex:, :], pieces[:, :ey], pieces[:, -ey:]):
+        common &= set(np.unique(side))
+    return bool(common)
 
 
 def largest_hole(alpha: np.ndarray, depth: np.ndarray, focal_px: np.ndarray, alpha_min: float) -> tuple[float, float]:
