@@ -124,20 +124,23 @@ def page(served: tuple[object, object, str]) -> Iterator[object]:
 
 def _screenshot(tab: object, settle_s: float = 3.0) -> np.ndarray:
     """The page once it stopped changing: viser fades splats in over seconds (faint at 2 s, whole by 8 s here,
-    slower on a loaded machine), so two shots 1 s apart must agree before one is used (at most 40 s)."""
+    slower on a loaded machine), so three shots 1 s apart, each after the page drew two more frames (a loaded
+    machine can stall the page's drawing for longer than a second), must agree before one is used (at most 60 s)."""
     import imageio.v3 as iio
 
     def shot() -> np.ndarray:
+        tab.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")  # type: ignore[attr-defined]
         return iio.imread(tab.screenshot(), extension=".png")[..., :3].astype(np.float32) / 255.0  # type: ignore[attr-defined]
 
     time.sleep(settle_s)
-    previous, deadline = shot(), time.monotonic() + 40
+    previous, agreed, deadline = shot(), 0, time.monotonic() + 60
     while time.monotonic() < deadline:
         time.sleep(1.0)
         current = shot()
-        if np.abs(current - previous).mean() < 0.001:
-            return current
+        agreed = agreed + 1 if np.abs(current - previous).mean() < 0.001 else 0
         previous = current
+        if agreed == 2:
+            break
     return previous
 
 
