@@ -343,7 +343,8 @@ class TwinViewer:
                 time.sleep(POLL_S)  # let a save that renames several layers finish
                 self.reload()
             except Exception as exc:  # noqa: BLE001 - a half-written or broken save: keep showing the last good one
-                self.server.gui.add_notification("reload failed", str(exc), auto_close_seconds=10.0)
+                for client in self.server.get_clients().values():
+                    client.add_notification("reload failed", str(exc), auto_close_seconds=10.0)
                 self._versions = layer_versions(self.model.stage)
 
     def _play(self) -> None:
