@@ -1,6 +1,7 @@
 """``splattwin view`` in a real headless Chromium: the table and the robot are drawn where the project's own
 rasterizer puts them from the same camera, a joint slider moved in the browser moves the robot's pixels, the
-timeline's Play plays the keyed trajectory back, and a save by another process is shown without a restart.
+timeline's Play plays the keyed trajectory back, a save by another process is shown without a restart, and (with
+``SPLATTWIN_BROWSER_1M=1``: minutes of software WebGL) a 1M-Gaussian scene splat is drawn.
 
 The browser tests skip when Debian's chromium or playwright is missing, unless ``SPLATTWIN_REQUIRE_BROWSER=1``
 (set by ``.ci/run``, which installs the browser with ``scripts/install_browser.sh``). One server and one browser
@@ -274,6 +275,9 @@ def test_a_save_by_another_process_is_shown_without_restart(served, page, twin: 
     assert "/World/Objects/Block" in page.content()
 
 
+@pytest.mark.skipif(
+    os.environ.get("SPLATTWIN_BROWSER_1M") != "1", reason="minutes in software WebGL: SPLATTWIN_BROWSER_1M=1 runs it"
+)
 def test_a_million_gaussian_scene_splat_is_drawn(browser: object, tmp_path: Path) -> None:  # noqa: ANN001
     """1M Gaussians in one scene splat (a 2 x 2 m floor, red for x < 0, blue for x > 0) load in the browser and
     are drawn from the viewer's own initial view: each pixel whose ray meets the floor's red (blue) half, worked
