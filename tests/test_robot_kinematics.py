@@ -14,6 +14,7 @@ pybullet_data = pytest.importorskip("pybullet_data")
 
 from splattwin.pipelines.robot import ImportRobotConfig, base_matrix, import_robot  # noqa: E402
 from splattwin.robot import find_robots, load_robot  # noqa: E402
+from splattwin.robot.kinematics import spec_link_poses  # noqa: E402
 from splattwin.usd import open_twin  # noqa: E402
 
 DATA = Path(pybullet_data.getDataPath())
@@ -97,6 +98,22 @@ def test_link_poses_match_pybullet(stages: dict[str, Path], name: str) -> None:
     assert compared >= 6 * (len(robot.link_names) - 1)
     assert worst_pos < 1e-5, worst_pos
     assert worst_rot < 1e-5, worst_rot
+
+
+@pytest.mark.parametrize("name", list(ROBOTS))
+def test_numpy_link_poses_match_pybullet(stages: dict[str, Path], name: str) -> None:
+    """The torch-free FK (the browser viewer's) against pybullet, as the torch FK above."""
+    robot = load_robot(stages[name], "/World/Robot", gaussians=False)
+    for q in _random_q(robot, np.random.default_rng(11), 4):
+        poses = spec_link_poses(robot.spec, dict(zip(robot.joint_names, q, strict=True)))
+        reference = _pybullet_link_frames(ROBOTS[name], robot, q)
+        compared = [link for link in robot.link_names if link in reference]
+        assert len(compared) == len(robot.link_names) - 1
+        for link in compared:
+            pos, rot = reference[link]
+            i = robot.link_names.index(link)
+            np.testing.assert_allclose(poses[i, :3, 3], pos, atol=1e-5)
+            np.testing.assert_allclose(poses[i, :3, :3], rot, atol=1e-5)
 
 
 def test_joint_names_limits_and_mimic(stages: dict[str, Path]) -> None:
@@ -212,7 +229,10 @@ def test_continuous_skew_axes_and_mimic_with_multiplier_match_pybullet(tmp_path:
     poses = robot.link_poses(torch.tensor(qs)).numpy()
     for b, q in enumerate(qs):
         reference = _pybullet_link_frames(urdf, robot, q)
+        plain = spec_link_poses(robot.spec, dict(zip(robot.joint_names, q, strict=True)))  # the torch-free FK
         for i, link in enumerate(robot.link_names[1:], start=1):
             pos, rot = reference[link]
             np.testing.assert_allclose(poses[b, i, :3, 3], pos, atol=1e-5)
             np.testing.assert_allclose(poses[b, i, :3, :3], rot, atol=1e-5)
+            np.testing.assert_allclose(plain[i, :3, 3], pos, atol=1e-5)
+            np.testing.assert_allclose(plain[i, :3, :3], rot, atol=1e-5)

@@ -76,3 +76,96 @@ def test_timeline_interpolates_and_holds_at_the_ends() -> None:
     timeline = Timeline(0.0, 2.0, 10.0, joints={"/R": (["j"], np.array([0.0, 2.0]), np.array([[0.0], [1.0]]))})
     assert sample_timeline(timeline, 0.5) == {"j": pytest.approx(0.25)}
     assert sample_timeline(timeline, 5.0) == {"j": pytest.approx(1.0)}
+
+
+def _table_and_panda(folder: Path) -> Path:
+    """A twin made here: a table of Gaussians and the Panda at the origin (the browser test's twin, without keys)."""
+    pybullet_data = pytest.importorskip("pybullet_data")
+    from splattwin.gaussians import Gaussians, rgb_to_sh0
+    from splattwin.io.ply import write_ply
+
+    xs, ys = np.meshgrid(np.linspace(-0.15, 0.85, 30), np.linspace(-0.4, 0.4, 24))
+    n = xs.size
+    write_ply(
+        folder / "table.ply",
+        Gaussians(
+            means=np.stack([xs.ravel(), ys.ravel(), np.zeros(n)], axis=1).astype(np.float32),
+            quats_wxyz=np.tile([1.0, 0, 0, 0], (n, 1)).astype(np.float32),
+            scales=np.full((n, 3), 0.01, dtype=np.float32),
+            opacities=np.full(n, 0.9, dtype=np.float32),
+            sh=rgb_to_sh0(np.tile([0.2, 0.8, 0.2], (n, 1)))[:, None, :],
+        ),
+    )
+    stage = folder / "twin.usda"
+    panda = Path(pybullet_data.getDataPath()) / "franka_panda" / "panda.urdf"
+    assert main(["import-splat", str(folder / "table.ply"), "--stage", str(stage), "--prim", "/World/Scene/Splat"]) == 0
+    assert main(["import-robot", str(panda), "--stage", str(stage), "--prim", "/World/Robot"]) == 0
+    return stage
+
+
+def test_a_joint_slider_sends_only_the_robots_moving_link_poses(tmp_path: Path) -> None:
+    """Moving joint 1 sends one rigid pose per robot link node beyond joint 1 (about the base's z axis, by hand),
+    and nothing for the scene: no Gaussians are re-sent, the scene's node is not touched."""
+    import viser
+
+    from splattwin.viewer.server import TwinViewer, free_port
+
+    stage = _table_and_panda(tmp_path)
+    server = viser.ViserServer(host="127.0.0.1", port=free_port("127.0.0.1"), verbose=False)
+    viewer = TwinViewer(server, stage)
+    try:
+        sent: list[object] = []
+        interface = server.scene._websock_interface  # every scene message goes through here
+        original = interface.queue_message
+        interface.queue_message = lambda message: (sent.append(message), original(message))[1]
+        viewer.sliders["panda_joint1"].value = 0.7  # the slider's callback, as a browser's move runs it
+        assert viewer.joints["panda_joint1"] == pytest.approx(0.7)
+    finally:
+        viewer.close()
+        server.stop()
+    scene_messages = [m for m in sent if hasattr(m, "name")]
+    assert not [m for m in sent if type(m).__name__ == "GaussianSplatsMessage"]  # no buffer re-sent
+    touched = {m.name for m in scene_messages}
+    robot = {name for name in viewer.splat_handles if name.startswith("/gaussians/World/Robot/")}
+    assert "/gaussians/World/Scene/Splat" not in touched
+    assert touched == robot - {"/gaussians/World/Robot/panda_link0/Gaussians"}  # the base does not move
+    assert {type(m).__name__ for m in scene_messages} <= {"SetOrientationMessage", "SetPositionMessage"}
+    half = 0.35  # 0.7 rad about +z through the base at the origin: wxyz (cos 0.35, 0, 0, sin 0.35), no shift
+    for m in scene_messages:
+        if type(m).__name__ == "SetOrientationMessage":
+            np.testing.assert_allclose(m.wxyz, [np.cos(half), 0, 0, np.sin(half)], atol=1e-9)
+        else:
+            np.testing.assert_allclose(m.position, [0, 0, 0], atol=1e-9)
+
+
+def test_the_server_needs_no_display_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    """``splattwin view`` in a process with no DISPLAY / WAYLAND_DISPLAY serves the page; SIGINT ends it with the
+    interrupted line and exit code 130."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from splattwin.viewer.server import free_port
+
+    stage = _table_and_panda(tmp_path)
+    port = free_port("127.0.0.1")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "splattwin", "view", str(stage), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        lines = [process.stdout.readline() for _ in range(2)]  # type: ignore[union-attr]
+        assert lines[0].strip() == f"viewing {stage} at http://127.0.0.1:{port}; Ctrl-C stops"
+        assert lines[1].startswith("drawn: 44,720 Gaussians in 12 splat nodes")  # the table, 11 links
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}", timeout=30) as response:
+            assert response.status == 200 and b"<html" in response.read().lower()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert err.strip().splitlines()[-1] == "interrupted: viewer stopped (it writes nothing)"

@@ -12,12 +12,13 @@ the independent movable joints only).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from splattwin.robot.usd_robot import RobotSpec, read_robot_spec
+from splattwin.robot.usd_robot import JointSpec, RobotSpec, read_robot_spec
 
 if TYPE_CHECKING:
     import torch
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from splattwin.usd.stage import TwinStage
 
-__all__ = ["Robot", "axis_motion", "load_robot"]
+__all__ = ["Robot", "axis_motion", "free_joints", "load_robot", "spec_link_poses"]
 
 _AXIS_INDEX = {"X": 0, "Y": 1, "Z": 2}
 
@@ -50,6 +51,44 @@ def axis_motion(values: torch.Tensor, axis: int, *, prismatic: bool) -> torch.Te
     return out
 
 
+def free_joints(spec: RobotSpec) -> list[JointSpec]:
+    """The robot's independent movable joints (its degrees of freedom) in stage order: not fixed, not mimic."""
+    return [j for j in spec.joints if j.type != "fixed" and j.mimic is None]
+
+
+def spec_link_poses(spec: RobotSpec, values: Mapping[str, float]) -> np.ndarray:
+    """World transforms [L, 4, 4] float64 of every link (``spec.link_names`` order) at joint values by name.
+
+    The chain :meth:`Robot.link_poses` evaluates (``T_child = T_parent @ L0 @ motion(axis, q) @ inv(L1)``, mimic
+    joints following their master, unnamed joints at 0), for one configuration in plain numpy: not differentiable,
+    but free of torch, whose import alone takes about 2 s (the browser viewer must draw a twin in under 5 s).
+    """
+    poses = np.zeros((len(spec.link_names), 4, 4))
+    link_index = {name: i for i, name in enumerate(spec.link_names)}
+    poses[0] = np.asarray(spec.base_world, dtype=np.float64) @ spec.root_local
+    by_child = {j.child: j for j in spec.joints}
+    for name in spec.link_names[1:]:
+        joint = by_child[name]
+        frame = poses[link_index[joint.parent]] @ joint.local0
+        if joint.type != "fixed":
+            if joint.mimic is not None:
+                value = float(values.get(joint.mimic[0], 0.0)) * joint.mimic[1] + joint.mimic[2]
+            else:
+                value = float(values.get(joint.name, 0.0))
+            motion = np.eye(4)
+            axis = _AXIS_INDEX[joint.axis]
+            if joint.type == "prismatic":
+                motion[axis, 3] = value
+            else:
+                i, j = [(1, 2), (2, 0), (0, 1)][axis]  # as axis_motion: right-handed about ``axis``
+                c, s = np.cos(value), np.sin(value)
+                motion[i, i] = motion[j, j] = c
+                motion[i, j], motion[j, i] = -s, s
+            frame = frame @ motion
+        poses[link_index[name]] = frame @ np.linalg.inv(joint.local1)
+    return poses
+
+
 class Robot:
     """A robot read from the stage: names, limits, batched differentiable FK and Gaussian posing.
 
@@ -70,10 +109,10 @@ class Robot:
         self.link_names = list(spec.link_names)
         self.link_paths = list(spec.link_paths)
         self.base_world = torch.tensor(spec.base_world, dtype=torch.float64)
-        movable = [j for j in spec.joints if j.type != "fixed"]
-        self.joint_names = [j.name for j in movable if j.mimic is None]
+        free = free_joints(spec)
+        self.joint_names = [j.name for j in free]
         index = {name: i for i, name in enumerate(self.joint_names)}
-        self.joint_limits = torch.tensor([[j.lower, j.upper] for j in movable if j.mimic is None], dtype=torch.float64)
+        self.joint_limits = torch.tensor([[j.lower, j.upper] for j in free], dtype=torch.float64)
         if not self.joint_names:
             self.joint_limits = torch.zeros(0, 2, dtype=torch.float64)
         by_child = {j.child: j for j in spec.joints}

@@ -33,6 +33,7 @@ __all__ = [
     "Timeline",
     "TwinModel",
     "covariances",
+    "framing_view",
     "link_overrides",
     "node_poses",
     "posed_overrides",
@@ -130,8 +131,9 @@ class TableFit:
 class TwinModel:
     """Everything the viewer draws, at the rest pose (see the module docstring).
 
-    ``stage`` and the cached robots stay open to pose (:func:`node_poses`); ``twin`` is False for a plain USD stage,
-    which is shown as far as it goes (``problems`` says what could not be read, as ``inspect`` describes it).
+    ``stage`` and the robots' kinematic specs (root -> ``RobotSpec``) stay open to pose (:func:`node_poses`);
+    ``twin`` is False for a plain USD stage, which is shown as far as it goes (``problems`` says what could not be
+    read, as ``inspect`` describes it).
     """
 
     path: Path
@@ -208,6 +210,19 @@ def sample_timeline(timeline: Timeline, t: float) -> dict[str, float]:
     return values
 
 
+def framing_view(points: np.ndarray, fov_y: float) -> tuple[np.ndarray, np.ndarray]:
+    """A camera (eye [3], target [3], world, z up) that sees ``points`` [N, 3] from the front right and above.
+
+    The target is the points' median; the eye looks at it along (-1, 1, -0.7) from far enough that a sphere
+    holding 95 % of the points fills the vertical field of view ``fov_y`` [rad] (outliers do not push it away).
+    """
+    points = np.asarray(points, dtype=np.float64)
+    target = np.median(points, axis=0)
+    radius = max(float(np.percentile(np.linalg.norm(points - target, axis=1), 95)), 0.05)
+    direction = np.array([1.0, -1.0, 0.7]) / np.linalg.norm([1.0, -1.0, 0.7])
+    return target + direction * radius / np.sin(fov_y / 2), target
+
+
 def table_outline(table: TableFit) -> np.ndarray:
     """The table fit's rectangle as 4 line segments [4, 2, 3] (world, metres)."""
     half = 0.5 * table.sides[:, None] * table.axes  # [2, 3]
@@ -277,13 +292,15 @@ def _cameras(stage: Any, problems: list[str]) -> list[CameraView]:
 
 
 def _robots(stage: Any, problems: list[str]) -> dict[str, Any]:
+    """Robot root -> its :class:`~splattwin.robot.usd_robot.RobotSpec` (posed by the torch-free FK)."""
     from splattwin.errors import SplatTwinError  # noqa: PLC0415
-    from splattwin.robot import find_robots, load_robot  # noqa: PLC0415
+    from splattwin.robot import find_robots  # noqa: PLC0415
+    from splattwin.robot.usd_robot import read_robot_spec  # noqa: PLC0415
 
     robots = {}
     for root in find_robots(stage):
         try:
-            robots[root] = load_robot(stage, root, gaussians=False)
+            robots[root] = read_robot_spec(stage, root)
         except SplatTwinError as exc:  # a broken robot (inspect lists its problems): shown unposed
             problems.append(str(exc))
     return robots
@@ -315,16 +332,15 @@ def _timeline(stage: Any, robots: Mapping[str, Any]) -> Timeline | None:
 
 def link_overrides(model: TwinModel, joints: Mapping[str, float]) -> dict[str, np.ndarray]:
     """World transforms of every robot link at the joint values (unset joints at their rest value), from the
-    robots loaded once (:func:`splattwin.scene.robot_link_overrides` reloads them on each call)."""
-    import torch  # noqa: PLC0415
+    robots read once, by the torch-free FK (:func:`splattwin.robot.kinematics.spec_link_poses`)."""
+    from splattwin.robot.kinematics import spec_link_poses  # noqa: PLC0415
 
-    rest = {joint.name: joint.rest for joint in model.joints}
+    values = {joint.name: joint.rest for joint in model.joints}
+    values.update(joints)
     overrides: dict[str, np.ndarray] = {}
-    for robot in model.robots.values():
-        q = torch.tensor([[float(joints.get(n, rest.get(n, 0.0))) for n in robot.joint_names]], dtype=torch.float64)
-        with torch.no_grad():
-            poses = robot.link_poses(q)[0].double().numpy()
-        overrides.update({path: poses[i] for i, path in enumerate(robot.link_paths)})
+    for spec in model.robots.values():
+        poses = spec_link_poses(spec, values)
+        overrides.update({path: poses[i] for i, path in enumerate(spec.link_paths)})
     return overrides
 
 
@@ -351,6 +367,7 @@ def read_model(path: Path) -> TwinModel:
     from pxr import UsdPhysics  # noqa: PLC0415
 
     from splattwin.errors import SplatTwinError  # noqa: PLC0415
+    from splattwin.robot.kinematics import free_joints  # noqa: PLC0415
     from splattwin.scene import gather_gaussians, gather_meshes  # noqa: PLC0415
     from splattwin.usd import open_usd_stage  # noqa: PLC0415
     from splattwin.usd.frames import ALIGNMENT_KEY  # noqa: PLC0415
@@ -363,9 +380,9 @@ def read_model(path: Path) -> TwinModel:
     timeline = _timeline(stage, robots)
     model = TwinModel(path, twin, [], [], [], [], timeline, [], None, {}, problems, stage, robots)
     start = sample_timeline(timeline, timeline.start) if timeline is not None else {}
-    for root, robot in robots.items():
-        limits = robot.joint_limits.detach().double().numpy()
-        for name, (lower, upper) in zip(robot.joint_names, limits, strict=True):
+    for root, spec in robots.items():
+        for joint in free_joints(spec):
+            name, lower, upper = joint.name, float(joint.lower), float(joint.upper)
             if not (np.isfinite(lower) and np.isfinite(upper)):
                 lower, upper = -_CONTINUOUS_RANGE, _CONTINUOUS_RANGE
             rest = float(np.clip(start.get(name, np.clip(0.0, lower, upper)), lower, upper))

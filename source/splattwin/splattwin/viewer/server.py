@@ -8,7 +8,9 @@ nodes), ``/meshes<prim>`` (hidden until "collision meshes" is ticked), ``/camera
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
 import socket
 import threading
 import time
@@ -21,6 +23,7 @@ import numpy as np
 from splattwin.errors import InputError
 from splattwin.viewer.model import (
     TwinModel,
+    framing_view,
     node_poses,
     posed_overrides,
     read_model,
@@ -121,6 +124,14 @@ class TwinViewer:
     def _build(self) -> None:
         model, scene, gui = self.model, self.server.scene, self.server.gui
         scene.set_up_direction("+z")
+        # Splats are not lit: no shadow maps, no environment map (each costs a software-WebGL browser per frame).
+        scene.configure_default_lights(enabled=True, cast_shadow=False)
+        scene.configure_environment_map(None)
+        points = [n.gaussians.means for n in model.splats] or [n.triangles.reshape(-1, 3) for n in model.meshes]
+        if points and self.reloads == 0:  # a new browser looks at the twin; a reload keeps the user's view
+            camera = self.server.initial_camera
+            eye, target = framing_view(np.concatenate(points), camera.fov)
+            camera.up, camera.look_at, camera.position = (0.0, 0.0, 1.0), target, eye
         gui.configure_theme(dark_mode=True, control_width="medium")  # a dark canvas: white robot links stand out
         self.joints = {j.name: self.joints.get(j.name, j.rest) for j in model.joints}
         if model.timeline is not None:
@@ -136,14 +147,8 @@ class TwinViewer:
                 name = _name("/gaussians", node.prim)
                 self.splat_handles[name] = scene.add_gaussian_splats(name, **splat_buffers(node.gaussians))
                 self.follows[name] = node.follows
-            for node in model.meshes:
-                name = _name("/meshes", node.prim)
-                vertices = node.triangles.reshape(-1, 3).astype(np.float32)
-                faces = np.arange(len(vertices), dtype=np.uint32).reshape(-1, 3)
-                self.mesh_handles[name] = scene.add_mesh_simple(
-                    name, vertices, faces, color=_u8(node.color), opacity=0.6, side="double", visible=False
-                )
-                self.follows[name] = node.follows
+            for node in model.meshes:  # drawn when first shown (_draw_meshes): most twins' meshes outweigh splats
+                self.follows[_name("/meshes", node.prim)] = node.follows
             self.camera_handles = []
             for camera in model.cameras:
                 wxyz, position = rigid_pose(camera.camera_to_world)
@@ -175,6 +180,21 @@ class TwinViewer:
         self._build_gui(gui)
         self._apply_pose()
 
+    def _draw_meshes(self) -> None:
+        """Send the mesh prims to the browser, once, posed as the robot is now (hidden until this is asked for)."""
+        with self._lock:
+            if self.mesh_handles or not self.model.meshes:
+                return
+            with self.server.atomic():
+                for node in self.model.meshes:
+                    name = _name("/meshes", node.prim)
+                    vertices = node.triangles.reshape(-1, 3).astype(np.float32)
+                    faces = np.arange(len(vertices), dtype=np.uint32).reshape(-1, 3)
+                    self.mesh_handles[name] = self.server.scene.add_mesh_simple(
+                        name, vertices, faces, color=_u8(node.color), opacity=0.6, side="double", visible=False
+                    )
+            self._apply_pose()
+
     def _build_gui(self, gui: Any) -> None:
         model = self.model
         with gui.add_folder("Twin"):
@@ -194,16 +214,19 @@ class TwinViewer:
             show_cameras = gui.add_checkbox("Cameras", True)
             show_frames = gui.add_checkbox("Frames and table fit", True)
         prim_boxes: dict[str, Any] = {}
+        mesh_names = [_name("/meshes", node.prim) for node in model.meshes]
 
-        def group(handles: dict[str, Any], box: Any) -> None:
-            @box.on_update
-            def _(_: Any) -> None:
-                for name, handle in handles.items():
-                    check = prim_boxes.get(name)
-                    handle.visible = box.value and (check is None or check.value)
+        @show_splats.on_update
+        def _(_: Any) -> None:
+            for name, handle in self.splat_handles.items():
+                handle.visible = show_splats.value and prim_boxes[name].value
 
-        group(self.splat_handles, show_splats)
-        group(self.mesh_handles, show_meshes)
+        @show_meshes.on_update
+        def _(_: Any) -> None:
+            if show_meshes.value:
+                self._draw_meshes()
+            for name, handle in self.mesh_handles.items():
+                handle.visible = show_meshes.value and prim_boxes[name].value
 
         @show_cameras.on_update
         def _(_: Any) -> None:
@@ -216,15 +239,18 @@ class TwinViewer:
                 handle.visible = show_frames.value
 
         with gui.add_folder("Prims", expand_by_default=False):
-            for name, handle, parent in [
-                *((n, h, show_splats) for n, h in self.splat_handles.items()),
-                *((n, h, show_meshes) for n, h in self.mesh_handles.items()),
+            for name, handles, parent in [
+                *((n, self.splat_handles, show_splats) for n in self.splat_handles),
+                *((n, self.mesh_handles, show_meshes) for n in mesh_names),
             ]:
                 box = gui.add_checkbox(name, True)
                 prim_boxes[name] = box
 
-                def toggle(_: Any, box: Any = box, handle: Any = handle, parent: Any = parent) -> None:
-                    handle.visible = box.value and parent.value
+                def toggle(
+                    _: Any, box: Any = box, name: str = name, handles: dict = handles, parent: Any = parent
+                ) -> None:
+                    if name in handles:  # meshes exist once first shown
+                        handles[name].visible = box.value and parent.value
 
                 box.on_update(toggle)
         self.sliders: dict[str, Any] = {}
@@ -286,6 +312,8 @@ class TwinViewer:
             handles = {**self.splat_handles, **self.mesh_handles}
             with self.server.atomic():
                 for name, matrix in transforms.items():
+                    if name not in handles:  # a mesh not drawn yet (_draw_meshes poses it when it is)
+                        continue
                     wxyz, position = rigid_pose(matrix)
                     handles[name].wxyz = wxyz
                     handles[name].position = position
@@ -315,7 +343,8 @@ class TwinViewer:
                 time.sleep(POLL_S)  # let a save that renames several layers finish
                 self.reload()
             except Exception as exc:  # noqa: BLE001 - a half-written or broken save: keep showing the last good one
-                self.server.gui.add_notification("reload failed", str(exc), auto_close_seconds=10.0)
+                for client in self.server.get_clients().values():
+                    client.add_notification("reload failed", str(exc), auto_close_seconds=10.0)
                 self._versions = layer_versions(self.model.stage)
 
     def _play(self) -> None:
@@ -340,6 +369,9 @@ class TwinViewer:
 def serve(path: Path, *, host: str = "127.0.0.1", port: int = 8080, announce: Callable[[str], None] = print) -> None:
     """Serve the viewer until Ctrl-C (which propagates as ``KeyboardInterrupt`` after the server stopped).
 
+    The URL is announced as soon as the server listens, so a browser loads the page while the twin is read; the
+    scene streams in as it is drawn, and a second line says when it is all there.
+
     Raises:
         InputError / StageError: a port in use, a missing or unreadable stage (before anything is served).
     """
@@ -347,15 +379,22 @@ def serve(path: Path, *, host: str = "127.0.0.1", port: int = 8080, announce: Ca
 
     from splattwin.usd import open_usd_stage  # noqa: PLC0415
 
+    start = time.perf_counter()
     open_usd_stage(path)  # a missing or broken file: one line before the server starts
     port = free_port(host) if port == 0 else port
     check_port(host, port)
-    server = viser.ViserServer(host=host, port=port, verbose=False)
+    with contextlib.redirect_stdout(io.StringIO()):  # viser's own banner: the verb prints its line
+        server = viser.ViserServer(host=host, port=port, verbose=False)
     viewer = None
     try:
-        viewer = TwinViewer(server, path)
         shown = f"[{host}]" if ":" in host else host
-        announce(f"viewing {path} at http://{shown}:{port} ({viewer.model.gaussian_count:,} Gaussians); Ctrl-C stops")
+        announce(f"viewing {path} at http://{shown}:{port}; Ctrl-C stops")
+        viewer = TwinViewer(server, path)
+        model = viewer.model
+        announce(
+            f"drawn: {model.gaussian_count:,} Gaussians in {len(model.splats)} splat nodes, "
+            f"{len(model.joints)} joints, {len(model.bodies)} bodies ({time.perf_counter() - start:.1f} s)"
+        )
         while True:
             time.sleep(0.2)
     finally:
