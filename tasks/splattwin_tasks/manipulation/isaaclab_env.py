@@ -12,8 +12,9 @@ twin named by ``cfg.task.twin``, exports its robot and object to USD files and f
 terms (:func:`build_isaaclab_env_cfg`); call it after every override and before ``gym.make(task, cfg=cfg)``.
 
 What differs from the embedded runtime: Isaac Lab simulates the twin's Franka (the robot layer's articulation,
-exported with a fixed joint to the world) moved by differential IK on the hand position; Lift starts from the arm's
-default pose instead of a pre-grasp pose.
+exported with a fixed joint to the world) moved by differential IK on the hand position. The start events (Push's
+pre-push, Lift's pre-grasp pose) are the same terms, run after the commands by
+:class:`~splattwin_tasks.manipulation.isaaclab_rl_env.TaskRLEnv` (the gym specs' entry point).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from splattwin_tasks.manipulation.task_cfg import TaskTerms
 from splattwin_tasks.mdp._scene import SceneEntityCfg
 
 __all__ = [
+    "START_EVENT_MODE",
     "build_isaaclab_env_cfg",
     "export_object_usd",
     "export_robot_usd",
@@ -36,6 +38,11 @@ __all__ = [
     "newton_physics_cfg",
     "prepare_isaaclab_env_cfg",
 ]
+
+
+START_EVENT_MODE = "start"
+"""The Isaac Lab event mode of the task description's start events, run after the commands are resampled
+(:class:`~splattwin_tasks.manipulation.isaaclab_rl_env.TaskRLEnv`)."""
 
 
 def _isaaclab_params(params: dict[str, Any], entity_cls: type) -> dict[str, Any]:
@@ -75,8 +82,15 @@ def manager_term_cfgs(terms: TaskTerms, classes: dict[str, type]) -> dict[str, d
             for name, t in terms.terminations.items()
         },
         "events": {
-            name: classes["EventTerm"](func=t.func, mode="reset", params=_isaaclab_params(t.params, entity))
-            for name, t in terms.events.items()
+            **{
+                name: classes["EventTerm"](func=t.func, mode="reset", params=_isaaclab_params(t.params, entity))
+                for name, t in terms.events.items()
+            },
+            # Run after the commands by TaskRLEnv (Isaac Lab resets the commands after its reset events).
+            **{
+                name: classes["EventTerm"](func=t.func, mode=START_EVENT_MODE, params=_isaaclab_params(t.params, entity))
+                for name, t in terms.start_events.items()
+            },
         },
     }
 
@@ -172,12 +186,9 @@ def newton_physics_cfg() -> Any:
 
 def finish_env_cfg(env_cfg: Any) -> None:
     """The numbers an env cfg takes from its task cfg (timing, physics); no twin is read. From ``__post_init__``."""
-    from splattwin_tasks.manipulation.task_cfg import LiftTaskCfg  # noqa: PLC0415
-
     task = env_cfg.task
     env_cfg.decimation = task.decimation
-    # Lift starts from the arm's default pose here, not the embedded runtime's pre-grasp pose: more time.
-    env_cfg.episode_length_s = task.episode_length_s * (2.5 if isinstance(task, LiftTaskCfg) else 1.0)
+    env_cfg.episode_length_s = task.episode_length_s
     env_cfg.sim.dt = task.sim_dt
     env_cfg.sim.render_interval = task.decimation
     if env_cfg.sim.physics is None:  # None means PhysX, which needs Isaac Sim
@@ -303,8 +314,7 @@ def build_isaaclab_env_cfg(env_cfg: Any, task_cfg: Any, scene: Any, *, object_us
     }
     terms = task_cfg.terms(scene)
     cfgs = manager_term_cfgs(terms, classes)
-    # The goal as Isaac Lab command terms (Push's target); the start events (the embedded runtime's start poses) are
-    # not run here: the arm starts from its default joint pose.
+    # The goal as Isaac Lab command terms (Push's target); the start events run after them (TaskRLEnv).
     commands = {name: TaskCommandCfg(task_command=command) for name, command in terms.commands.items()}
     policy = _group(configclass, cfgs["observations"], base=managers.ObservationGroupCfg)
     policy.enable_corruption = False
