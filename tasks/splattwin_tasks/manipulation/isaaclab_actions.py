@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import isaaclab.utils.math as math_utils  # noqa: TID251
 import numpy as np
 import torch
-import isaaclab.utils.math as math_utils  # noqa: TID251
 from isaaclab.envs.mdp.actions import DifferentialInverseKinematicsActionCfg, JointEffortActionCfg  # noqa: TID251
 from isaaclab.envs.mdp.actions.joint_actions import JointEffortAction  # noqa: TID251
 from isaaclab.envs.mdp.actions.task_space_actions import DifferentialInverseKinematicsAction  # noqa: TID251

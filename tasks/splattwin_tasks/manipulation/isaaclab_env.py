@@ -88,7 +88,9 @@ def manager_term_cfgs(terms: TaskTerms, classes: dict[str, type]) -> dict[str, d
             },
             # Run after the commands by TaskRLEnv (Isaac Lab resets the commands after its reset events).
             **{
-                name: classes["EventTerm"](func=t.func, mode=START_EVENT_MODE, params=_isaaclab_params(t.params, entity))
+                name: classes["EventTerm"](
+                    func=t.func, mode=START_EVENT_MODE, params=_isaaclab_params(t.params, entity)
+                )
                 for name, t in terms.start_events.items()
             },
         },

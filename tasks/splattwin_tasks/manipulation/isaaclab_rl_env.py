@@ -30,5 +30,21 @@ class TaskRLEnv(ManagerBasedRLEnv):
         # buffers (Isaac Lab's frame transformer otherwise reads its reset value, zero, until the next step).
         self.scene.write_data_to_sim()
         self.sim.forward()
+        _refresh_newton_frame_sensors()
         for sensor in self.scene.sensors.values():
             sensor.update(0.0, force_recompute=True)
+
+
+def _refresh_newton_frame_sensors() -> None:
+    """Newton evaluates its frame-transform sensors (what Isaac Lab's ``FrameTransformer`` copies) only after a physics
+    step; after a reset write they would hold the old poses (zeros before the first step). Re-evaluate them on the
+    current state. A no-op under PhysX."""
+    try:
+        from isaaclab_newton.physics import NewtonManager  # noqa: PLC0415, TID251
+    except ImportError:
+        return
+    backend = getattr(NewtonManager, "backend", None)
+    if backend is None:
+        return
+    for sensor in getattr(NewtonManager, "_newton_frame_transform_sensors", ()):
+        sensor.update(backend.state_0)
