@@ -72,20 +72,23 @@ class CartesianTargetAction(DifferentialInverseKinematicsAction):
         damping: float = 0.02,
     ) -> None:
         """Place the arm of envs ``env_ids`` [K] at rest with the grasp centre at ``positions`` [K, 3] (env frame
-        [m]) and the hand at :attr:`cfg.hand_quat`, the fingers ``finger_opening_m`` open: what the start events
-        call (:func:`splattwin_tasks.mdp.place_grasp_centre`).
+        [m]; raised to :attr:`cfg.min_height_m`, the clearance over the table, as the embedded runtime does) and the
+        hand at :attr:`cfg.hand_quat`, the fingers ``finger_opening_m`` open: what the start events call
+        (:func:`splattwin_tasks.mdp.place_grasp_centre`).
 
         Damped least squares from the default (home) joints, ``iterations`` steps of
         :func:`splattwin_tasks.mdp.dls_joint_step` (the embedded arm's, damping ``damping`` [m]) on the
-        articulation's own kinematics (each write is followed by Newton's forward kinematics when its poses are
-        read), clipped to the joint limits; the joint state is written with zero velocity and the joints' position
-        targets set to it (the PD holds the pose).
+        articulation's own kinematics (Newton's forward kinematics runs when the poses are read after a write),
+        clipped to the joint limits; the joint state is written with zero velocity and the joints' position targets
+        set to it (the PD holds the pose).
         """
         robot, ids = self._asset, env_ids.to(self.device).long()
         start = torch.as_tensor(positions, dtype=torch.float32, device=self.device)
         world = start + self._env.scene.env_origins[ids]
         root_pos, root_quat = robot.data.root_pos_w.torch[ids], robot.data.root_quat_w.torch[ids]
         target_pos, _ = math_utils.subtract_frame_transforms(root_pos, root_quat, world)
+        # Never below the action's lowest target (the clearance over the table), as the embedded runtime places it.
+        target_pos[:, 2] = target_pos[:, 2].clamp(min=self.cfg.min_height_m)
         target_quat = self._pose_command[ids, 3:]
         q = robot.data.default_joint_pos.torch[ids].clone()
         fingers = robot.find_joints(FINGER_JOINTS_REGEX)[0]

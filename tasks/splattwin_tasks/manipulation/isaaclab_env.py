@@ -25,10 +25,12 @@ from typing import Any
 import numpy as np
 
 from splattwin_tasks import mdp
+from splattwin_tasks.embedded.arm import ARM_CARTESIAN_KP, ARM_CARTESIAN_KV
 from splattwin_tasks.manipulation.task_cfg import TaskTerms
 from splattwin_tasks.mdp._scene import SceneEntityCfg
 
 __all__ = [
+    "ARM_JOINT_STIFFNESS",
     "START_EVENT_MODE",
     "build_isaaclab_env_cfg",
     "export_object_usd",
@@ -39,6 +41,9 @@ __all__ = [
     "prepare_isaaclab_env_cfg",
 ]
 
+
+ARM_JOINT_STIFFNESS = 400.0
+"""The arm joints' PD stiffness under differential IK [N m/rad] (Isaac Lab's FRANKA_PANDA_HIGH_PD_CFG)."""
 
 START_EVENT_MODE = "start"
 """The Isaac Lab event mode of the task description's start events, run after the commands are resampled
@@ -162,6 +167,11 @@ def _export_prim(twin: str | Path, prim_path: str, out: str | Path, *, fixed_bas
             joint = UsdPhysics.FixedJoint.Define(stage, root.AppendChild("joints").AppendChild("world_fixed"))
             joint.CreateBody1Rel().SetTargets([bodies[0].GetPath()])
             UsdPhysics.RigidBodyAPI(bodies[0]).CreateKinematicEnabledAttr().Set(False)
+            # The links gravity-compensated, as the embedded arm (and Franka's controller): MuJoCo's body gravcomp,
+            # which Newton's MuJoCo solver reads from ``mjc:gravcomp``. Without it the joint PD sags under the arm's
+            # weight (2-3 cm at the hand, 0.04 rad at joint 2) and the hand dives below its target into the table.
+            for body in bodies:
+                body.CreateAttribute("mjc:gravcomp", Sdf.ValueTypeNames.Float).Set(1.0)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(out) as tmp:
@@ -182,8 +192,16 @@ def export_robot_usd(twin: str | Path, prim_path: str, out: str | Path) -> Path:
 def newton_physics_cfg() -> Any:
     """Newton (MuJoCo-Warp) physics for the tasks: kitless, runs on the CPU. Needs Isaac Lab 3.0."""
     from isaaclab_newton.physics import MJWarpSolverCfg, NewtonCfg  # noqa: PLC0415
+    from isaaclab_newton.physics.newton_manager_cfg import NewtonShapeCfg  # noqa: PLC0415
 
-    return NewtonCfg(solver_cfg=MJWarpSolverCfg(njmax=200, nconmax=80, cone="pyramidal", integrator="implicitfast"))
+    from splattwin_tasks.contact import newton_contact_ke_kd  # noqa: PLC0415
+
+    # The embedded runtime's contacts (elliptic cone, impratio 10, solref (0.004, 1): splattwin_tasks.contact).
+    ke, kd = newton_contact_ke_kd()
+    return NewtonCfg(
+        solver_cfg=MJWarpSolverCfg(njmax=200, nconmax=80, cone="elliptic", impratio=10.0, integrator="implicitfast"),
+        default_shape_cfg=NewtonShapeCfg(ke=ke, kd=kd),
+    )
 
 
 def finish_env_cfg(env_cfg: Any) -> None:
@@ -234,11 +252,22 @@ def _robot_cfg(robot_usd: Path, scene: Any, lift: bool) -> Any:
     joints.update({franka.FINGER_JOINTS_REGEX: franka.FINGER_TRAVEL_M if lift else 0.0})
     return ArticulationCfg(
         prim_path="{ENV_REGEX_NS}/Robot",
-        spawn=sim_utils.UsdFileCfg(usd_path=str(robot_usd)),
+        # Gravity off on the links for PhysX, as Isaac Lab's FRANKA_PANDA_HIGH_PD_CFG; Newton ignores it and reads
+        # the exported file's mjc:gravcomp instead (export_robot_usd).
+        spawn=sim_utils.UsdFileCfg(
+            usd_path=str(robot_usd), rigid_props=sim_utils.RigidBodyPropertiesCfg(disable_gravity=True)
+        ),
         init_state=ArticulationCfg.InitialStateCfg(pos=(0.0, 0.0, 0.0), rot=rot, joint_pos=joints),
         actuators={
-            # Franka's high-PD arm for differential IK (Isaac Lab's FRANKA_PANDA_HIGH_PD_CFG values).
-            "arm": ImplicitActuatorCfg(joint_names_expr=[franka.ARM_JOINTS_REGEX], stiffness=400.0, damping=80.0),
+            # Isaac Lab's high-PD arm stiffness for differential IK (FRANKA_PANDA_HIGH_PD_CFG: 400 N m/rad), with the
+            # damping that gives each joint the embedded impedance's time constant (kv / kp = 75 ms), so the hand
+            # follows a step as fast in both runtimes (FRANKA_PANDA_HIGH_PD_CFG's 80 N m s/rad: 200 ms, a third as
+            # fast).
+            "arm": ImplicitActuatorCfg(
+                joint_names_expr=[franka.ARM_JOINTS_REGEX],
+                stiffness=ARM_JOINT_STIFFNESS,
+                damping=ARM_JOINT_STIFFNESS * ARM_CARTESIAN_KV / ARM_CARTESIAN_KP,
+            ),
             # Lift drives the fingers by effort (LogGripForceAction): no position stiffness to fight it, only a
             # little damping. Push keeps them shut by a stiff PD at closed.
             "fingers": ImplicitActuatorCfg(
