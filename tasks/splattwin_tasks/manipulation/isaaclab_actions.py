@@ -70,13 +70,15 @@ class CartesianTargetAction(DifferentialInverseKinematicsAction):
         finger_opening_m: float,
         iterations: int = 60,
         damping: float = 0.02,
+        tolerance_m: float = 1e-5,
     ) -> None:
         """Place the arm of envs ``env_ids`` [K] at rest with the grasp centre at ``positions`` [K, 3] (env frame
         [m]; raised to :attr:`cfg.min_height_m`, the clearance over the table, as the embedded runtime does) and the
         hand at :attr:`cfg.hand_quat`, the fingers ``finger_opening_m`` open: what the start events call
         (:func:`splattwin_tasks.mdp.place_grasp_centre`).
 
-        Damped least squares from the default (home) joints, ``iterations`` steps of
+        Damped least squares from the default (home) joints, at most ``iterations`` steps (fewer once the position
+        and rotation errors are under ``tolerance_m`` [m, rad]) of
         :func:`splattwin_tasks.mdp.dls_joint_step` (the embedded arm's, damping ``damping`` [m]) on the
         articulation's own kinematics (Newton's forward kinematics runs when the poses are read after a write),
         clipped to the joint limits; the joint state is written with zero velocity and the joints' position targets
@@ -103,6 +105,8 @@ class CartesianTargetAction(DifferentialInverseKinematicsAction):
             pos_error, rot_error = math_utils.compute_pose_error(
                 ee_pos[ids], ee_quat[ids], target_pos, target_quat, rot_error_type="axis_angle"
             )
+            if pos_error.abs().max() < tolerance_m and rot_error.abs().max() < tolerance_m:
+                break  # converged (from the home pose in about 8 steps on the demo twin): each step is an FK pass
             step = dls_joint_step(jacobian, torch.cat([pos_error, rot_error], 1), damping)
             arm = torch.clamp(arm + step, limits[..., 0], limits[..., 1])
             robot.write_joint_state_to_sim_index(
