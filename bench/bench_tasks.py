@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python bench/bench_tasks.py steps                       # Push, 64 envs, random actions
     .venv/bin/python bench/bench_tasks.py study --iterations 40       # train x eval mass table (minutes)
     .venv/bin/python bench/bench_tasks.py push --iterations 300       # Push success after training
+    .venv/bin/python bench/bench_tasks.py isaaclab --envs 16 64       # Newton (CPU) beside the embedded runtime
 
 ``steps`` prints env steps/s next to a baseline measured in the same run: the same MuJoCo models (the env splits
 its worlds over models of at most 16) stepped by ``mj_step`` alone, one after the other in one thread (no Python
@@ -13,7 +14,11 @@ env, no terms, no threads), so the ratio is the batched interface's cost net of 
 ``study`` trains Lift policies with rsl-rl-lib PPO: ``-NoMass`` at each of three fixed masses (the twin's mass
 divided and multiplied by ``--spread``) and the mass-conditioned task across the log-uniform range, then
 evaluates every policy at every mass and prints the success table (rows: training, columns: evaluation mass).
-Every run builds the demo twin first (a few seconds) and works in ``bench/.cache/tasks``.
+``isaaclab`` times Push env steps (random actions, the arm) on the same twin with its imported Panda
+(``--twin``, default ``.cache/isaaclab-twin/twin.usda``, what ``make test-isaaclab`` builds) in both runtimes, one
+after the other: the embedded runtime in this process, Isaac Lab 3.0 kitless on Newton (CPU) in a subprocess of
+``.venv-isaaclab/bin/python`` (``--isaaclab-python``; the two runtimes need their two venvs), and prints the
+ratio per env count. The other modes build the demo twin first (a few seconds) and works in ``bench/.cache/tasks``.
 """
 
 from __future__ import annotations
@@ -206,6 +211,55 @@ def bench_push(
     return {"robot_model": robot_model, "train_minutes": minutes, "iterations": iterations, **play(config)}
 
 
+def _time_push_steps(runtime: str, num_envs: int, steps: int, twin: Path) -> float:
+    """Env steps/s of Push in ``runtime`` on ``twin``: ``steps`` random policy steps after 3 warm-up steps."""
+    import splattwin_tasks
+
+    env = splattwin_tasks.make("SplatTwin-Push-Franka-v0", num_envs=num_envs, runtime=runtime, twin=str(twin))
+    try:
+        env.reset()
+        generator = torch.Generator().manual_seed(0)
+        shape = (num_envs, 2)
+        actions = [torch.rand(shape, generator=generator) * 2 - 1 for _ in range(steps + 3)]
+        for a in actions[:3]:
+            env.step(a)
+        start = time.perf_counter()
+        for a in actions[3:]:
+            env.step(a)
+        return num_envs * steps / (time.perf_counter() - start)
+    finally:
+        env.close()
+
+
+def bench_isaaclab(envs: list[int], steps: int, lab_steps: int, twin: Path, python: Path) -> list[dict]:
+    """Push env steps/s, embedded (this process) and Isaac Lab on Newton (``python``, a subprocess), per env count."""
+    import os
+    import subprocess
+
+    rows = []
+    for num_envs in envs:
+        embedded = _time_push_steps("embedded", num_envs, steps, twin)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "source" / "splattwin"), str(ROOT / "tasks")])}
+        out = subprocess.run(
+            [str(python), __file__, "_isaaclab_child", "--num-envs", str(num_envs), "--steps", str(lab_steps)]
+            + ["--twin", str(twin)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        ).stdout
+        isaaclab = json.loads(out.strip().splitlines()[-1])["env_steps_per_s"]
+        rows.append(
+            {
+                "num_envs": num_envs,
+                "embedded_env_steps_per_s": embedded,
+                "isaaclab_newton_cpu_env_steps_per_s": isaaclab,
+                "embedded_over_isaaclab": embedded / isaaclab,
+            }
+        )
+    return rows
+
+
 def _markdown(study: dict) -> str:
     header = "| train \\ eval | " + " | ".join(f"{m:.3f} kg" for m in study["eval_masses_kg"]) + " |"
     lines = [header, "|" + "---|" * (len(study["eval_masses_kg"]) + 1)]
@@ -220,7 +274,7 @@ def _markdown(study: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=("steps", "study", "push"))
+    parser.add_argument("mode", choices=("steps", "study", "push", "isaaclab", "_isaaclab_child"))
     parser.add_argument("--num-envs", type=int, default=64)
     parser.add_argument("--steps", type=int, default=300, help="steps: policy steps to time")
     parser.add_argument("--iterations", type=int, default=40, help="study/push: PPO iterations per policy")
@@ -232,8 +286,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seeds", type=int, default=1, help="study: training seeds per policy (cells: mean, range)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--envs", type=int, nargs="+", default=[16, 64], help="isaaclab: env counts")
+    parser.add_argument("--lab-steps", type=int, default=30, help="isaaclab: policy steps to time on Newton")
+    parser.add_argument("--twin", type=Path, default=ROOT / ".cache" / "isaaclab-twin" / "twin.usda")
+    parser.add_argument("--isaaclab-python", type=Path, default=ROOT / ".venv-isaaclab" / "bin" / "python")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UserWarning)  # the demo twin's mass is a prior; the bench knows
+    if args.mode == "_isaaclab_child":  # run by the isaaclab mode in .venv-isaaclab
+        print(json.dumps({"env_steps_per_s": _time_push_steps("isaaclab", args.num_envs, args.steps, args.twin)}))
+        return 0
+    if args.mode == "isaaclab":
+        torch.set_num_threads(1)
+        rows = bench_isaaclab(args.envs, args.steps, args.lab_steps, args.twin, args.isaaclab_python)
+        for row in rows:
+            print(
+                f"Push (arm), {row['num_envs']} envs, random actions: embedded "
+                f"{row['embedded_env_steps_per_s']:,.0f} env steps/s, Isaac Lab (Newton, CPU) "
+                f"{row['isaaclab_newton_cpu_env_steps_per_s']:,.1f} env steps/s: "
+                f"ratio x{row['embedded_over_isaaclab']:.0f}"
+            )
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(rows, indent=2))
+        return 0
     CACHE.mkdir(parents=True, exist_ok=True)
     twin = _twin(args.with_robot)
     torch.set_num_threads(1)

@@ -54,7 +54,11 @@ def test_isaaclab_terms_are_the_embedded_terms(scene) -> None:
     assert cfgs["observations"]["object_mass"].params["nominal_mass_kg"] == pytest.approx(scene.mass.mass_kg)
     assert cfgs["rewards"]["success"].weight == terms.rewards["success"].weight
     assert cfgs["terminations"]["time_out"].time_out and not cfgs["terminations"]["crushed"].time_out
-    assert all(term.mode == "reset" for term in cfgs["events"].values())
+    # The task's reset events in mode "reset", its start events (the pre-grasp pose) in the mode TaskRLEnv runs
+    # after the commands.
+    modes = {name: term.mode for name, term in cfgs["events"].items()}
+    assert modes == {**dict.fromkeys(terms.events, "reset"), **dict.fromkeys(terms.start_events, "start")}
+    assert cfgs["events"]["hand_start"].func is mdp.reset_hand_pregrasp
     assert cfgs["events"]["object_mass"].func is mdp.randomize_object_mass
     # The finger entity becomes Isaac Lab's SceneEntityCfg with the Panda's finger joint names to resolve.
     fingers = cfgs["observations"]["gripper_opening"].params["asset_cfg"]

@@ -25,6 +25,7 @@ PARITY_OVERRIDES = {
     "hand_start_distance_m": (0.1, 0.1),
     "hand_start_angle_deg": 0.0,
     "target_distance_m": (0.1, 0.1),
+    "target_heading_deg": 180.0,  # the target at -x of the block: the hand starts at +x of it, in both runtimes
     "episode_length_s": 100.0,
 }
 

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from splattwin_tasks.mdp.actions import dls_joint_step
 from splattwin_tasks.robots.franka import BASE_LINK, GRASP_OFFSET_M, HAND_LINK, urdf_path
 
 __all__ = [
@@ -234,15 +236,7 @@ def arm_chain_mjcf(
 
 
 def dls_step(jacobians: np.ndarray, errors: np.ndarray, damping: float = 0.05) -> np.ndarray:
-    """Damped-least-squares joint step ``J^T (J J^T + λ² I)^-1 e`` per world.
-
-    Args:
-        jacobians: site Jacobians [N, 6, 7] (linear rows over angular rows, world frame).
-        errors: pose errors [N, 6]: position [m] and rotation vector [rad], world frame.
-        damping: λ [m].
-
-    Returns:
-        Joint displacements [N, 7] [rad].
-    """
-    jjt = jacobians @ jacobians.transpose(0, 2, 1) + damping**2 * np.eye(6)
-    return np.einsum("nji,nj->ni", jacobians, np.linalg.solve(jjt, errors[..., None])[..., 0])
+    """:func:`splattwin_tasks.mdp.dls_joint_step` on numpy arrays (float64): jacobians [N, 6, 7], errors [N, 6]
+    (world frame), damping [m]; returns the joint displacements [N, 7] [rad]."""
+    step = dls_joint_step(torch.from_numpy(np.ascontiguousarray(jacobians)), torch.from_numpy(errors), damping)
+    return step.numpy()

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from splattwin_tasks.contact import CONTACT_DAMPRATIO, CONTACT_TIMECONST_S
 from splattwin_tasks.robots.franka import (
     FINGER_JOINTS,
     FINGER_TRAVEL_M,
@@ -120,7 +121,8 @@ def build_mjcf(
         "<default>",
         # Contact bits: table and object (type 1) touch everything; the hand (4) and the arm's links (2) touch
         # them but not each other (see splattwin_tasks.embedded.arm).
-        f'<geom friction="{friction} 0.005 0.0001" solref="0.004 1" condim="4" contype="1" conaffinity="3"/>',
+        f'<geom friction="{friction} 0.005 0.0001" solref="{CONTACT_TIMECONST_S:g} {CONTACT_DAMPRATIO:g}" condim="4" '
+        'contype="1" conaffinity="3"/>',
         f'<default class="hand"><geom contype="{HAND_CONTYPE}" conaffinity="1"/></default>',
         "</default>",
         f"<asset>{mesh_assets}{arm_assets}</asset>",

@@ -19,7 +19,7 @@ def register_task(name: str, package: str) -> None:
     for suffix, variant in (("", ""), ("-NoMass", "NoMass")):
         gym.register(
             id=f"SplatTwin-{name}-Franka{suffix}-v0",
-            entry_point="isaaclab.envs:ManagerBasedRLEnv",
+            entry_point="splattwin_tasks.manipulation.isaaclab_rl_env:TaskRLEnv",
             disable_env_checker=True,
             kwargs={
                 "env_cfg_entry_point": f"{package}.{name.lower()}_env_cfg:{name}{variant}EnvCfg",

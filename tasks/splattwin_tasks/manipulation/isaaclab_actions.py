@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import isaaclab.utils.math as math_utils  # noqa: TID251
+import numpy as np
 import torch
 from isaaclab.envs.mdp.actions import DifferentialInverseKinematicsActionCfg, JointEffortActionCfg  # noqa: TID251
 from isaaclab.envs.mdp.actions.joint_actions import JointEffortAction  # noqa: TID251
@@ -19,10 +21,12 @@ from isaaclab.utils import configclass  # noqa: TID251
 
 from splattwin_tasks.mdp.actions import (
     GRIP_LEVEL_AT_RESET,
+    dls_joint_step,
     end_effector_target,
     grip_force_from_level,
     lag_grip_level,
 )
+from splattwin_tasks.robots.franka import FINGER_JOINTS_REGEX
 
 __all__ = ["CartesianTargetAction", "CartesianTargetActionCfg", "LogGripForceAction", "LogGripForceActionCfg"]
 
@@ -57,6 +61,59 @@ class CartesianTargetAction(DifferentialInverseKinematicsAction):
             hold_height_m=self.cfg.hold_height_m,
         )
         self._ik_controller.set_command(self._pose_command, ee_pos, ee_quat)
+
+    def write_grasp_centre_to_sim(
+        self,
+        positions: np.ndarray | torch.Tensor,
+        *,
+        env_ids: torch.Tensor,
+        finger_opening_m: float,
+        iterations: int = 60,
+        damping: float = 0.02,
+        tolerance_m: float = 1e-5,
+    ) -> None:
+        """Place the arm of envs ``env_ids`` [K] at rest with the grasp centre at ``positions`` [K, 3] (env frame
+        [m]; raised to :attr:`cfg.min_height_m`, the clearance over the table, as the embedded runtime does) and the
+        hand at :attr:`cfg.hand_quat`, the fingers ``finger_opening_m`` open: what the start events call
+        (:func:`splattwin_tasks.mdp.place_grasp_centre`).
+
+        Damped least squares from the default (home) joints, at most ``iterations`` steps (fewer once the position
+        and rotation errors are under ``tolerance_m`` [m, rad]) of
+        :func:`splattwin_tasks.mdp.dls_joint_step` (the embedded arm's, damping ``damping`` [m]) on the
+        articulation's own kinematics (Newton's forward kinematics runs when the poses are read after a write),
+        clipped to the joint limits; the joint state is written with zero velocity and the joints' position targets
+        set to it (the PD holds the pose).
+        """
+        robot, ids = self._asset, env_ids.to(self.device).long()
+        start = torch.as_tensor(positions, dtype=torch.float32, device=self.device)
+        world = start + self._env.scene.env_origins[ids]
+        root_pos, root_quat = robot.data.root_pos_w.torch[ids], robot.data.root_quat_w.torch[ids]
+        target_pos, _ = math_utils.subtract_frame_transforms(root_pos, root_quat, world)
+        # Never below the action's lowest target (the clearance over the table), as the embedded runtime places it.
+        target_pos[:, 2] = target_pos[:, 2].clamp(min=self.cfg.min_height_m)
+        target_quat = self._pose_command[ids, 3:]
+        q = robot.data.default_joint_pos.torch[ids].clone()
+        fingers = robot.find_joints(FINGER_JOINTS_REGEX)[0]
+        q[:, fingers] = finger_opening_m
+        limits = robot.data.joint_pos_limits.torch[ids][:, self._joint_ids]
+        arm = q[:, self._joint_ids]
+        zeros = torch.zeros_like(q)
+        robot.write_joint_state_to_sim_index(position=q, velocity=zeros, env_ids=ids)
+        for _ in range(iterations):
+            ee_pos, ee_quat = self._compute_frame_pose()
+            jacobian = self._compute_frame_jacobian()[ids]
+            pos_error, rot_error = math_utils.compute_pose_error(
+                ee_pos[ids], ee_quat[ids], target_pos, target_quat, rot_error_type="axis_angle"
+            )
+            if pos_error.abs().max() < tolerance_m and rot_error.abs().max() < tolerance_m:
+                break  # converged (from the home pose in about 8 steps on the demo twin): each step is an FK pass
+            step = dls_joint_step(jacobian, torch.cat([pos_error, rot_error], 1), damping)
+            arm = torch.clamp(arm + step, limits[..., 0], limits[..., 1])
+            robot.write_joint_state_to_sim_index(
+                position=arm, velocity=zeros[:, self._joint_ids], joint_ids=self._joint_ids, env_ids=ids
+            )
+        q[:, self._joint_ids] = arm
+        robot.set_joint_position_target_index(target=q, env_ids=ids)
 
 
 @configclass

@@ -12,8 +12,9 @@ twin named by ``cfg.task.twin``, exports its robot and object to USD files and f
 terms (:func:`build_isaaclab_env_cfg`); call it after every override and before ``gym.make(task, cfg=cfg)``.
 
 What differs from the embedded runtime: Isaac Lab simulates the twin's Franka (the robot layer's articulation,
-exported with a fixed joint to the world) moved by differential IK on the hand position; Lift starts from the arm's
-default pose instead of a pre-grasp pose.
+exported with a fixed joint to the world) moved by differential IK on the hand position. The start events (Push's
+pre-push, Lift's pre-grasp pose) are the same terms, run after the commands by
+:class:`~splattwin_tasks.manipulation.isaaclab_rl_env.TaskRLEnv` (the gym specs' entry point).
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from typing import Any
 import numpy as np
 
 from splattwin_tasks import mdp
+from splattwin_tasks.embedded.arm import ARM_CARTESIAN_KP, ARM_CARTESIAN_KV
 from splattwin_tasks.manipulation.task_cfg import TaskTerms
 from splattwin_tasks.mdp._scene import SceneEntityCfg
 
 __all__ = [
+    "ARM_JOINT_STIFFNESS",
+    "START_EVENT_MODE",
     "build_isaaclab_env_cfg",
     "export_object_usd",
     "export_robot_usd",
@@ -36,6 +40,14 @@ __all__ = [
     "newton_physics_cfg",
     "prepare_isaaclab_env_cfg",
 ]
+
+
+ARM_JOINT_STIFFNESS = 400.0
+"""The arm joints' PD stiffness under differential IK [N m/rad] (Isaac Lab's FRANKA_PANDA_HIGH_PD_CFG)."""
+
+START_EVENT_MODE = "start"
+"""The Isaac Lab event mode of the task description's start events, run after the commands are resampled
+(:class:`~splattwin_tasks.manipulation.isaaclab_rl_env.TaskRLEnv`)."""
 
 
 def _isaaclab_params(params: dict[str, Any], entity_cls: type) -> dict[str, Any]:
@@ -75,8 +87,17 @@ def manager_term_cfgs(terms: TaskTerms, classes: dict[str, type]) -> dict[str, d
             for name, t in terms.terminations.items()
         },
         "events": {
-            name: classes["EventTerm"](func=t.func, mode="reset", params=_isaaclab_params(t.params, entity))
-            for name, t in terms.events.items()
+            **{
+                name: classes["EventTerm"](func=t.func, mode="reset", params=_isaaclab_params(t.params, entity))
+                for name, t in terms.events.items()
+            },
+            # Run after the commands by TaskRLEnv (Isaac Lab resets the commands after its reset events).
+            **{
+                name: classes["EventTerm"](
+                    func=t.func, mode=START_EVENT_MODE, params=_isaaclab_params(t.params, entity)
+                )
+                for name, t in terms.start_events.items()
+            },
         },
     }
 
@@ -146,6 +167,11 @@ def _export_prim(twin: str | Path, prim_path: str, out: str | Path, *, fixed_bas
             joint = UsdPhysics.FixedJoint.Define(stage, root.AppendChild("joints").AppendChild("world_fixed"))
             joint.CreateBody1Rel().SetTargets([bodies[0].GetPath()])
             UsdPhysics.RigidBodyAPI(bodies[0]).CreateKinematicEnabledAttr().Set(False)
+            # The links gravity-compensated, as the embedded arm (and Franka's controller): MuJoCo's body gravcomp,
+            # which Newton's MuJoCo solver reads from ``mjc:gravcomp``. Without it the joint PD sags under the arm's
+            # weight (2-3 cm at the hand, 0.04 rad at joint 2) and the hand dives below its target into the table.
+            for body in bodies:
+                body.CreateAttribute("mjc:gravcomp", Sdf.ValueTypeNames.Float).Set(1.0)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(out) as tmp:
@@ -166,18 +192,23 @@ def export_robot_usd(twin: str | Path, prim_path: str, out: str | Path) -> Path:
 def newton_physics_cfg() -> Any:
     """Newton (MuJoCo-Warp) physics for the tasks: kitless, runs on the CPU. Needs Isaac Lab 3.0."""
     from isaaclab_newton.physics import MJWarpSolverCfg, NewtonCfg  # noqa: PLC0415
+    from isaaclab_newton.physics.newton_manager_cfg import NewtonShapeCfg  # noqa: PLC0415
 
-    return NewtonCfg(solver_cfg=MJWarpSolverCfg(njmax=200, nconmax=80, cone="pyramidal", integrator="implicitfast"))
+    from splattwin_tasks.contact import newton_contact_ke_kd  # noqa: PLC0415
+
+    # The embedded runtime's contacts (elliptic cone, impratio 10, solref (0.004, 1): splattwin_tasks.contact).
+    ke, kd = newton_contact_ke_kd()
+    return NewtonCfg(
+        solver_cfg=MJWarpSolverCfg(njmax=200, nconmax=80, cone="elliptic", impratio=10.0, integrator="implicitfast"),
+        default_shape_cfg=NewtonShapeCfg(ke=ke, kd=kd),
+    )
 
 
 def finish_env_cfg(env_cfg: Any) -> None:
     """The numbers an env cfg takes from its task cfg (timing, physics); no twin is read. From ``__post_init__``."""
-    from splattwin_tasks.manipulation.task_cfg import LiftTaskCfg  # noqa: PLC0415
-
     task = env_cfg.task
     env_cfg.decimation = task.decimation
-    # Lift starts from the arm's default pose here, not the embedded runtime's pre-grasp pose: more time.
-    env_cfg.episode_length_s = task.episode_length_s * (2.5 if isinstance(task, LiftTaskCfg) else 1.0)
+    env_cfg.episode_length_s = task.episode_length_s
     env_cfg.sim.dt = task.sim_dt
     env_cfg.sim.render_interval = task.decimation
     if env_cfg.sim.physics is None:  # None means PhysX, which needs Isaac Sim
@@ -221,11 +252,22 @@ def _robot_cfg(robot_usd: Path, scene: Any, lift: bool) -> Any:
     joints.update({franka.FINGER_JOINTS_REGEX: franka.FINGER_TRAVEL_M if lift else 0.0})
     return ArticulationCfg(
         prim_path="{ENV_REGEX_NS}/Robot",
-        spawn=sim_utils.UsdFileCfg(usd_path=str(robot_usd)),
+        # Gravity off on the links for PhysX, as Isaac Lab's FRANKA_PANDA_HIGH_PD_CFG; Newton ignores it and reads
+        # the exported file's mjc:gravcomp instead (export_robot_usd).
+        spawn=sim_utils.UsdFileCfg(
+            usd_path=str(robot_usd), rigid_props=sim_utils.RigidBodyPropertiesCfg(disable_gravity=True)
+        ),
         init_state=ArticulationCfg.InitialStateCfg(pos=(0.0, 0.0, 0.0), rot=rot, joint_pos=joints),
         actuators={
-            # Franka's high-PD arm for differential IK (Isaac Lab's FRANKA_PANDA_HIGH_PD_CFG values).
-            "arm": ImplicitActuatorCfg(joint_names_expr=[franka.ARM_JOINTS_REGEX], stiffness=400.0, damping=80.0),
+            # Isaac Lab's high-PD arm stiffness for differential IK (FRANKA_PANDA_HIGH_PD_CFG: 400 N m/rad), with the
+            # damping that gives each joint the embedded impedance's time constant (kv / kp = 75 ms), so the hand
+            # follows a step as fast in both runtimes (FRANKA_PANDA_HIGH_PD_CFG's 80 N m s/rad: 200 ms, a third as
+            # fast).
+            "arm": ImplicitActuatorCfg(
+                joint_names_expr=[franka.ARM_JOINTS_REGEX],
+                stiffness=ARM_JOINT_STIFFNESS,
+                damping=ARM_JOINT_STIFFNESS * ARM_CARTESIAN_KV / ARM_CARTESIAN_KP,
+            ),
             # Lift drives the fingers by effort (LogGripForceAction): no position stiffness to fight it, only a
             # little damping. Push keeps them shut by a stiff PD at closed.
             "fingers": ImplicitActuatorCfg(
@@ -303,8 +345,7 @@ def build_isaaclab_env_cfg(env_cfg: Any, task_cfg: Any, scene: Any, *, object_us
     }
     terms = task_cfg.terms(scene)
     cfgs = manager_term_cfgs(terms, classes)
-    # The goal as Isaac Lab command terms (Push's target); the start events (the embedded runtime's start poses) are
-    # not run here: the arm starts from its default joint pose.
+    # The goal as Isaac Lab command terms (Push's target); the start events run after them (TaskRLEnv).
     commands = {name: TaskCommandCfg(task_command=command) for name, command in terms.commands.items()}
     policy = _group(configclass, cfgs["observations"], base=managers.ObservationGroupCfg)
     policy.enable_corruption = False

@@ -168,6 +168,8 @@ class PushTaskCfg(ManipulationTaskCfg):
 
     Attributes:
         target_distance_m: range of the target's distance from the object's start [m].
+        target_heading_deg: the target's direction from the object [deg, env frame]; None (the default) draws it
+            uniformly (a fixed one is for the runtime-parity script, whose runtimes draw different numbers).
         success_tolerance_m: the object's centre within this of the target is a success [m].
         start_jitter_m: uniform jitter of the object's start in x and y [m].
         hand_start_distance_m: range of the hand's start distance from the object [m].
@@ -179,6 +181,7 @@ class PushTaskCfg(ManipulationTaskCfg):
 
     episode_length_s: float = 3.0
     target_distance_m: tuple = (0.06, 0.12)
+    target_heading_deg: float | None = None
     success_tolerance_m: float = 0.02
     start_jitter_m: float = 0.02
     hand_start_distance_m: tuple = (0.08, 0.11)
@@ -217,7 +220,11 @@ class PushTaskCfg(ManipulationTaskCfg):
             "object_mass": self._mass_event(scene),
             "object_pose": Term(mdp.reset_object_pose, {"xy_range_m": (self.start_jitter_m, self.start_jitter_m)}),
         }
-        commands = {"push_target": mdp.PushTargetCommandCfg(distance_range_m=tuple(self.target_distance_m))}
+        commands = {
+            "push_target": mdp.PushTargetCommandCfg(
+                distance_range_m=tuple(self.target_distance_m), heading_deg=self.target_heading_deg
+            )
+        }
         start = {
             "distance_range_m": tuple(self.hand_start_distance_m),
             "angle_deg": self.hand_start_angle_deg,

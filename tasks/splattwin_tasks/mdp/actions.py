@@ -19,6 +19,7 @@ import torch
 from splattwin_tasks.robots.franka import REACH_M
 
 __all__ = [
+    "dls_joint_step",
     "GRIP_LEVEL_AT_RESET",
     "CartesianActionCfg",
     "HeldGripForceActionCfg",
@@ -140,3 +141,20 @@ def grip_force_from_level(level: torch.Tensor, force_range_n: tuple[float, float
     """Closing force per finger [N] of grip levels in [-1, 1]: ``exp(lerp(log F_lo, log F_hi, (level + 1) / 2))``."""
     low, high = force_range_n
     return torch.exp(math.log(low) + (level + 1.0) / 2.0 * (math.log(high) - math.log(low)))
+
+
+def dls_joint_step(jacobians: torch.Tensor, errors: torch.Tensor, damping: float = 0.05) -> torch.Tensor:
+    """Damped-least-squares joint step ``J^T (J J^T + damping^2 I)^-1 e`` per env: the IK both runtimes place the arm
+    by at resets.
+
+    Args:
+        jacobians: the end-effector's Jacobians [N, 6, J] (linear rows over angular rows, one frame).
+        errors: pose errors [N, 6]: position [m] and rotation vector [rad], the same frame.
+        damping: the damping [m].
+
+    Returns:
+        Joint displacements [N, J] [rad].
+    """
+    eye = torch.eye(jacobians.shape[1], dtype=jacobians.dtype, device=jacobians.device)
+    jjt = jacobians @ jacobians.transpose(1, 2) + damping**2 * eye
+    return (jacobians.transpose(1, 2) @ torch.linalg.solve(jjt, errors[..., None]))[..., 0]

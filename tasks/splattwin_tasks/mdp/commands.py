@@ -32,9 +32,11 @@ def resolve_env_ids(env: Any, env_ids: Any) -> torch.Tensor:
 @dataclass(kw_only=True)
 class PushTargetCommandCfg:
     """Push's goal: a point on the table at a uniform distance in ``distance_range_m`` [m] and a uniform heading
-    from the object's start, at the object's height (``asset_name``: the object entity)."""
+    from the object's start, at the object's height (``asset_name``: the object entity); ``heading_deg`` fixes the
+    heading [deg, env frame] instead."""
 
     distance_range_m: tuple[float, float]
+    heading_deg: float | None = None
     asset_name: str = "object"
 
     @property
@@ -64,6 +66,8 @@ class PushTargetCommand:
         low, high = self.cfg.distance_range_m
         distance = low + (high - low) * torch.rand(len(ids), device=env.device)
         heading = 2.0 * math.pi * torch.rand(len(ids), device=env.device)
+        if self.cfg.heading_deg is not None:
+            heading = torch.full_like(heading, math.radians(self.cfg.heading_deg))
         self._target[ids, 0] = start[:, 0] + distance * torch.cos(heading)
         self._target[ids, 1] = start[:, 1] + distance * torch.sin(heading)
         self._target[ids, 2] = start[:, 2]

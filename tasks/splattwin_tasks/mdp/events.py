@@ -27,6 +27,7 @@ from splattwin_tasks.robots.franka import FINGER_TRAVEL_M
 
 __all__ = [
     "lognormal_mass",
+    "place_grasp_centre",
     "loguniform_mass",
     "randomize_object_mass",
     "reset_hand_behind_object",
@@ -146,7 +147,7 @@ def reset_hand_pregrasp(
     start = _object_start(env, env_ids, asset_cfg)
     k = len(start)
     start = start + np.concatenate([env.np_random.uniform(-jitter_m, jitter_m, (k, 2)), np.zeros((k, 1))], 1)
-    env.scene[robot_cfg.name].write_grasp_centre_to_sim(start, env_ids=env_ids, finger_opening_m=FINGER_TRAVEL_M)
+    place_grasp_centre(env, env_ids, start, finger_opening_m=FINGER_TRAVEL_M, robot_cfg=robot_cfg)
 
 
 def reset_hand_behind_object(
@@ -174,4 +175,21 @@ def reset_hand_behind_object(
     distance, heading = env.np_random.uniform(low, high, k), away + env.np_random.uniform(-spread, spread, k)
     start = obj + np.stack([distance * np.cos(heading), distance * np.sin(heading), np.zeros(k)], 1)
     start[:, 2] = height_m
-    env.scene[robot_cfg.name].write_grasp_centre_to_sim(start, env_ids=env_ids, finger_opening_m=0.0)
+    place_grasp_centre(env, env_ids, start, finger_opening_m=0.0, robot_cfg=robot_cfg)
+
+
+def place_grasp_centre(
+    env: Any, env_ids: torch.Tensor, positions: np.ndarray, *, finger_opening_m: float, robot_cfg: Any = _ROBOT
+) -> None:
+    """Put the robot of envs ``env_ids`` [K] at rest with its grasp centre at ``positions`` [K, 3] (env frame [m]),
+    the hand top-down, the fingers ``finger_opening_m`` open: the start events' one way to place the robot.
+
+    The embedded robot places itself (``write_grasp_centre_to_sim``: IK on MuJoCo's kinematics); under Isaac Lab the
+    arm's Cartesian action term does (``CartesianTargetAction.write_grasp_centre_to_sim``: the same damped
+    least-squares IK on the articulation's own kinematics, joint state written with ``write_joint_state_to_sim``).
+    """
+    robot = env.scene[robot_cfg.name]
+    placer = getattr(robot, "write_grasp_centre_to_sim", None)
+    if placer is None:
+        placer = env.action_manager.get_term("arm_action").write_grasp_centre_to_sim
+    placer(positions, env_ids=env_id_tensor(env, env_ids), finger_opening_m=finger_opening_m)
