@@ -42,6 +42,7 @@ VERB_MODULES = (
     "import_splat",
     "import_mesh",
     "import_robot",
+    "import_cameras",
     "export_splat",
     "inspect",
     "align",

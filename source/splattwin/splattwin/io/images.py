@@ -46,6 +46,7 @@ __all__ = [
     "VIDEO_SUFFIXES",
     "Frames",
     "check_frames_match",
+    "read_mask",
     "read_frames",
     "sample_joints",
 ]
@@ -137,6 +138,12 @@ def _read_mask(path: Path) -> np.ndarray:
         return data.copy()
     top = float(np.iinfo(data.dtype).max) if np.issubdtype(data.dtype, np.integer) else 1.0
     return data.astype(np.float64) >= 0.5 * top
+
+
+def read_mask(path: str | Path) -> np.ndarray:
+    """[H, W] bool mask of one mask image (inside where a value is at least half its type's maximum; an alpha
+    channel alone decides when present). Raises :class:`InputError` naming a missing or unreadable file."""
+    return _read_mask(Path(path))
 
 
 def _check_times(times: np.ndarray, source: Path) -> None:

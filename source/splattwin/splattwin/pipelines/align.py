@@ -34,6 +34,7 @@ from splattwin.geometry.transforms import Similarity, matrix_to_quat_wxyz
 from splattwin.pipelines._common import up_axis_transform
 from splattwin.pipelines._units import units_check
 from splattwin.robot.frames import base_pose_world, move_robot_bases, robot_origin_step
+from splattwin.usd.cameras import move_camera
 from splattwin.usd.frames import (
     ALIGNED,
     ALIGNMENT_KEY,
@@ -136,6 +137,7 @@ class _Targets:
     splats: list[Any]
     meshes: list[Any]
     bodies: list[Any]
+    cameras: list[Any] = field(default_factory=list)
 
 
 def _collect(twin: TwinStage) -> _Targets:
@@ -153,6 +155,8 @@ def _collect(twin: TwinStage) -> _Targets:
             targets.splats.append(prim)
         elif prim.IsA(UsdGeom.Mesh):
             targets.meshes.append(prim)
+        elif prim.IsA(UsdGeom.Camera):
+            targets.cameras.append(prim)  # imported cameras (import-cameras) move rigidly, intrinsics kept
     return targets
 
 
@@ -390,6 +394,11 @@ def align_twin(config: AlignConfig) -> AlignResult:
                     _move_splat(twin, prim, applied)
                 else:
                     _move_mesh_points(prim, _in_local_frame(prim, applied))
+                _rewrite_frame_record(prim, applied, previous, state)
+            changed.append(str(prim.GetPath()))
+        for prim in targets.cameras:
+            with twin.edit_layer(twin.layer_of(str(prim.GetPath())) or "scene"):
+                move_camera(prim, applied)
                 _rewrite_frame_record(prim, applied, previous, state)
             changed.append(str(prim.GetPath()))
         changed += move_robot_bases(twin, applied)

@@ -21,6 +21,7 @@ every camera back as a :class:`~splattwin.render.camera.Camera` at its stored si
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,6 +45,8 @@ __all__ = [
     "define_camera",
     "intrinsics_from_usd",
     "move_camera",
+    "moved_pose",
+    "prim_name",
     "read_cameras",
     "stored_image_size",
     "usd_from_intrinsics",
@@ -195,16 +198,30 @@ def define_camera(
     return camera
 
 
-def move_camera(prim: Any, transform: Similarity) -> None:
-    """Move a camera prim by a world similarity: the centre goes to ``transform(centre)``, the axes rotate;
-    the scale changes where the camera is, never its intrinsics (an image does not change with the units)."""
-    usd_to_world = world_matrix(prim)
-    axes = usd_to_world[:3, :3] / np.linalg.norm(usd_to_world[:3, :3], axis=0, keepdims=True)
+def moved_pose(camera_to_world: np.ndarray, transform: Similarity) -> np.ndarray:
+    """A camera pose [4, 4] (rigid, any camera axes) moved by a world similarity: the centre goes to
+    ``transform(centre)``, the axes rotate; the scale changes where the camera is, never its intrinsics (an image
+    does not change with the units). Any scale on the pose's own axes is removed."""
+    pose = np.asarray(camera_to_world, dtype=np.float64)
+    axes = pose[:3, :3] / np.linalg.norm(pose[:3, :3], axis=0, keepdims=True)
     moved = np.eye(4)
     moved[:3, :3] = transform.rotation @ axes
-    moved[:3, 3] = transform.apply_points(usd_to_world[:3, 3][None])[0]
+    moved[:3, 3] = transform.apply_points(pose[:3, 3][None])[0]
+    return moved
+
+
+def move_camera(prim: Any, transform: Similarity) -> None:
+    """Move a camera prim by a world similarity (:func:`moved_pose`)."""
+    moved = moved_pose(world_matrix(prim), transform)
     parent_world = world_matrix(prim.GetParent())
     _pose_ops(prim, np.linalg.inv(parent_world) @ moved)
+
+
+def prim_name(name: str) -> str:
+    """A valid USD prim name for a camera named ``name`` (an image stem): characters USD does not allow become
+    ``_``, a leading digit gets a ``cam_`` prefix (``000123`` -> ``cam_000123``)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_]", "_", str(name)) or "camera"
+    return f"cam_{cleaned}" if cleaned[0].isdigit() else cleaned
 
 
 def _stage_path(stage: Usd.Stage) -> str:
