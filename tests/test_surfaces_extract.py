@@ -267,7 +267,7 @@ def test_extract_mesh_bad_input_is_one_line_and_writes_nothing(twin_with_box_on_
     before = {p: p.read_bytes() for p in stage.parent.rglob("*.usd*")}
     cases = [
         (["--region", "1", "1", "1", "1.1", "1.1", "1.1"], "--region: holds no Gaussians"),
-        (["--mask-images", str(stage.parent)], "--mask-images: not yet supported"),
+        (["--mask-images", str(stage.parent)], "holds no transforms.json and no COLMAP cameras.txt"),
         (["--region", "0", "0", "0", "-1", "1", "1"], "--region: max corner"),
         (["--object", "/World/Nothing"], "--object: no prim at /World/Nothing"),
         (["--voxel", "0"], "--voxel: must be"),

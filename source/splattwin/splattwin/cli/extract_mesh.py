@@ -25,7 +25,14 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
         help="box in the twin's frame, metres (default: the whole splat)",
     )
     where.add_argument("--object", default=None, help="a splat prim or a body with claimed Gaussians to extract")
-    where.add_argument("--mask-images", type=Path, default=None, help="posed masked images (not yet supported)")
+    where.add_argument(
+        "--mask-images",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="posed object masks: DIR/transforms.json with mask_path, or a COLMAP model and DIR/masks/ (cameras in "
+        "the --splat's frame); the object is what every mask holds",
+    )
     p.add_argument(
         "--point",
         type=number,

@@ -36,11 +36,13 @@ from splattwin.usd.stage import TwinStage, edit_twin
 __all__ = [
     "CAMERA_KEY",
     "CameraPlacement",
+    "MaskViews",
     "ImportCamerasConfig",
     "ImportCamerasResult",
     "import_cameras",
     "place_cameras",
     "read_cameras_for_twin",
+    "read_mask_views",
 ]
 
 logger = logging.getLogger(__name__)
@@ -241,3 +243,87 @@ def import_cameras(config: ImportCamerasConfig) -> ImportCamerasResult:
     return ImportCamerasResult(
         prims=paths, format=cameras.format, layer=layer, notes=notes + placement.notes, warnings=placement.warnings
     )
+
+
+@dataclass
+class MaskViews:
+    """Posed masks in the twin's frame (``extract-mesh --mask-images``).
+
+    Attributes:
+        cameras: per image its :class:`~splattwin.geometry.camera.Camera` in the twin's world frame.
+        masks: per image [H, W] bool, True on the object.
+        names: per image its name (for messages); files: per image the mask file.
+        source: the camera file read; notes: how the cameras were placed.
+    """
+
+    cameras: list[Any]
+    masks: list[Any]
+    names: list[str]
+    files: list[Path]
+    source: Path
+    notes: list[str] = field(default_factory=list)
+
+
+def _camera_file_in(folder: Path, flag: str) -> CameraFile:
+    if not folder.is_dir():
+        raise InputError(flag, f"{folder} is not a folder (give the folder holding transforms.json, or a COLMAP "
+                         "model and masks/)")  # fmt: skip
+    for candidate in (folder, folder / "sparse" / "0", folder / "sparse"):
+        if (candidate / "transforms.json").is_file() or (candidate / "cameras.txt").is_file():
+            return read_camera_file(candidate)
+    raise InputError(flag, f"{folder} holds no transforms.json and no COLMAP cameras.txt + images.txt (nor sparse/0/)")
+
+
+def _mask_file(folder: Path, camera: PosedCamera) -> Path:
+    if camera.mask is not None:
+        return camera.mask
+    from splattwin.io.images import IMAGE_SUFFIXES  # noqa: PLC0415
+
+    found = [folder / "masks" / f"{camera.name}{suffix}" for suffix in IMAGE_SUFFIXES]
+    found = [path for path in found if path.is_file()]
+    if not found:
+        raise InputError(folder / "masks", f"no mask for image {camera.name} (looked for masks/{camera.name}.png ...)")
+    return found[0]
+
+
+def read_mask_views(twin: TwinStage, folder: Path, *, splat: str, flag: str = "--mask-images") -> MaskViews:
+    """Read the cameras and masks in ``folder`` and place the cameras in the frame of ``splat`` (they were
+    reconstructed with it); a splat without a frame record is taken as being in the twin's frame (a note says so).
+
+    Masks: a transforms.json's ``mask_path`` per frame, else ``masks/<image stem>.<image suffix>`` in ``folder``.
+
+    Raises:
+        InputError: no camera file, a missing or unreadable mask, a mask whose size is not its camera's, a camera
+            with lens distortion (undistort first), or a bad camera file.
+    """
+    from splattwin.io.images import read_mask  # noqa: PLC0415
+
+    folder = Path(folder)
+    cameras = _camera_file_in(folder, flag)
+    distorted = [c for c in cameras.cameras if c.distorted]
+    if distorted:
+        c = distorted[0]
+        coefficients = ", ".join(f"{k}={v:g}" for k, v in c.distortion.items() if not isinstance(v, str) and v)
+        raise InputError(cameras.path, f"camera {c.name} has lens distortion ({coefficients}): undistort the images "
+                         "and masks first (colmap image_undistorter) to fuse them with a pinhole renderer")  # fmt: skip
+    masks, files = [], []
+    for camera in cameras.cameras:
+        path = _mask_file(folder, camera)
+        mask = read_mask(path)
+        if mask.shape != (camera.height, camera.width):
+            raise InputError(path, f"is {mask.shape[1]}x{mask.shape[0]} but camera {camera.name} is "
+                             f"{camera.width}x{camera.height}")  # fmt: skip
+        masks.append(mask)
+        files.append(path)
+    prim = twin.stage.GetPrimAtPath(splat)
+    if prim and prim.GetCustomDataByKey(FRAME_KEY):
+        placement = place_cameras(twin, cameras, frame_splat=splat)
+    else:
+        placement = place_cameras(twin, cameras, metric=True)
+        placement.notes = [
+            f"{splat} carries no frame record: the cameras in {cameras.path} are taken in the twin's frame"
+        ]
+    return MaskViews(
+        cameras=[c.camera() for c in placement.cameras], masks=masks, names=[c.name for c in placement.cameras],
+        files=files, source=cameras.path, notes=placement.notes,
+    )  # fmt: skip

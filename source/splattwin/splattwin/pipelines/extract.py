@@ -49,7 +49,9 @@ class ExtractMeshConfig:
         prim: the new prim (a static collider, or with ``dynamic`` a rigid body).
         region: (min corner, max corner) in the twin's frame [m]; or None.
         object: a splat prim or a rigid body with claimed ``Gaussians``: extract those; or None.
-        mask_images: posed images with masks (not yet supported: refused).
+        mask_images: a folder of posed masks (a transforms.json with ``mask_path``, or a COLMAP model and
+            ``masks/``): the object is what is inside every mask; its cameras are the fusion's views
+            (:mod:`splattwin.surfaces.masks`, docs/surfaces.md).
         voxel: TSDF voxel edge [m].
         band_voxels: TSDF truncation band [voxels]: 1 (the default) keeps convex edges of a dense splat tight; a
             sparse one, whose rays slip between Gaussians and carve its inside, needs 2 (docs/surfaces.md).
@@ -86,10 +88,9 @@ class ExtractMeshConfig:
         """Check the options that need no stage."""
         from splattwin.mesh.materials import get_material  # noqa: PLC0415
 
-        if self.mask_images is not None:
+        if self.mask_images is not None and (self.region, self.object, self.point) != (None, None, None):
             raise InputError(
-                "--mask-images",
-                "not yet supported (fusion restricted to masked pixels of posed images); use --region or --object",
+                "--mask-images", "selects the object by itself; give it without --region, --object, --point"
             )
         if self.region is not None and self.object is not None:
             raise InputError("--object", "give either --region or --object, not both")
@@ -183,6 +184,18 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
             search_lo = lo - _TABLE_SEARCH_M
             search_hi = np.array([*(hi[:2] + _TABLE_SEARCH_M), hi[2]])
             source, what = "--object", config.object
+        elif config.mask_images is not None:
+            from splattwin.pipelines.cameras import read_mask_views  # noqa: PLC0415
+            from splattwin.surfaces.masks import masked_region, render_views  # noqa: PLC0415
+
+            views = read_mask_views(twin, config.mask_images, splat=config.splat)
+            seen = render_views(scene, views.cameras, mode=config.depth)
+            lo, hi, _ = masked_region(scene, views.cameras, views.masks, *seen, names=views.names)
+            lo, hi = lo - _OBJECT_MARGIN_M, hi + _OBJECT_MARGIN_M
+            search_lo = lo - _TABLE_SEARCH_M
+            search_hi = np.array([*(hi[:2] + _TABLE_SEARCH_M), hi[2]])
+            target = scene
+            source, what = "--mask-images", f"the masks in {config.mask_images}"
         elif config.point is not None:
             from splattwin.surfaces.segment import segment_object  # noqa: PLC0415
 
@@ -210,7 +223,15 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
             table_z = None
         else:
             table_z = float(config.table)
-        extracted = extract_surface(target, lo, hi, config=config.extraction_config(source), table_z=table_z)
+        if config.mask_images is not None:
+            from splattwin.surfaces.masks import fuse_masked_views  # noqa: PLC0415
+
+            extracted = fuse_masked_views(
+                *seen, views.masks, views.cameras, lo, hi, config=config.extraction_config(source), table_z=table_z,
+                gaussians_used=len(scene),
+            )  # fmt: skip
+        else:
+            extracted = extract_surface(target, lo, hi, config=config.extraction_config(source), table_z=table_z)
         cleaned, report = clean_mesh(extracted.mesh, config=MeshCleaningConfig(), source=source)
         validate_mesh(cleaned, source=source, require_watertight=True)
         provenance = {
@@ -227,6 +248,9 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
             "tableCut": "none" if table_z is None else f"{table_z:.5f}",
             "tableFrom": config.table if isinstance(config.table, str) else "given",
         }
+        if config.mask_images is not None:
+            provenance["masks"] = str(views.source)
+            provenance["method"] = "TSDF fusion of rendered depth from the masks' cameras, outside the masks carved"
         custom: dict[str, Any] = {
             EXTRACTION_KEY: to_custom_data(provenance),
             "splattwin:meshCleaning": to_custom_data(report.to_dict()),
@@ -266,6 +290,8 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
                 decompose=(config.max_parts, config.threshold) if config.collider == "decompose" else None,
                 source=config.prim,
             )  # fmt: skip
+        if config.mask_images is not None:
+            notes = views.notes + notes
     logger.info("extracted %s from %s: %d faces, %.4g m^3", config.prim, what, len(cleaned.faces), volume)
     return ExtractMeshResult(
         prim=config.prim,
