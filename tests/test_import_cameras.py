@@ -207,3 +207,20 @@ def test_bad_input_is_one_line_exit_2_and_the_twin_unchanged(twin: Path, tmp_pat
     # A new twin is not created by a refused import.
     assert main(["import-cameras", str(bad_files["nan"]), "--stage", str(tmp_path / "new.usda")]) == 2
     assert not (tmp_path / "new.usda").exists()
+
+
+def test_render_camera_draws_at_the_imported_calibration(twin: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    import imageio.v3 as iio
+
+    model = write_colmap(tmp_path / "sparse")
+    assert main(["import-cameras", str(model), "--stage", str(twin), "--frame", "/World/Scene/Splat"]) == 0
+    out = tmp_path / "left.png"
+    assert main(["render", "--stage", str(twin), "--camera", "/World/Cameras/left", "--out", str(out)]) == 0
+    image = iio.imread(out).astype(np.float64) / 255.0
+    assert image.shape[:2] == (HEIGHT, WIDTH)  # the camera's own size, not the 640x480 default
+    ink = 1.0 - image[..., :3].mean(axis=-1)  # grey blobs on the white background
+    v, u = np.mgrid[0:HEIGHT, 0:WIDTH] + 0.5
+    for expected in hand_pixels(0, BLOBS):
+        weight = ink * ((np.abs(u - expected[0]) < 6) & (np.abs(v - expected[1]) < 6))
+        centroid = np.array([(u * weight).sum(), (v * weight).sum()]) / weight.sum()
+        np.testing.assert_allclose(centroid, expected, atol=0.25)  # 8-bit colour rounding, not the pose

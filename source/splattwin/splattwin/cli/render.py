@@ -31,7 +31,13 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
         type=Path,
         help="a .csv (time,<joints>) or .npz (t, q, joint_names) file, or 'stage': the robot's time samples",
     )
-    p.add_argument("--size", type=_size, default=(640, 480), metavar="WxH", help="image size (default 640x480)")
+    p.add_argument(
+        "--size",
+        type=_size,
+        default=None,
+        metavar="WxH",
+        help="image size (default: an imported camera's own, else 640x480)",
+    )
     p.add_argument("--fov", type=float, default=50.0, help="vertical field of view of --view [deg]")
     p.add_argument("--fps", type=float, help="video frame rate (default: the trajectory's rate)")
     p.add_argument("--backend", choices=("auto", "cpu", "gsplat"), default="auto")

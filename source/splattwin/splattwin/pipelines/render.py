@@ -54,7 +54,7 @@ class RenderConfig:
     out: the RGB PNG (single frame) or MP4 (trajectory) to write.
     camera: a UsdGeom.Camera prim path; or
     view: (eye, target) world points [m] of a look-at camera (z up).
-    size: (width, height) [px].
+    size: (width, height) [px]; None: an imported camera's own image size (its calibration), else 640x480.
     vertical_fov_deg: field of view of a look-at camera.
     joints: joint name -> value (rad or m) for the robots on the stage; unset joints are 0.
     trajectory: a .csv / .npz joint trajectory (one frame per sample), or ``Path("stage")``: the time-sampled
@@ -71,7 +71,7 @@ class RenderConfig:
     out: Path
     camera: str | None = None
     view: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
-    size: tuple[int, int] = (640, 480)
+    size: tuple[int, int] | None = None
     vertical_fov_deg: float = 50.0
     joints: Mapping[str, float] = field(default_factory=dict)
     trajectory: Path | None = None
@@ -99,7 +99,7 @@ class RenderConfig:
         """Check the options (not the files)."""
         if (self.camera is None) == (self.view is None):
             raise InputError("--camera/--view", "give exactly one of --camera PRIM or --view EYE TARGET")
-        width, height = self.size
+        width, height = self.size or _DEFAULT_SIZE
         if width <= 0 or height <= 0 or width > 16384 or height > 16384:
             raise InputError("--size", f"must be WxH with 1..16384 pixels each, got {width}x{height}")
         if self.backend not in _BACKENDS:
@@ -195,12 +195,21 @@ def _to_uint8(rgb: np.ndarray) -> np.ndarray:
     return (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+_DEFAULT_SIZE = (640, 480)
+"""The image size of a look-at view, or of a camera without a stored size, when --size is not given."""
+
+
 def _camera(config: RenderConfig, stage: Any) -> Any:
     from splattwin.render.camera import look_at_camera  # noqa: PLC0415
     from splattwin.scene import camera_from_prim  # noqa: PLC0415
 
-    width, height = config.size
+    width, height = config.size or _DEFAULT_SIZE
     if config.camera is not None:
+        if config.size is None:
+            from splattwin.usd.cameras import stored_image_size  # noqa: PLC0415
+
+            prim = stage.GetPrimAtPath(config.camera) if config.camera.startswith("/") else None
+            width, height = (stored_image_size(prim) if prim else None) or _DEFAULT_SIZE
         return camera_from_prim(stage, config.camera, width=width, height=height)
     eye, target = config.view  # type: ignore[misc]
     return look_at_camera(eye, target, width=width, height=height, vertical_fov_deg=config.vertical_fov_deg)
