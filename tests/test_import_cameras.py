@@ -127,6 +127,12 @@ def test_cameras_follow_their_splat_through_import_and_align(twin: Path, tmp_pat
         assert (camera.width, camera.height) == (WIDTH, HEIGHT)
         np.testing.assert_allclose(camera.K, _truth(i)[0], atol=1e-9)  # intrinsics never scale with the units
         np.testing.assert_allclose(project_points(camera, means), hand_pixels(i, BLOBS), atol=0.01)
+    # align --invert takes the cameras back with the splat: the file's centre, y up onto z, times 0.5.
+    assert main(["align", "--stage", str(twin), "--invert"]) == 0
+    left = _cameras(twin)["left"]
+    x, y, z = np.array(CAMERAS[0][1]) * 0.5
+    np.testing.assert_allclose(left.position, [x, -z, y], atol=1e-6)
+    np.testing.assert_allclose(project_points(left, _world_blobs(twin)[0]), hand_pixels(0, BLOBS), atol=0.01)
 
 
 def test_rasterizer_draws_the_splat_where_the_file_frame_projection_puts_it(twin: Path, tmp_path: Path) -> None:
