@@ -55,6 +55,24 @@ def write_colmap(folder: Path, *, cameras_lines: list[str] | None = None, extra:
     return folder
 
 
+def write_colmap_binary(folder: Path) -> Path:
+    """COLMAP's binary layout, written field by field (little-endian: counts uint64, ids int32, doubles)."""
+    import struct
+
+    folder.mkdir(parents=True, exist_ok=True)
+    cameras = struct.pack("<Q", len(TRUTH))
+    images = struct.pack("<Q", len(TRUTH))
+    for i, (name, *_rest) in enumerate(TRUTH):
+        K, rotation, centre = _truth(i)  # noqa: N806
+        cameras += struct.pack("<iiQQ4d", i + 1, 1, WIDTH, HEIGHT, K[0, 0], K[1, 1], K[0, 2], K[1, 2])  # 1: PINHOLE
+        x, y, z, w = Rotation.from_matrix(rotation).as_quat()
+        images += struct.pack("<i7di", i + 1, w, x, y, z, *(-rotation @ centre), i + 1) + f"{name}.png".encode() + b"\0"
+        images += struct.pack("<Q", 2) + struct.pack("<ddqddq", 1.0, 2.0, -1, 3.0, 4.0, 7)
+    (folder / "cameras.bin").write_bytes(cameras)
+    (folder / "images.bin").write_bytes(images)
+    return folder
+
+
 def _nerfstudio_frame(i: int, applied: np.ndarray | None = None) -> dict:
     K, rotation, centre = _truth(i)  # noqa: N806
     c2w = np.eye(4)
@@ -107,6 +125,16 @@ def test_colmap_and_transforms_json_give_the_same_cameras(tmp_path: Path) -> Non
     assert colmap.cameras[2].image.name == "frame_0003.png"
     # Either COLMAP file, or the folder, names the same model.
     _assert_truth(read_camera_file(tmp_path / "sparse" / "0" / "images.txt").cameras)
+
+
+def test_a_binary_colmap_model_gives_the_same_cameras(tmp_path: Path) -> None:
+    model = read_camera_file(write_colmap_binary(tmp_path / "bin"))
+    assert model.format == "colmap"
+    _assert_truth(model.cameras)
+    _assert_truth(read_camera_file(tmp_path / "bin" / "images.bin").cameras)
+    data = (tmp_path / "bin" / "images.bin").read_bytes()
+    (tmp_path / "bin" / "images.bin").write_bytes(data[:-30])
+    _bad(tmp_path / "bin", "images.bin: ends early (truncated at byte")
 
 
 def test_applied_transform_is_undone_back_to_the_colmap_frame(tmp_path: Path) -> None:

@@ -11,11 +11,12 @@ record; nothing downstream knows which format a camera came from.
   OpenGL axes: y up, looking down -z) and optional ``mask_path``. ``applied_transform`` (a 3x4 or 4x4 that
   ``ns-process-data`` applied to the COLMAP poses: ``transform_matrix = applied @ c2w_colmap``) is kept on the
   :class:`CameraFile`; :meth:`CameraFile.in_original_frame` undoes it.
-- COLMAP text model: ``cameras.txt`` (``CAMERA_ID MODEL WIDTH HEIGHT PARAMS``; SIMPLE_PINHOLE ``f cx cy``, PINHOLE
-  ``fx fy cx cy``, SIMPLE_RADIAL ``f cx cy k``, RADIAL ``f cx cy k1 k2``, OPENCV ``fx fy cx cy k1 k2 p1 p2``) and
-  ``images.txt`` (``IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME`` then a line of 2D points: world-to-camera,
-  OpenCV axes). Give either file or the folder holding both (``sparse/0``). Images are looked up in an
-  ``images/`` folder beside the model's folder or its parent, as COLMAP lays them out.
+- COLMAP model, text or binary: ``cameras.txt`` (``CAMERA_ID MODEL WIDTH HEIGHT PARAMS``; SIMPLE_PINHOLE
+  ``f cx cy``, PINHOLE ``fx fy cx cy``, SIMPLE_RADIAL ``f cx cy k``, RADIAL ``f cx cy k1 k2``, OPENCV ``fx fy cx cy
+  k1 k2 p1 p2``) and ``images.txt`` (``IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME`` then a line of 2D points:
+  world-to-camera, OpenCV axes), or ``cameras.bin`` + ``images.bin`` (COLMAP's binary layout of the same fields).
+  Give either file or the folder holding both (``sparse/0``). Images are looked up in an ``images/`` folder beside
+  the model's folder or above it, as COLMAP lays them out.
 - 3DGS ``cameras.json`` (the original implementation's output): a list of ``id img_name width height position
   rotation fx fy`` (``rotation`` camera-to-world, OpenCV axes; the principal point at the image centre). The plain
   form ``name K world_to_camera width height`` (OpenCV) is read from the same suffix.
@@ -47,7 +48,7 @@ __all__ = [
     "PosedCamera",
     "check_pose",
     "read_camera_file",
-    "read_colmap_text",
+    "read_colmap_model",
     "read_gs_cameras_json",
     "read_transforms_json",
 ]
@@ -289,8 +290,7 @@ def _colmap_lines(path: Path) -> list[tuple[int, str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise InputError(path, "is not a text COLMAP model (a .bin model? convert it: colmap model_converter "
-                         "--output_type TXT)") from None  # fmt: skip
+        raise InputError(path, "is not text (UTF-8): a binary COLMAP model is named cameras.bin / images.bin") from None
     return [(n + 1, line.rstrip("\n")) for n, line in enumerate(text.splitlines()) if not line.startswith("#")]
 
 
@@ -346,16 +346,9 @@ def _colmap_images_folder(folder: Path) -> Path:
     return folder.parent / "images"
 
 
-def read_colmap_text(path: str | Path) -> CameraFile:
-    """Read a COLMAP text model: ``cameras.txt`` + ``images.txt`` (either file, or their folder)."""
-    path = Path(path)
-    folder = path if path.is_dir() else path.parent
-    if not path.exists():
-        raise InputError(path, "no such COLMAP model (give cameras.txt, images.txt or their folder)")
-    intrinsics = _colmap_cameras(folder / "cameras.txt")
-    images_txt = folder / "images.txt"
-    images_folder = _colmap_images_folder(folder)
-    cameras = []
+def _colmap_images_text(images_txt: Path) -> list[tuple[str, np.ndarray, np.ndarray, int, str]]:
+    """(name, quaternion wxyz, translation, camera id, where) of every image of an ``images.txt``."""
+    images = []
     expect_image = True
     for number, line in _colmap_lines(images_txt):
         if not expect_image:
@@ -376,18 +369,99 @@ def read_colmap_text(path: str | Path) -> CameraFile:
                 where, f"expected numbers for the pose and camera id, got {' '.join(tokens[1:9])!r}"
             ) from None
         name = " ".join(tokens[9:])
-        where = f"{images_txt}: image {name!r} (line {number})"
+        images.append((name, quat, translation, camera_id, f"{images_txt}: image {name!r} (line {number})"))
+        expect_image = False
+    return images
+
+
+_COLMAP_MODEL_IDS = {0: "SIMPLE_PINHOLE", 1: "PINHOLE", 2: "SIMPLE_RADIAL", 3: "RADIAL", 4: "OPENCV"}
+_COLMAP_OTHER_MODELS = {5: 8, 6: 12, 7: 5, 8: 4, 9: 5, 10: 12}  # model id -> parameter count (refused models)
+
+
+class _Reader:
+    """Little-endian fields of a COLMAP binary file, refusing a file that ends early."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise InputError(path, "no such COLMAP model file")
+        self.path, self.data, self.at = path, path.read_bytes(), 0
+
+    def take(self, fmt: str) -> tuple:
+        import struct  # noqa: PLC0415
+
+        size = struct.calcsize("<" + fmt)
+        if self.at + size > len(self.data):
+            raise InputError(self.path, f"ends early (truncated at byte {len(self.data)}): not a complete COLMAP model")
+        values = struct.unpack_from("<" + fmt, self.data, self.at)
+        self.at += size
+        return values
+
+    def name(self) -> str:
+        end = self.data.find(b"\x00", self.at)
+        if end < 0:
+            raise InputError(self.path, "ends inside an image name: not a complete COLMAP model")
+        text = self.data[self.at : end].decode("utf-8", errors="replace")
+        self.at = end + 1
+        return text
+
+
+def _colmap_cameras_bin(path: Path) -> dict[int, tuple[str, int, int, list[float]]]:
+    reader = _Reader(path)
+    cameras = {}
+    for index in range(reader.take("Q")[0]):
+        camera_id, model_id, width, height = reader.take("iiQQ")
+        if model_id in _COLMAP_OTHER_MODELS:
+            raise InputError(
+                f"{path}: camera {camera_id}",
+                f"camera model id {model_id} is not read (read: {', '.join(COLMAP_MODELS)}); undistort the images "
+                "(colmap image_undistorter) for a PINHOLE model",
+            )
+        if model_id not in _COLMAP_MODEL_IDS:
+            raise InputError(f"{path}: camera {index}", f"unknown camera model id {model_id}: not a COLMAP model")
+        model = _COLMAP_MODEL_IDS[model_id]
+        cameras[camera_id] = (model, int(width), int(height), list(reader.take("d" * len(COLMAP_MODELS[model]))))
+    if not cameras:
+        raise InputError(path, "holds no cameras")
+    return cameras
+
+
+def _colmap_images_bin(path: Path) -> list[tuple[str, np.ndarray, np.ndarray, int, str]]:
+    reader = _Reader(path)
+    images = []
+    for _ in range(reader.take("Q")[0]):
+        values = reader.take("idddddddi")
+        name = reader.name()
+        reader.take("ddq" * reader.take("Q")[0])
+        images.append((name, np.array(values[1:5]), np.array(values[5:8]), int(values[8]), f"{path}: image {name!r}"))
+    return images
+
+
+def read_colmap_model(path: str | Path) -> CameraFile:
+    """Read a COLMAP model: ``cameras.txt`` + ``images.txt``, or ``cameras.bin`` + ``images.bin`` (either file, or
+    their folder; the text model wins when a folder holds both)."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    if not path.exists():
+        raise InputError(path, "no such COLMAP model (give cameras.txt, images.txt or their folder)")
+    binary = path.suffix == ".bin" or (path.is_dir() and not (folder / "cameras.txt").is_file())
+    if binary:
+        cameras_file, images_file = folder / "cameras.bin", folder / "images.bin"
+        intrinsics, images = _colmap_cameras_bin(cameras_file), _colmap_images_bin(images_file)
+    else:
+        cameras_file, images_file = folder / "cameras.txt", folder / "images.txt"
+        intrinsics, images = _colmap_cameras(cameras_file), _colmap_images_text(images_file)
+    images_folder = _colmap_images_folder(folder)
+    cameras = []
+    for name, quat, translation, camera_id, where in images:
         if not (np.isfinite(quat).all() and np.isfinite(translation).all()):
             raise InputError(where, "the pose has NaN or Inf entries")
         norm = float(np.linalg.norm(quat))
         if not abs(norm - 1.0) < 1e-3:
             raise InputError(where, f"the quaternion QW QX QY QZ has norm {norm:.6g}, not 1 (not a rotation)")
         if camera_id not in intrinsics:
-            raise InputError(where, f"names camera {camera_id}, which cameras.txt does not hold")
+            raise InputError(where, f"names camera {camera_id}, which {cameras_file.name} does not hold")
         model, width, height, params = intrinsics[camera_id]
-        K, distortion = _colmap_intrinsics(
-            model, width, height, params, f"{folder / 'cameras.txt'}: camera {camera_id}"
-        )  # noqa: N806
+        K, distortion = _colmap_intrinsics(model, width, height, params, f"{cameras_file}: camera {camera_id}")  # noqa: N806
         world_to_camera = np.eye(4)
         world_to_camera[:3, :3] = quat_wxyz_to_matrix(quat / norm)
         world_to_camera[:3, 3] = translation
@@ -404,9 +478,8 @@ def read_colmap_text(path: str | Path) -> CameraFile:
                 index=len(cameras),
             )  # fmt: skip
         )
-        expect_image = False
     if not cameras:
-        raise InputError(images_txt, "holds no images")
+        raise InputError(images_file, "holds no images")
     return CameraFile(folder, "colmap", _unique_names(cameras), None)
 
 
@@ -486,13 +559,13 @@ def read_camera_file(path: str | Path) -> CameraFile:
     path = Path(path)
     if not path.exists():
         raise InputError(path, "no such camera file or COLMAP model folder")
-    if path.is_dir() or path.name in ("cameras.txt", "images.txt"):
-        if path.is_dir() and not (path / "cameras.txt").is_file():
+    if path.is_dir() or path.name in ("cameras.txt", "images.txt", "cameras.bin", "images.bin"):
+        if path.is_dir() and not any((path / f"cameras.{kind}").is_file() for kind in ("txt", "bin")):
             if (path / "transforms.json").is_file():
                 return read_transforms_json(path / "transforms.json")
-            raise InputError(path, "is a folder without cameras.txt + images.txt (a COLMAP text model) or "
-                             "transforms.json")  # fmt: skip
-        return read_colmap_text(path)
+            raise InputError(path, "is a folder without cameras.txt + images.txt or cameras.bin + images.bin (a "
+                             "COLMAP model) or transforms.json")  # fmt: skip
+        return read_colmap_model(path)
     if path.suffix.lower() != ".json":
         raise InputError(path, "unknown camera file: give a transforms.json, a cameras.json, or a COLMAP "
                          "cameras.txt / images.txt (or their folder)")  # fmt: skip

@@ -269,9 +269,11 @@ def _camera_file_in(folder: Path, flag: str) -> CameraFile:
         raise InputError(flag, f"{folder} is not a folder (give the folder holding transforms.json, or a COLMAP "
                          "model and masks/)")  # fmt: skip
     for candidate in (folder, folder / "sparse" / "0", folder / "sparse"):
-        if (candidate / "transforms.json").is_file() or (candidate / "cameras.txt").is_file():
+        if any((candidate / name).is_file() for name in ("transforms.json", "cameras.txt", "cameras.bin")):
             return read_camera_file(candidate)
-    raise InputError(flag, f"{folder} holds no transforms.json and no COLMAP cameras.txt + images.txt (nor sparse/0/)")
+    raise InputError(
+        flag, f"{folder} holds no transforms.json and no COLMAP cameras.txt + images.txt (or .bin; nor sparse/0/)"
+    )
 
 
 def _mask_file(folder: Path, camera: PosedCamera) -> Path:
