@@ -201,3 +201,40 @@ def test_bad_masks_are_one_line_and_write_nothing(capture: tuple[Path, Path], tm
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and message in err[0], (message, err)
     assert _files(stage) == before
+
+
+def test_a_colmap_model_with_a_masks_folder_gives_the_same_views(capture: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from scipy.spatial.transform import Rotation
+
+    from splattwin.pipelines.cameras import read_mask_views
+    from splattwin.usd import open_twin
+
+    stage, folder = capture
+    colmap = tmp_path / "colmap"
+    shutil.copytree(folder / "masks", colmap / "masks")
+    (colmap / "sparse" / "0").mkdir(parents=True)
+    k = K()
+    (colmap / "sparse" / "0" / "cameras.txt").write_text(
+        f"1 PINHOLE {SIZE} {SIZE} {k[0, 0]} {k[1, 1]} {k[0, 2]} {k[1, 2]}\n"
+    )
+    lines, to_file = [], TO_WORLD.inverse()
+    for i, pose in enumerate(cameras()):
+        rotation = (to_file.rotation @ pose[:3, :3]).T  # world-to-camera in the reconstruction frame
+        centre = to_file.apply_points(pose[:3, 3][None])[0]
+        x, y, z, w = Rotation.from_matrix(rotation).as_quat()
+        values = " ".join(repr(float(v)) for v in (w, x, y, z, *(-rotation @ centre)))
+        lines += [f"{i + 1} {values} 1 frame_{i:02d}.jpg", ""]
+    (colmap / "sparse" / "0" / "images.txt").write_text("\n".join(lines) + "\n")
+    twin = open_twin(stage)
+    a, b = read_mask_views(twin, folder, splat="/World/Scene"), read_mask_views(twin, colmap, splat="/World/Scene")
+    assert a.names == b.names and len(a.cameras) == 20
+    assert b.files[3] == colmap / "masks" / "frame_03.png"  # found by the image's stem
+    for ca, cb, ma, mb in zip(a.cameras, b.cameras, a.masks, b.masks, strict=True):
+        np.testing.assert_allclose(ca.viewmat, cb.viewmat, atol=1e-9)
+        np.testing.assert_allclose(ca.K, cb.K, atol=1e-9)
+        assert np.array_equal(ma, mb)
+    # And in the twin's frame they are the true cameras the masks were cast from.
+    for camera, pose in zip(b.cameras, cameras(), strict=True):
+        np.testing.assert_allclose(camera.viewmat, np.linalg.inv(pose), atol=1e-9)
