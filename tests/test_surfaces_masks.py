@@ -128,12 +128,12 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def test_masks_cut_one_object_out_of_the_scene(capture: tuple[Path, Path], capsys) -> None:  # noqa: ANN001
+    import time
+
     from pxr import UsdGeom
 
     from splattwin.usd import open_twin
     from splattwin.usd.prims import local_to_world
-
-    import time
 
     stage, folder = capture
     start = time.perf_counter()
