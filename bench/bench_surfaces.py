@@ -109,10 +109,14 @@ def main() -> None:
         scene, scene.means.min(axis=0) - 0.02, scene.means.max(axis=0) + 0.02,
         config=ExtractionConfig(voxel_m=0.01), table_z=None,
     )  # fmt: skip
+    clean_start = time.perf_counter()
+    cleaned, _ = clean_mesh(result.mesh)
+    steps = {**result.seconds, "clean": time.perf_counter() - clean_start}
     seconds = time.perf_counter() - start
     print(
-        f"scene: {len(scene)} Gaussians at 1 cm: {seconds:.1f} s ({result.seconds}), grid {result.grid}, "
-        f"{len(result.mesh.faces)} faces; peak RSS {peak_rss_mb():.0f} MB"
+        f"scene: {len(scene)} Gaussians at 1 cm: {seconds:.1f} s "
+        f"({', '.join(f'{k} {v:.1f} s' for k, v in steps.items())}), {result.views} views of {result.image_px} px, "
+        f"grid {result.grid}, {len(cleaned.faces)} faces; peak RSS {peak_rss_mb():.0f} MB"
     )
 
 

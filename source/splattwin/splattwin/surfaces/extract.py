@@ -40,6 +40,12 @@ class ExtractionConfig:
         trunc_voxels: TSDF truncation distance [voxels] (1: a wider band inflates convex edges and corners, by
             about 0.1 mm per voxel of band on 1-2 mm discs, which thin walls turn into volume; docs/surfaces.md).
         max_hole_share: refuse a splat whose silhouettes are more than this share holes (a too sparse splat).
+        max_seen_through_share: refuse a splat seen through at more than this share of its surface voxels (those
+            some view puts just behind a surface, that four or more other views see through to a surface more
+            than three bands farther: rays slipping between the Gaussians of a splat too sparse for the voxel,
+            which carve it into a perforated shell whose silhouettes stay closed). Dense splats stay at 0.07-0.12
+            (real edges, where a voxel's pixel falls just past the edge), the demo's sparse block at 2 mm is at
+            0.37 (docs/surfaces.md).
         source: what to name in errors (a flag or file).
     """
 
@@ -49,6 +55,7 @@ class ExtractionConfig:
     alpha_min: float = 0.5
     trunc_voxels: float = 1.0
     max_hole_share: float = 0.02
+    max_seen_through_share: float = 0.25
     source: str = "--region"
 
     def validate(self) -> None:
@@ -75,7 +82,9 @@ class ExtractionResult:
         table_z: the cut plane's height [m], or None.
         hole_m: the largest hole seen in a silhouette [m] (its equivalent diameter); hole_share: the share of the
             silhouettes that are holes (median over views).
-        seconds: wall time per step (render, fuse, mesh).
+        seen_through_share: the share of surface voxels seen through by four or more views
+            (:attr:`ExtractionConfig.max_seen_through_share`).
+        seconds: wall time per step (views, render, holes, fuse, mesh).
     """
 
     mesh: trimesh.Trimesh
@@ -87,6 +96,7 @@ class ExtractionResult:
     table_z: float | None
     hole_m: float
     hole_share: float
+    seen_through_share: float
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -195,6 +205,41 @@ def largest_hole(alpha: np.ndarray, depth: np.ndarray, focal_px: np.ndarray, alp
     return largest, float(np.median(shares)) if shares else 0.0
 
 
+def _largest_see_through_hole(
+    alpha: np.ndarray, depth: np.ndarray, focal_px: np.ndarray, alpha_min: float, voxel_m: float, step_m: float
+) -> float:
+    """The largest hole a view sees through to a farther surface [m] (equivalent diameter at its depth), or 0.
+
+    A see-through pixel is opaque and more than ``step_m`` farther than every pixel on a ring two voxels in
+    radius around it (the near surface it shows through); the ring, rather than a neighbourhood, keeps a
+    steep grazing face (whose depth rises towards one side only) from counting.
+    """
+    from scipy import ndimage  # noqa: PLC0415
+
+    largest = 0.0
+    for v in range(alpha.shape[0]):
+        opaque = alpha[v] >= alpha_min
+        if not opaque.any():
+            continue
+        far = np.where(opaque, depth[v], 10.0 * float(depth[v][opaque].max()))  # nothing drawn: far away
+        pixel_m = float(np.median(depth[v][opaque])) / float(focal_px[v])
+        radius = max(2, round(2.0 * voxel_m / pixel_m))
+        yy, xx = np.mgrid[-radius - 1 : radius + 2, -radius - 1 : radius + 2]
+        ring = np.abs(np.hypot(xx, yy) - radius) <= 0.5
+        holes = opaque & (far - ndimage.grey_dilation(far, footprint=ring) > step_m)
+        if holes.any():
+            labels, _ = ndimage.label(holes)
+            biggest = np.bincount(labels.ravel())[1:].max()
+            largest = max(largest, 2.0 * np.sqrt(biggest / np.pi) * pixel_m)
+    return largest
+
+
+def _coarser_voxel(voxel_m: float, hole_m: float) -> float:
+    """A voxel to suggest for a splat seen through at ``voxel_m``: three times it, and at least the hole's size
+    (rounded to a millimetre)."""
+    return max(round(max(3.0 * voxel_m, hole_m), 3), 0.001)
+
+
 def extract_surface(
     gaussians: Gaussians,
     lo: np.ndarray,
@@ -245,6 +290,8 @@ def extract_surface(
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     cameras = surface_views(grid_lo, grid_hi, config.views, pixel_m=config.voxel_m / 2, above_z=table_z)
+    seconds["views"] = time.perf_counter() - start
+    start = time.perf_counter()
     depth, alpha = render_surface_depth(region, cameras, mode=config.depth_mode)
     seconds["render"] = time.perf_counter() - start
     seen = alpha >= config.alpha_min
@@ -254,8 +301,10 @@ def extract_surface(
             f"no view sees an opaque surface in it: its {len(region)} Gaussians reach an opacity of at most "
             f"{float(alpha.max()):.2f} in {len(cameras)} views (a surface needs {config.alpha_min})",
         )
+    start = time.perf_counter()
     focal = np.array([c.K[0, 0] for c in cameras])
     hole_m, hole_share = largest_hole(alpha, depth, focal, config.alpha_min)
+    seconds["holes"] = time.perf_counter() - start
     if hole_share > config.max_hole_share:
         raise InputError(
             config.source,
@@ -268,9 +317,21 @@ def extract_surface(
         depth, alpha, cameras, grid_lo, grid_hi, voxel_m=config.voxel_m,
         trunc_voxels=config.trunc_voxels, alpha_min=config.alpha_min, plane_z=table_z,
     )  # fmt: skip
+    seconds["fuse"] = time.perf_counter() - start
+    surface = volume.near >= 1.0
+    seen_through = float(np.mean(volume.through[surface] >= 4.0)) if surface.any() else 0.0
+    if seen_through > config.max_seen_through_share:
+        through_m = _largest_see_through_hole(
+            alpha, depth, focal, config.alpha_min, config.voxel_m, volume.trunc_m + config.voxel_m
+        )
+        raise InputError(
+            config.source,
+            f"the splat is too sparse to close a surface at --voxel {config.voxel_m:g} m: the views see through "
+            f"{100 * seen_through:.0f} % of it between its Gaussians, holes up to {1000 * through_m:.1f} mm across "
+            f"(a larger --voxel, e.g. {_coarser_voxel(config.voxel_m, through_m):g} m, may close it)",
+        )
     if table_z is not None:
         volume = cut_below_plane(volume, table_z)
-    seconds["fuse"] = time.perf_counter() - start
     start = time.perf_counter()
     mesh = marching_cubes_mesh(volume)
     seconds["mesh"] = time.perf_counter() - start
@@ -295,5 +356,6 @@ def extract_surface(
         table_z=table_z,
         hole_m=hole_m,
         hole_share=hole_share,
+        seen_through_share=seen_through,
         seconds=seconds,
     )

@@ -43,6 +43,8 @@ class TSDFVolume:
     trunc_m: float
     values: np.ndarray
     weights: np.ndarray
+    near: np.ndarray | None = None
+    through: np.ndarray | None = None
 
     @property
     def observed_fraction(self) -> float:
@@ -89,6 +91,8 @@ def fuse_depth_views(
         origin[2] += voxel_m * (((plane_z - origin[2]) / voxel_m - 0.5) % 1.0)
     values = np.zeros(tuple(shape), dtype=np.float32)
     weights = np.zeros(tuple(shape), dtype=np.float32)
+    near = np.zeros(tuple(shape), dtype=np.float32)
+    through = np.zeros(tuple(shape), dtype=np.float32)
     viewmats = np.ascontiguousarray(np.stack([c.viewmat for c in cameras]), dtype=np.float64)
     intrinsics = np.array([[c.K[0, 0], c.K[1, 1], c.K[0, 2], c.K[1, 2]] for c in cameras], dtype=np.float64)
     trunc = float(trunc_voxels * voxel_m)
@@ -104,9 +108,13 @@ def fuse_depth_views(
         float(alpha_min),
         values,
         weights,
+        near,
+        through,
     )
     values[weights == 0] = -1.0
-    return TSDFVolume(origin=origin, voxel_m=float(voxel_m), trunc_m=trunc, values=values, weights=weights)
+    return TSDFVolume(
+        origin=origin, voxel_m=float(voxel_m), trunc_m=trunc, values=values, weights=weights, near=near, through=through
+    )
 
 
 def cut_below_plane(volume: TSDFVolume, z_m: float) -> TSDFVolume:
