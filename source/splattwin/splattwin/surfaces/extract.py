@@ -39,6 +39,9 @@ class ExtractionConfig:
         alpha_min: a pixel with less opacity is empty space.
         trunc_voxels: TSDF truncation distance [voxels] (1: a wider band inflates convex edges and corners, by
             about 0.1 mm per voxel of band on 1-2 mm discs, which thin walls turn into volume; docs/surfaces.md).
+        curvature: render the Gaussians moved by :func:`curvature_corrected` (flat discs on a curved surface).
+        pocket_views: at most this many extra views into pockets the first views left unobserved next to free
+            space (:func:`splattwin.surfaces.depth.pocket_views`: a cup's deep inside), 0 for none.
         max_hole_share: refuse a splat whose silhouettes are more than this share holes (a too sparse splat).
         max_seen_through_share: refuse a splat seen through at more than this share of its surface voxels (those
             some view puts just behind a surface, that four or more other views see through to a surface more
@@ -54,6 +57,8 @@ class ExtractionConfig:
     depth_mode: str = "RD"
     alpha_min: float = 0.5
     trunc_voxels: float = 1.0
+    curvature: bool = True
+    pocket_views: int = 10
     max_hole_share: float = 0.02
     max_seen_through_share: float = 0.25
     source: str = "--region"
@@ -77,20 +82,23 @@ class ExtractionResult:
     Attributes:
         mesh: the marching-cubes mesh, world frame [m] (closed; not yet cleaned).
         gaussians_used: Gaussians rendered (those in the region).
-        views: number of views; image_px: their side [px].
+        views: number of views (the extra ones included); image_px: their side [px].
+        pocket_views: of those, the extra views into unobserved pockets; pocket_voxels: the pockets' voxels.
         grid: voxel counts [3]; observed_fraction: share of voxels some view updated.
         table_z: the cut plane's height [m], or None.
         hole_m: the largest hole seen in a silhouette [m] (its equivalent diameter); hole_share: the share of the
             silhouettes that are holes (median over views).
         seen_through_share: the share of surface voxels seen through by four or more views
             (:attr:`ExtractionConfig.max_seen_through_share`).
-        seconds: wall time per step (views, render, holes, fuse, mesh).
+        seconds: wall time per step (views, render, holes, fuse, pockets, mesh).
     """
 
     mesh: trimesh.Trimesh
     gaussians_used: int
     views: int
     image_px: int
+    pocket_views: int
+    pocket_voxels: int
     grid: tuple[int, int, int]
     observed_fraction: float
     table_z: float | None
@@ -112,6 +120,46 @@ def _disc_normals(gaussians: Gaussians) -> np.ndarray:
     rotation = quat_wxyz_to_matrix(gaussians.quats_wxyz.astype(np.float64))
     axis = np.argmin(gaussians.scales, axis=1)
     return rotation[np.arange(len(gaussians)), :, axis]
+
+
+def curvature_corrected(gaussians: Gaussians, *, neighbours: int = 16) -> Gaussians:
+    """The Gaussians with each flat one moved along its normal by its plane's sag over its footprint on a curved
+    surface, so that the ray depth of tangent discs lies on the surface rather than outside a convex one.
+
+    Flat discs centred on a curved surface lie in its tangent planes: away from its centre a disc is off the
+    surface by about kappa rho^2 / 2 (outside a convex surface), and the ray depth, the front-most discs' planes,
+    sits outside it by about kappa (s_u^2 + s_v^2) / 2 (E[rho^2] over the disc's Gaussian): 0.3 mm on the
+    bench's mug handle (a 7 mm tube of 1-2 mm discs), half a mug's volume error (docs/surfaces.md). kappa is fitted per
+    disc from its ``neighbours`` nearest centres' offsets from its plane, o_j = -kappa rho_j^2 / 2 (least squares,
+    rho_j the in-plane distance); the disc moves by -kappa (s_u^2 + s_v^2) / 2 along its normal (inwards on a
+    convex surface, outwards on a concave one, nothing on a plane; the normal's sign does not matter), at most
+    half its smaller in-plane sigma. Neighbours whose normals are more than 25 degrees off are left out of the
+    fit (across a box's edge they are another face); Gaussians that are not flat (smallest scale over 0.3 x the
+    middle one), or with fewer than half their neighbours on their own surface, stay.
+    """
+    from scipy.spatial import cKDTree  # noqa: PLC0415
+
+    if len(gaussians) <= neighbours:
+        return gaussians
+    means = gaussians.means.astype(np.float64)
+    normals = _disc_normals(gaussians)
+    _, index = cKDTree(means).query(means, k=neighbours + 1)
+    delta = means[index[:, 1:]] - means[:, None, :]  # [N, k, 3]
+    offset = np.einsum("nkd,nd->nk", delta, normals)
+    rho2 = np.einsum("nkd,nkd->nk", delta, delta) - offset**2
+    # Neighbours across an edge (normals more than 25 degrees apart) are another surface, not a curve of this one.
+    same = np.abs(np.einsum("nkd,nd->nk", normals[index[:, 1:]], normals)) >= np.cos(np.radians(25.0))
+    kappa = -2.0 * np.sum(same * offset * rho2, axis=1) / np.maximum(np.sum(same * rho2 * rho2, axis=1), 1e-30)
+    scales = np.sort(gaussians.scales.astype(np.float64), axis=1)
+    flat = (scales[:, 0] < 0.3 * scales[:, 1]) & (same.sum(axis=1) >= neighbours // 2)
+    # at most half the disc's smaller in-plane sigma (a sag the fit cannot trust beyond that)
+    shift = np.clip(-0.5 * kappa * (scales[:, 1] ** 2 + scales[:, 2] ** 2), -0.5 * scales[:, 1], 0.5 * scales[:, 1])
+    shift = np.where(flat, shift, 0.0)
+    moved = means + shift[:, None] * normals
+    return Gaussians(
+        means=moved.astype(gaussians.means.dtype), quats_wxyz=gaussians.quats_wxyz, scales=gaussians.scales,
+        opacities=gaussians.opacities, sh=gaussians.sh,
+    )  # fmt: skip
 
 
 def find_table_z(
@@ -264,8 +312,13 @@ def extract_surface(
         InputError: an empty region, a region no view sees an opaque surface in, or a splat too sparse to close
             a surface (with the hole's size).
     """
-    from splattwin.surfaces.depth import render_surface_depth, surface_views  # noqa: PLC0415
-    from splattwin.surfaces.tsdf import cut_below_plane, fuse_depth_views, marching_cubes_mesh  # noqa: PLC0415
+    from splattwin.surfaces.depth import pocket_views, render_surface_depth, surface_views  # noqa: PLC0415
+    from splattwin.surfaces.tsdf import (  # noqa: PLC0415
+        add_depth_views,
+        cut_below_plane,
+        fuse_depth_views,
+        marching_cubes_mesh,
+    )
 
     config = ExtractionConfig() if config is None else config
     config.validate()
@@ -289,6 +342,10 @@ def extract_surface(
         grid_lo[2] = max(grid_lo[2], table_z - pad)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
+    if config.curvature:
+        region = curvature_corrected(region)
+        seconds["curvature"] = time.perf_counter() - start
+        start = time.perf_counter()
     cameras = surface_views(grid_lo, grid_hi, config.views, pixel_m=config.voxel_m / 2, above_z=table_z)
     seconds["views"] = time.perf_counter() - start
     start = time.perf_counter()
@@ -318,6 +375,22 @@ def extract_surface(
         trunc_voxels=config.trunc_voxels, alpha_min=config.alpha_min, plane_z=table_z,
     )  # fmt: skip
     seconds["fuse"] = time.perf_counter() - start
+    start = time.perf_counter()
+    # Rounds: carving a pocket's rim can expose more of it to the next round's views.
+    extra: list = []
+    pocket_voxels = 0
+    for _ in range(3):
+        more, found = pocket_views(
+            volume, grid_lo, grid_hi, pixel_m=config.voxel_m / 2, above_z=table_z,
+            budget=config.pocket_views - len(extra),
+        )  # fmt: skip
+        pocket_voxels = max(pocket_voxels, found)
+        if not more:
+            break
+        more_depth, more_alpha = render_surface_depth(region, more, mode=config.depth_mode)
+        add_depth_views(volume, more_depth, more_alpha, more, alpha_min=config.alpha_min)
+        extra += more
+    seconds["pockets"] = time.perf_counter() - start
     surface = volume.near >= 1.0
     seen_through = float(np.mean(volume.through[surface] >= 4.0)) if surface.any() else 0.0
     if seen_through > config.max_seen_through_share:
@@ -343,14 +416,16 @@ def extract_surface(
             else "no surface came out of the fusion (nothing opaque enough in the region)",
         )
     logger.info(
-        "extracted %d faces from %d Gaussians (%d views of %d px, grid %s) in %.1f s",
-        len(mesh.faces), len(region), len(cameras), cameras[0].width, volume.values.shape, sum(seconds.values()),
+        "extracted %d faces from %d Gaussians (%d views of %d px, grid %s) in %.1f s", len(mesh.faces), len(region),
+        len(cameras) + len(extra), cameras[0].width, volume.values.shape, sum(seconds.values()),
     )  # fmt: skip
     return ExtractionResult(
         mesh=mesh,
         gaussians_used=len(region),
-        views=len(cameras),
+        views=len(cameras) + len(extra),
         image_px=cameras[0].width,
+        pocket_views=len(extra),
+        pocket_voxels=pocket_voxels,
         grid=tuple(int(s) for s in volume.values.shape),
         observed_fraction=volume.observed_fraction,
         table_z=table_z,
