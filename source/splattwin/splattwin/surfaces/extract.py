@@ -21,6 +21,7 @@ import trimesh
 
 from splattwin.errors import InputError
 from splattwin.gaussians import Gaussians
+from splattwin.surfaces.tsdf import TSDFVolume
 
 __all__ = ["ExtractionConfig", "ExtractionResult", "extract_surface", "find_table_z", "in_box", "largest_hole"]
 
@@ -88,6 +89,7 @@ class ExtractionResult:
         table_z: the cut plane's height [m], or None.
         hole_m: the largest hole seen in a silhouette [m] (its equivalent diameter); hole_share: the share of the
             silhouettes that are holes (median over views).
+        tsdf: the fused grid (after the table cut), for diagnostics (the benchmark's ``--regions``).
         seen_through_share: the share of surface voxels seen through by four or more views
             (:attr:`ExtractionConfig.max_seen_through_share`).
         seconds: wall time per step (views, render, holes, fuse, pockets, mesh).
@@ -105,6 +107,7 @@ class ExtractionResult:
     hole_m: float
     hole_share: float
     seen_through_share: float
+    tsdf: TSDFVolume | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -432,5 +435,6 @@ def extract_surface(
         hole_m=hole_m,
         hole_share=hole_share,
         seen_through_share=seen_through,
+        tsdf=volume,
         seconds=seconds,
     )
