@@ -9,6 +9,19 @@ import numba
 __all__ = ["integrate_views"]
 
 
+@numba.njit(cache=True, nogil=True)
+def _smooth(depth, v, w, u, step):  # noqa: ANN001, ANN202
+    """Whether pixel (u, w) of view v and its four neighbours (those in the image) are within ``step`` in depth: a
+    surface seen face-on, not a grazing one or an edge (where the nearest pixel's depth is off the voxel's)."""
+    height, width = depth.shape[1], depth.shape[2]
+    centre = depth[v, w, u]
+    for du, dw in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        a, b = u + du, w + dw
+        if 0 <= a < width and 0 <= b < height and abs(depth[v, b, a] - centre) > step:
+            return False
+    return True
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def integrate_views(
     origin, voxel, shape, depth, alpha, viewmats, intrinsics, trunc, alpha_min, values, weights, near, through
@@ -26,7 +39,8 @@ def integrate_views(
             cx cy [px]; trunc: truncation distance [m]; alpha_min: opacity below which a pixel is empty.
         values, weights: [X, Y, Z] float32, accumulated in place (values as the running weighted mean).
         near, through: [X, Y, Z] float32 view counts, accumulated in place: views whose opaque pixel puts the
-            voxel just behind its surface (-1 <= sdf <= 0), and views whose opaque pixel lies more than three
+            voxel just behind its surface (-1 <= sdf <= 0) where that surface is seen face-on (the pixel's four
+            neighbours within one band of its depth), and views whose opaque pixel lies more than three
             bands behind the voxel (the ray went on past it: where other views see a surface at the voxel, it was
             seen through, between a sparse splat's Gaussians).
     """
@@ -57,7 +71,7 @@ def integrate_views(
                         sdf = (depth[v, w, u] - cz) / trunc
                         if sdf < -1.0:
                             continue
-                        if sdf <= 0.0:
+                        if sdf <= 0.0 and _smooth(depth, v, w, u, trunc):
                             seen_near += 1.0
                         elif sdf > 3.0:
                             seen_through += 1.0

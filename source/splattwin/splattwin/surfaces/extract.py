@@ -45,11 +45,10 @@ class ExtractionConfig:
             space (:func:`splattwin.surfaces.depth.pocket_views`: a cup's deep inside), 0 for none.
         max_hole_share: refuse a splat whose silhouettes are more than this share holes (a too sparse splat).
         max_seen_through_share: refuse a splat seen through at more than this share of its surface voxels (those
-            some view puts just behind a surface, that four or more other views see through to a surface more
-            than three bands farther: rays slipping between the Gaussians of a splat too sparse for the voxel,
-            which carve it into a perforated shell whose silhouettes stay closed). Dense splats stay at 0.07-0.12
-            (real edges, where a voxel's pixel falls just past the edge), the demo's sparse block at 2 mm is at
-            0.37 (docs/surfaces.md).
+            some view puts just behind a surface seen face-on, that four or more other views see through to a
+            surface more than three bands farther: rays slipping between the Gaussians of a splat too sparse for
+            the voxel, which carve it into a perforated shell whose silhouettes stay closed). Dense splats stay
+            at 0.003-0.04, the demo's sparse block is at 0.06 at 6 mm and 0.15 at 2 mm (docs/surfaces.md).
         source: what to name in errors (a flag or file).
     """
 
@@ -61,7 +60,7 @@ class ExtractionConfig:
     curvature: bool = True
     pocket_views: int = 10
     max_hole_share: float = 0.02
-    max_seen_through_share: float = 0.25
+    max_seen_through_share: float = 0.1
     source: str = "--region"
 
     def validate(self) -> None:
