@@ -7,7 +7,10 @@ mesh with what was done (cleaning and validation are :func:`splattwin.mesh.clean
 :func:`find_table_z` finds the region's own table: the highest level plane of up-facing flat Gaussians that
 reaches every side of the region (a box's top face lies inside the region, a table is cut by its sides).
 :func:`largest_hole` measures holes in the splat's opaque silhouettes, which a splat too sparse to close a
-surface shows.
+surface shows; one whose silhouettes its far side closes is caught after fusion, by the views that see through
+its surface voxels (:attr:`ExtractionConfig.max_seen_through_share`). :func:`curvature_corrected` moves flat
+discs on a curved surface by their planes' sag before rendering; views into pockets the first views left
+unobserved follow the fusion (:func:`splattwin.surfaces.depth.pocket_views`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,15 @@ from splattwin.errors import InputError
 from splattwin.gaussians import Gaussians
 from splattwin.surfaces.tsdf import TSDFVolume
 
-__all__ = ["ExtractionConfig", "ExtractionResult", "extract_surface", "find_table_z", "in_box", "largest_hole"]
+__all__ = [
+    "ExtractionConfig",
+    "ExtractionResult",
+    "curvature_corrected",
+    "extract_surface",
+    "find_table_z",
+    "in_box",
+    "largest_hole",
+]
 
 logger = logging.getLogger(__name__)
 
