@@ -5,7 +5,8 @@ rasterizer's ray-Gaussian depth, the default; ED: gsplat's expected centre depth
 F-score at 2 mm, MSE (Robo-GS, table I) and the volume error of the cleaned mesh. Then the time of a 100k-Gaussian
 object at 2 mm voxels and of a 1M-Gaussian scene at 1 cm, with the peak RSS.
 
-    PYTHONPATH=source/splattwin .venv/bin/python bench/bench_surfaces.py [--quick]
+    PYTHONPATH=source/splattwin .venv/bin/python bench/bench_surfaces.py [--quick] [--shapes mug,box] [--modes RD]
+        [--no-scene] [--regions] [--pocket-views N] [--no-curvature]
 
 ``--quick`` uses 30k Gaussians per shape and skips the 1M scene.
 """
@@ -45,6 +46,41 @@ def mug() -> trimesh.Trimesh:
     return trimesh.util.concatenate([cup, handle])
 
 
+def mug_regions(tsdf, lo: np.ndarray, hi: np.ndarray, step_m: float = 0.0004) -> None:  # noqa: ANN001
+    """Where the mug's volume error sits: the fused solid (the TSDF below 0, trilinear) against the true cup and
+    ring (analytic, as :func:`mug` builds them) on a ``step_m`` grid, extra and missing volume per region."""
+    from scipy.ndimage import map_coordinates
+
+    axes = [np.arange(lo[i], hi[i], step_m) for i in range(3)]
+    points = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    fused = map_coordinates(tsdf.values, ((points - tsdf.origin) / tsdf.voxel_m).T, order=1, mode="nearest") < 0
+    rho, z = np.hypot(points[:, 0], points[:, 1]), points[:, 2]
+    cup = (rho <= 0.04) & (z >= 0) & (z <= 0.09) & ~((rho < 0.034) & (z > 0.008))
+    tube = np.sqrt((np.hypot(points[:, 0] - 0.073, z - 0.045) - 0.025) ** 2 + points[:, 1] ** 2) - 0.007
+    true = cup | (tube <= 0)
+    regions = {
+        "handle (within 3 mm of its tube)": (np.abs(tube) < 0.003) & (points[:, 0] > 0.043),
+        "gap between handle and wall": np.abs(tube) < 0.004,
+        "outer wall": (rho > 0.037) & (rho < 0.043) & (z > 0.003) & (z < 0.087),
+        "inner wall": (rho > 0.031) & (rho <= 0.037) & (z > 0.011) & (z < 0.087),
+        "cavity floor": (rho <= 0.031) & (z > 0.005) & (z < 0.011),
+        "inner bottom corner": (rho > 0.031) & (rho <= 0.037) & (z > 0.005) & (z <= 0.011),
+        "rim (top 3 mm)": (z >= 0.087) & (rho > 0.031) & (rho < 0.043),
+        "outer bottom (lowest 3 mm)": z <= 0.003,
+        "cavity inside": (rho <= 0.031) & (z >= 0.011),
+    }
+    cell_cm3 = step_m**3 * 1e6
+    print(f"  mug regions (cm^3 of {true.sum() * cell_cm3:.1f}): extra / missing / net")
+    taken = np.zeros(len(points), dtype=bool)
+    for name, region in regions.items():
+        region = region & ~taken
+        taken |= region
+        extra, missing = (fused & ~true & region).sum() * cell_cm3, (~fused & true & region).sum() * cell_cm3
+        print(f"  {name:34} {extra:6.2f} {missing:6.2f} {extra - missing:+6.2f}")
+    unobserved = map_coordinates(tsdf.weights, ((points - tsdf.origin) / tsdf.voxel_m).T, order=0) == 0
+    print(f"  extra volume no view observed: {(fused & ~true & unobserved).sum() * cell_cm3:.2f} cm^3")
+
+
 def panda_link() -> trimesh.Trimesh:
     import pybullet_data
 
@@ -66,12 +102,34 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def profile_rendering(scene: Gaussians, count: int) -> None:
+    """cProfile of the scene's depth rendering from ``count`` of its 40 views at 1 cm voxels (after one warm-up
+    view, so numba's compilation is not counted)."""
+    import cProfile
+    import pstats
+
+    from splattwin.surfaces.depth import render_surface_depth, surface_views
+
+    lo, hi = scene.means.min(axis=0) - 0.02, scene.means.max(axis=0) + 0.02
+    cameras = surface_views(lo, hi, 40, pixel_m=0.005)[:count]
+    render_surface_depth(scene, cameras[:1])
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    profiler.runcall(render_surface_depth, scene, cameras)
+    print(f"scene: {count} views of {cameras[0].width} px rendered in {time.perf_counter() - start:.1f} s")
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(8)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated subset of " + ",".join(SHAPES))
     parser.add_argument("--modes", default="RD,ED", help="depth estimates to compare (RD, MD, ED)")
     parser.add_argument("--no-scene", action="store_true", help="skip the 1M-Gaussian scene")
+    parser.add_argument("--profile", type=int, default=0, help="cProfile the scene's depth rendering of N views")
+    parser.add_argument("--regions", action="store_true", help="where the mug's volume error sits, per region")
+    parser.add_argument("--pocket-views", type=int, default=10, help="extra views into unobserved pockets")
+    parser.add_argument("--no-curvature", action="store_true", help="render the discs as sampled (no correction)")
     args = parser.parse_args()
     count = 30000 if args.quick else 100000
     print(f"{'shape':12} {'depth':5} {'chamfer mm':>10} {'F@2mm':>7} {'MSE mm2':>8} {'volume':>8} {'s':>6}")
@@ -81,7 +139,8 @@ def main() -> None:
         lo, hi = reference.bounds[0] - 0.01, reference.bounds[1] + 0.01
         for mode in args.modes.split(","):
             start = time.perf_counter()
-            result = extract_surface(discs, lo, hi, config=ExtractionConfig(depth_mode=mode))
+            config = ExtractionConfig(depth_mode=mode, pocket_views=args.pocket_views, curvature=not args.no_curvature)
+            result = extract_surface(discs, lo, hi, config=config)
             mesh, _ = clean_mesh(result.mesh)
             seconds = time.perf_counter() - start
             c = compare_surfaces(mesh, reference)
@@ -90,6 +149,8 @@ def main() -> None:
                 f"{100 * c.volume_error:+7.2f}% {seconds:6.1f}",
                 flush=True,
             )
+            if args.regions and name == "mug":
+                mug_regions(result.tsdf, lo, hi)
     print(f"object: {count} Gaussians at 2 mm voxels, 40 views (RD): see the rows above (s column)")
     if args.quick or args.no_scene:
         print(f"peak RSS {peak_rss_mb():.0f} MB")
@@ -104,15 +165,23 @@ def main() -> None:
         box.apply_translation((rng.uniform(-0.5, 0.5), rng.uniform(-0.3, 0.3), box.extents[2] / 2))
         parts.append(discs_on_mesh(box, 25_000, radius_m=(0.002, 0.004), seed=10 + i))
     scene = Gaussians.concatenate(parts)
+    if args.profile:
+        profile_rendering(scene, args.profile)
+        return
     start = time.perf_counter()
     result = extract_surface(
         scene, scene.means.min(axis=0) - 0.02, scene.means.max(axis=0) + 0.02,
-        config=ExtractionConfig(voxel_m=0.01), table_z=None,
+        config=ExtractionConfig(voxel_m=0.01, pocket_views=args.pocket_views, curvature=not args.no_curvature),
+        table_z=None,
     )  # fmt: skip
+    clean_start = time.perf_counter()
+    cleaned, _ = clean_mesh(result.mesh)
+    steps = {**result.seconds, "clean": time.perf_counter() - clean_start}
     seconds = time.perf_counter() - start
     print(
-        f"scene: {len(scene)} Gaussians at 1 cm: {seconds:.1f} s ({result.seconds}), grid {result.grid}, "
-        f"{len(result.mesh.faces)} faces; peak RSS {peak_rss_mb():.0f} MB"
+        f"scene: {len(scene)} Gaussians at 1 cm: {seconds:.1f} s "
+        f"({', '.join(f'{k} {v:.1f} s' for k, v in steps.items())}), {result.views} views of {result.image_px} px, "
+        f"grid {result.grid}, {len(cleaned.faces)} faces; peak RSS {peak_rss_mb():.0f} MB"
     )
 
 

@@ -148,6 +148,18 @@ class MassPrior:
         """JSON-friendly copy, e.g. for USD ``customData``."""
         return asdict(self)
 
+    def provenance(self, **extra: str) -> dict[str, Any]:
+        """The body's ``splattwin:massProvenance`` record for this prior (``kind: prior``), plus ``extra`` keys."""
+        return {
+            "kind": "prior",
+            "method": self.method,
+            "material": self.material,
+            "densityKgM3": self.density_kg_m3,
+            "volumeM3": self.volume_m3,
+            "relativeUncertainty": self.relative_uncertainty,
+            **extra,
+        }
+
 
 def mass_prior(volume_m3: float, material: str | PhysicsMaterial) -> MassPrior:
     """Mass prior of a solid object: closed volume x material density.

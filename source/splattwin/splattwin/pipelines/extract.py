@@ -277,16 +277,10 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
         with twin.edit_layer(layer):
             notes = author_mesh_prim(
                 twin, config.prim, cleaned, material, dynamic=config.dynamic, custom_data=custom, mass_kg=mass_kg,
-                mass_provenance=None if prior is None else {
-                    "kind": "prior",
-                    "method": prior.method,
-                    "material": prior.material,
-                    "densityKgM3": prior.density_kg_m3,
-                    "volumeM3": prior.volume_m3,
-                    "relativeUncertainty": prior.relative_uncertainty,
-                    "source": f"mesh extracted from {what}",
-                    "note": "a prior, not an identified value: physics identification replaces it",
-                },
+                mass_provenance=None if prior is None else prior.provenance(
+                    source=f"mesh extracted from {what}",
+                    note="a prior, not an identified value: physics identification replaces it",
+                ),
                 decompose=(config.max_parts, config.threshold) if config.collider == "decompose" else None,
                 source=config.prim,
             )  # fmt: skip

@@ -525,12 +525,6 @@ def _mass_and_provenance(config: ImportMeshConfig, volume_m3: float, material: s
     if config.mass is not None:
         return float(config.mass), {"kind": "user", "method": "given at import", "source": str(config.source)}
     prior = mass_prior(volume_m3, material)
-    return prior.mass_kg, {
-        "kind": "prior",
-        "method": prior.method,
-        "material": prior.material,
-        "densityKgM3": prior.density_kg_m3,
-        "volumeM3": prior.volume_m3,
-        "relativeUncertainty": prior.relative_uncertainty,
-        "note": "a prior, not an identified value: physics identification replaces it in physics.usda",
-    }
+    return prior.mass_kg, prior.provenance(
+        note="a prior, not an identified value: physics identification replaces it in physics.usda"
+    )

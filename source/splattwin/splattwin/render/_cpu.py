@@ -19,7 +19,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["TileLists", "build_tile_lists", "rasterize_ray_depth", "rasterize_to_pixels"]
+__all__ = ["TileLists", "build_tile_lists", "project_for_ray_depth", "rasterize_ray_depth", "rasterize_to_pixels"]
 
 
 @dataclass
@@ -260,6 +260,59 @@ def rasterize_to_pixels(
     if _FUNCTION is None:
         _FUNCTION = _make_function()
     return _FUNCTION.apply(means2d, conics, colors, opacities, backgrounds, tiles, width, height)
+
+
+def project_for_ray_depth(
+    means: np.ndarray,
+    quats: np.ndarray,
+    scales: np.ndarray,
+    viewmats: np.ndarray,
+    intrinsics: np.ndarray,
+    width: int,
+    height: int,
+    *,
+    eps2d: float,
+    near_plane: float,
+    far_plane: float,
+    radius_clip: float,
+) -> tuple[Any, np.ndarray]:
+    """:func:`splattwin.render._projection.project_gaussians` (no gradient, float64) and the ray coefficients of
+    :func:`rasterize_ray_depth`, by one numba kernel (:func:`_cpu_kernels.project_ray_gaussians`).
+
+    Args:
+        means, quats, scales: [N, 3], [N, 4] wxyz, [N, 3]; viewmats: [C, 4, 4]; intrinsics: [C, 4] fx fy cx cy.
+        width, height, eps2d, near_plane, far_plane, radius_clip: as ``project_gaussians``.
+
+    Returns:
+        The :class:`~splattwin.render._projection.Projection` (torch tensors over the kernel's arrays) and
+        rays [C, N, 9].
+    """
+    import torch  # noqa: PLC0415
+
+    from splattwin.render import _cpu_kernels as kernels  # noqa: PLC0415
+    from splattwin.render._projection import _FOV_CLAMP_MARGIN, Projection  # noqa: PLC0415
+
+    num_cameras, count = viewmats.shape[0], means.shape[0]
+    means2d = np.empty((num_cameras, count, 2))
+    conics = np.empty((num_cameras, count, 3))
+    depths = np.empty((num_cameras, count))
+    radii = np.empty((num_cameras, count), dtype=np.int32)
+    compensations = np.empty((num_cameras, count))
+    rays = np.empty((num_cameras, count, 9))
+    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (means, quats, scales, viewmats, intrinsics)]
+    with _keep_torch_threads():
+        kernels.project_ray_gaussians(
+            *arrays, width, height, float(eps2d), float(near_plane), float(far_plane), float(radius_clip),
+            _FOV_CLAMP_MARGIN, means2d, conics, depths, radii, compensations, rays,
+        )  # fmt: skip
+    projection = Projection(
+        means2d=torch.from_numpy(means2d),
+        conics=torch.from_numpy(conics),
+        depths=torch.from_numpy(depths),
+        radii=torch.from_numpy(radii),
+        compensations=torch.from_numpy(compensations),
+    )
+    return projection, rays
 
 
 def rasterize_ray_depth(

@@ -26,6 +26,7 @@ __all__ = [
     "TRANSMITTANCE_MIN",
     "count_tiles",
     "fill_tile_lists",
+    "project_ray_gaussians",
     "rasterize_backward",
     "rasterize_forward",
     "rasterize_ray_depth",
@@ -482,3 +483,132 @@ def rasterize_ray_depth(
                 out_expected[c, py, px] = accum[p]
                 out_median[c, py, px] = median[p]
                 out_alphas[c, py, px] = 1.0 - transmittance[p]
+
+
+@numba.njit(parallel=True, **_JIT)
+def project_ray_gaussians(
+    means,  # [N,3]
+    quats,  # [N,4] wxyz (normalised here)
+    scales,  # [N,3]
+    viewmats,  # [C,4,4]
+    intrinsics,  # [C,4] fx fy cx cy
+    width,
+    height,
+    eps2d,
+    near_plane,
+    far_plane,
+    radius_clip,
+    fov_clamp_margin,
+    out_means2d,  # [C,N,2] written
+    out_conics,  # [C,N,3] written
+    out_depths,  # [C,N] written
+    out_radii,  # [C,N] int32 written
+    out_compensations,  # [C,N] written
+    out_rays,  # [C,N,9] written: M = Sigma_c^-1 up to scale (m00 m01 m02 m11 m12 m22) and M mu_c
+):
+    """The projection of :func:`splattwin.render._projection.project_gaussians` (same formulas, float64, no
+    gradient) fused with the ray-depth coefficients of :func:`rasterize_ray_depth`, one (camera, Gaussian) pair
+    at a time. The torch version builds [C, N, 3, 3] tensors through several einsums: for a 1M-Gaussian scene
+    that was most of the surface-depth rendering's time (docs/surfaces.md), this is a few float operations per
+    pair with nothing allocated.
+
+    M is Sigma^-1 scaled by the smallest variance, R diag(s_min^2 / s^2) R^T: its largest eigenvalue is 1, so a
+    flat disc (s_min -> 0) stays finite and t* tends to the ray's intersection with the disc's plane."""
+    num_cameras = viewmats.shape[0]
+    count = means.shape[0]
+    for job in numba.prange(num_cameras * count):
+        c = job // count
+        n = job % count
+        qw, qx, qy, qz = quats[n, 0], quats[n, 1], quats[n, 2], quats[n, 3]
+        qn = math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz)
+        qw, qx, qy, qz = qw / qn, qx / qn, qy / qn, qz / qn
+        q00, q01, q02 = 1 - 2 * (qy * qy + qz * qz), 2 * (qx * qy - qw * qz), 2 * (qx * qz + qw * qy)
+        q10, q11, q12 = 2 * (qx * qy + qw * qz), 1 - 2 * (qx * qx + qz * qz), 2 * (qy * qz - qw * qx)
+        q20, q21, q22 = 2 * (qx * qz - qw * qy), 2 * (qy * qz + qw * qx), 1 - 2 * (qx * qx + qy * qy)
+        v = viewmats[c]
+        # the Gaussian's axes in the camera frame (columns of R_view @ R_q)
+        r00 = v[0, 0] * q00 + v[0, 1] * q10 + v[0, 2] * q20
+        r01 = v[0, 0] * q01 + v[0, 1] * q11 + v[0, 2] * q21
+        r02 = v[0, 0] * q02 + v[0, 1] * q12 + v[0, 2] * q22
+        r10 = v[1, 0] * q00 + v[1, 1] * q10 + v[1, 2] * q20
+        r11 = v[1, 0] * q01 + v[1, 1] * q11 + v[1, 2] * q21
+        r12 = v[1, 0] * q02 + v[1, 1] * q12 + v[1, 2] * q22
+        r20 = v[2, 0] * q00 + v[2, 1] * q10 + v[2, 2] * q20
+        r21 = v[2, 0] * q01 + v[2, 1] * q11 + v[2, 2] * q21
+        r22 = v[2, 0] * q02 + v[2, 1] * q12 + v[2, 2] * q22
+        x = v[0, 0] * means[n, 0] + v[0, 1] * means[n, 1] + v[0, 2] * means[n, 2] + v[0, 3]
+        y = v[1, 0] * means[n, 0] + v[1, 1] * means[n, 1] + v[1, 2] * means[n, 2] + v[1, 3]
+        z = v[2, 0] * means[n, 0] + v[2, 1] * means[n, 1] + v[2, 2] * means[n, 2] + v[2, 3]
+        s0, s1, s2 = scales[n, 0], scales[n, 1], scales[n, 2]
+        v0, v1, v2 = s0 * s0, s1 * s1, s2 * s2
+        s_min = max(min(s0, min(s1, s2)), 1e-12)
+        i0 = (s_min / max(s0, 1e-12)) ** 2
+        i1 = (s_min / max(s1, 1e-12)) ** 2
+        i2 = (s_min / max(s2, 1e-12)) ** 2
+        c00 = r00 * v0 * r00 + r01 * v1 * r01 + r02 * v2 * r02
+        c01 = r00 * v0 * r10 + r01 * v1 * r11 + r02 * v2 * r12
+        c02 = r00 * v0 * r20 + r01 * v1 * r21 + r02 * v2 * r22
+        c11 = r10 * v0 * r10 + r11 * v1 * r11 + r12 * v2 * r12
+        c12 = r10 * v0 * r20 + r11 * v1 * r21 + r12 * v2 * r22
+        c22 = r20 * v0 * r20 + r21 * v1 * r21 + r22 * v2 * r22
+        m00 = r00 * i0 * r00 + r01 * i1 * r01 + r02 * i2 * r02
+        m01 = r00 * i0 * r10 + r01 * i1 * r11 + r02 * i2 * r12
+        m02 = r00 * i0 * r20 + r01 * i1 * r21 + r02 * i2 * r22
+        m11 = r10 * i0 * r10 + r11 * i1 * r11 + r12 * i2 * r12
+        m12 = r10 * i0 * r20 + r11 * i1 * r21 + r12 * i2 * r22
+        m22 = r20 * i0 * r20 + r21 * i1 * r21 + r22 * i2 * r22
+        out_rays[c, n, 0] = m00
+        out_rays[c, n, 1] = m01
+        out_rays[c, n, 2] = m02
+        out_rays[c, n, 3] = m11
+        out_rays[c, n, 4] = m12
+        out_rays[c, n, 5] = m22
+        out_rays[c, n, 6] = m00 * x + m01 * y + m02 * z
+        out_rays[c, n, 7] = m01 * x + m11 * y + m12 * z
+        out_rays[c, n, 8] = m02 * x + m12 * y + m22 * z
+        fx, fy, cx, cy = intrinsics[c, 0], intrinsics[c, 1], intrinsics[c, 2], intrinsics[c, 3]
+        out_depths[c, n] = z
+        in_depth = near_plane < z < far_plane
+        zs = z if in_depth else 1.0
+        tan_fovx = 0.5 * width / fx
+        tan_fovy = 0.5 * height / fy
+        lim_x_pos = (width - cx) / fx + fov_clamp_margin * tan_fovx
+        lim_x_neg = cx / fx + fov_clamp_margin * tan_fovx
+        lim_y_pos = (height - cy) / fy + fov_clamp_margin * tan_fovy
+        lim_y_neg = cy / fy + fov_clamp_margin * tan_fovy
+        xc = zs * min(max(x / zs, -lim_x_neg), lim_x_pos)
+        yc = zs * min(max(y / zs, -lim_y_neg), lim_y_pos)
+        j00 = fx / zs
+        j02 = -fx * xc / (zs * zs)
+        j11 = fy / zs
+        j12 = -fy * yc / (zs * zs)
+        # cov2d = J cov J^T with J = [[j00, 0, j02], [0, j11, j12]]
+        a = j00 * (j00 * c00 + j02 * c02) + j02 * (j00 * c02 + j02 * c22)
+        b = j00 * (j11 * c01 + j12 * c02) + j02 * (j11 * c12 + j12 * c22)
+        cc = j11 * (j11 * c11 + j12 * c12) + j12 * (j11 * c12 + j12 * c22)
+        mx = fx * x / zs + cx
+        my = fy * y / zs + cy
+        out_means2d[c, n, 0] = mx
+        out_means2d[c, n, 1] = my
+        det_raw = a * cc - b * b
+        a += eps2d
+        cc += eps2d
+        det = a * cc - b * b
+        valid = in_depth and det > 0.0
+        det_safe = det if valid else 1.0
+        out_conics[c, n, 0] = cc / det_safe
+        out_conics[c, n, 1] = -b / det_safe
+        out_conics[c, n, 2] = a / det_safe
+        out_compensations[c, n] = math.sqrt(max(det_raw / det_safe, 0.0))
+        half_trace = 0.5 * (a + cc)
+        radius = math.ceil(3.0 * math.sqrt(half_trace + math.sqrt(max(half_trace * half_trace - det, 0.01))))
+        keep = (
+            valid
+            and math.isfinite(radius)
+            and radius > radius_clip
+            and mx + radius > 0
+            and mx - radius < width
+            and my + radius > 0
+            and my - radius < height
+        )
+        out_radii[c, n] = int(radius) if keep else 0

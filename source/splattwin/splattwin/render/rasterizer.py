@@ -364,9 +364,7 @@ def _ray_depth_cpu(
     """The "RD" / "MD" modes: the projection of the other modes, then ray-Gaussian depth compositing."""
     import torch  # noqa: PLC0415
 
-    from splattwin.geometry.transforms import quat_wxyz_to_matrix  # noqa: PLC0415
-    from splattwin.render._cpu import build_tile_lists, rasterize_ray_depth  # noqa: PLC0415
-    from splattwin.render._projection import project_gaussians  # noqa: PLC0415
+    from splattwin.render._cpu import build_tile_lists, project_for_ray_depth, rasterize_ray_depth  # noqa: PLC0415
 
     device = means.device
     with torch.no_grad():
@@ -374,25 +372,15 @@ def _ray_depth_cpu(
             t.detach().cpu().double() for t in (means, quats, scales, opacities, viewmats, Ks)
         )
         num_cameras = viewmats.shape[0]
-        proj = project_gaussians(
-            means, quats, scales, viewmats, Ks, width, height,
+        intrinsics = torch.stack([Ks[:, 0, 0], Ks[:, 1, 1], Ks[:, 0, 2], Ks[:, 1, 2]], dim=-1)
+        # project_gaussians' projection and the ray coefficients, fused in one kernel (no [C, N, 3, 3] tensors)
+        proj, rays = project_for_ray_depth(
+            means.numpy(), quats.numpy(), scales.numpy(), viewmats.numpy(), intrinsics.numpy(), width, height,
             eps2d=eps2d, near_plane=near_plane, far_plane=far_plane, radius_clip=radius_clip,
         )  # fmt: skip
         per_camera_opacities = opacities[None].expand(num_cameras, -1)
         if rasterize_mode == "antialiased":
             per_camera_opacities = per_camera_opacities * proj.compensations
-        # M = Sigma^-1 scaled by the smallest variance, R diag(s_min^2 / s^2) R^T: its largest eigenvalue is 1, so
-        # a flat disc (s_min -> 0) stays finite and t* tends to the ray's intersection with the disc's plane.
-        safe = scales.clamp_min(1e-12)
-        inv = (safe.min(dim=1, keepdim=True).values / safe) ** 2  # [N, 3]
-        rot_c = torch.einsum("cij,njk->cnik", viewmats[:, :3, :3], quat_wxyz_to_matrix(quats))  # [C, N, 3, 3]
-        m = torch.einsum("cnik,nk,cnjk->cnij", rot_c, inv, rot_c)
-        means_c = torch.einsum("cij,nj->cni", viewmats[:, :3, :3], means) + viewmats[:, None, :3, 3]
-        b = torch.einsum("cnij,cnj->cni", m, means_c)
-        rays = torch.cat(
-            [m[..., 0, 0:3], m[..., 1, 1:3], m[..., 2, 2:3], b], dim=-1
-        )  # m00 m01 m02 m11 m12 m22 b0 b1 b2
-        intrinsics = torch.stack([Ks[:, 0, 0], Ks[:, 1, 1], Ks[:, 0, 2], Ks[:, 1, 2]], dim=-1)
         tiles = build_tile_lists(
             proj.means2d.numpy(), proj.radii.numpy(), proj.depths.numpy(), width, height, tile_size
         )
@@ -400,7 +388,7 @@ def _ray_depth_cpu(
             proj.means2d.numpy(),
             proj.conics.numpy(),
             per_camera_opacities.numpy(),
-            rays.numpy(),
+            rays,
             intrinsics.numpy(),
             tiles,
             width,

@@ -7,7 +7,10 @@ mesh with what was done (cleaning and validation are :func:`splattwin.mesh.clean
 :func:`find_table_z` finds the region's own table: the highest level plane of up-facing flat Gaussians that
 reaches every side of the region (a box's top face lies inside the region, a table is cut by its sides).
 :func:`largest_hole` measures holes in the splat's opaque silhouettes, which a splat too sparse to close a
-surface shows.
+surface shows; one whose silhouettes its far side closes is caught after fusion, by the views that see through
+its surface voxels (:attr:`ExtractionConfig.max_seen_through_share`). :func:`curvature_corrected` moves flat
+discs on a curved surface by their planes' sag before rendering; views into pockets the first views left
+unobserved follow the fusion (:func:`splattwin.surfaces.depth.pocket_views`).
 """
 
 from __future__ import annotations
@@ -21,8 +24,17 @@ import trimesh
 
 from splattwin.errors import InputError
 from splattwin.gaussians import Gaussians
+from splattwin.surfaces.tsdf import TSDFVolume
 
-__all__ = ["ExtractionConfig", "ExtractionResult", "extract_surface", "find_table_z", "in_box", "largest_hole"]
+__all__ = [
+    "ExtractionConfig",
+    "ExtractionResult",
+    "curvature_corrected",
+    "extract_surface",
+    "find_table_z",
+    "in_box",
+    "largest_hole",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +51,15 @@ class ExtractionConfig:
         alpha_min: a pixel with less opacity is empty space.
         trunc_voxels: TSDF truncation distance [voxels] (1: a wider band inflates convex edges and corners, by
             about 0.1 mm per voxel of band on 1-2 mm discs, which thin walls turn into volume; docs/surfaces.md).
+        curvature: render the Gaussians moved by :func:`curvature_corrected` (flat discs on a curved surface).
+        pocket_views: at most this many extra views into pockets the first views left unobserved next to free
+            space (:func:`splattwin.surfaces.depth.pocket_views`: a cup's deep inside), 0 for none.
         max_hole_share: refuse a splat whose silhouettes are more than this share holes (a too sparse splat).
+        max_seen_through_share: refuse a splat seen through at more than this share of its surface voxels (those
+            some view puts just behind a surface seen face-on, that four or more other views see through to a
+            surface more than three bands farther: rays slipping between the Gaussians of a splat too sparse for
+            the voxel, which carve it into a perforated shell whose silhouettes stay closed). Dense splats stay
+            at 0.003-0.04, the demo's sparse block is at 0.06 at 6 mm and 0.15 at 2 mm (docs/surfaces.md).
         source: what to name in errors (a flag or file).
     """
 
@@ -48,7 +68,10 @@ class ExtractionConfig:
     depth_mode: str = "RD"
     alpha_min: float = 0.5
     trunc_voxels: float = 1.0
+    curvature: bool = True
+    pocket_views: int = 10
     max_hole_share: float = 0.02
+    max_seen_through_share: float = 0.1
     source: str = "--region"
 
     def validate(self) -> None:
@@ -70,23 +93,31 @@ class ExtractionResult:
     Attributes:
         mesh: the marching-cubes mesh, world frame [m] (closed; not yet cleaned).
         gaussians_used: Gaussians rendered (those in the region).
-        views: number of views; image_px: their side [px].
+        views: number of views (the extra ones included); image_px: their side [px].
+        pocket_views: of those, the extra views into unobserved pockets; pocket_voxels: the pockets' voxels.
         grid: voxel counts [3]; observed_fraction: share of voxels some view updated.
         table_z: the cut plane's height [m], or None.
         hole_m: the largest hole seen in a silhouette [m] (its equivalent diameter); hole_share: the share of the
             silhouettes that are holes (median over views).
-        seconds: wall time per step (render, fuse, mesh).
+        tsdf: the fused grid (after the table cut), for diagnostics (the benchmark's ``--regions``).
+        seen_through_share: the share of surface voxels seen through by four or more views
+            (:attr:`ExtractionConfig.max_seen_through_share`).
+        seconds: wall time per step (views, render, holes, fuse, pockets, mesh).
     """
 
     mesh: trimesh.Trimesh
     gaussians_used: int
     views: int
     image_px: int
+    pocket_views: int
+    pocket_voxels: int
     grid: tuple[int, int, int]
     observed_fraction: float
     table_z: float | None
     hole_m: float
     hole_share: float
+    seen_through_share: float
+    tsdf: TSDFVolume | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -102,6 +133,46 @@ def _disc_normals(gaussians: Gaussians) -> np.ndarray:
     rotation = quat_wxyz_to_matrix(gaussians.quats_wxyz.astype(np.float64))
     axis = np.argmin(gaussians.scales, axis=1)
     return rotation[np.arange(len(gaussians)), :, axis]
+
+
+def curvature_corrected(gaussians: Gaussians, *, neighbours: int = 16) -> Gaussians:
+    """The Gaussians with each flat one moved along its normal by its plane's sag over its footprint on a curved
+    surface, so that the ray depth of tangent discs lies on the surface rather than outside a convex one.
+
+    Flat discs centred on a curved surface lie in its tangent planes: away from its centre a disc is off the
+    surface by about kappa rho^2 / 2 (outside a convex surface), and the ray depth, the front-most discs' planes,
+    sits outside it by about kappa (s_u^2 + s_v^2) / 2 (E[rho^2] over the disc's Gaussian): 0.3 mm on the
+    bench's mug handle (a 7 mm tube of 1-2 mm discs), half a mug's volume error (docs/surfaces.md). kappa is fitted per
+    disc from its ``neighbours`` nearest centres' offsets from its plane, o_j = -kappa rho_j^2 / 2 (least squares,
+    rho_j the in-plane distance); the disc moves by -kappa (s_u^2 + s_v^2) / 2 along its normal (inwards on a
+    convex surface, outwards on a concave one, nothing on a plane; the normal's sign does not matter), at most
+    half its smaller in-plane sigma. Neighbours whose normals are more than 25 degrees off are left out of the
+    fit (across a box's edge they are another face); Gaussians that are not flat (smallest scale over 0.3 x the
+    middle one), or with fewer than half their neighbours on their own surface, stay.
+    """
+    from scipy.spatial import cKDTree  # noqa: PLC0415
+
+    if len(gaussians) <= neighbours:
+        return gaussians
+    means = gaussians.means.astype(np.float64)
+    normals = _disc_normals(gaussians)
+    _, index = cKDTree(means).query(means, k=neighbours + 1)
+    delta = means[index[:, 1:]] - means[:, None, :]  # [N, k, 3]
+    offset = np.einsum("nkd,nd->nk", delta, normals)
+    rho2 = np.einsum("nkd,nkd->nk", delta, delta) - offset**2
+    # Neighbours across an edge (normals more than 25 degrees apart) are another surface, not a curve of this one.
+    same = np.abs(np.einsum("nkd,nd->nk", normals[index[:, 1:]], normals)) >= np.cos(np.radians(25.0))
+    kappa = -2.0 * np.sum(same * offset * rho2, axis=1) / np.maximum(np.sum(same * rho2 * rho2, axis=1), 1e-30)
+    scales = np.sort(gaussians.scales.astype(np.float64), axis=1)
+    flat = (scales[:, 0] < 0.3 * scales[:, 1]) & (same.sum(axis=1) >= neighbours // 2)
+    # at most half the disc's smaller in-plane sigma (a sag the fit cannot trust beyond that)
+    shift = np.clip(-0.5 * kappa * (scales[:, 1] ** 2 + scales[:, 2] ** 2), -0.5 * scales[:, 1], 0.5 * scales[:, 1])
+    shift = np.where(flat, shift, 0.0)
+    moved = means + shift[:, None] * normals
+    return Gaussians(
+        means=moved.astype(gaussians.means.dtype), quats_wxyz=gaussians.quats_wxyz, scales=gaussians.scales,
+        opacities=gaussians.opacities, sh=gaussians.sh,
+    )  # fmt: skip
 
 
 def find_table_z(
@@ -195,6 +266,41 @@ def largest_hole(alpha: np.ndarray, depth: np.ndarray, focal_px: np.ndarray, alp
     return largest, float(np.median(shares)) if shares else 0.0
 
 
+def _largest_see_through_hole(
+    alpha: np.ndarray, depth: np.ndarray, focal_px: np.ndarray, alpha_min: float, voxel_m: float, step_m: float
+) -> float:
+    """The largest hole a view sees through to a farther surface [m] (equivalent diameter at its depth), or 0.
+
+    A see-through pixel is opaque and more than ``step_m`` farther than every pixel on a ring two voxels in
+    radius around it (the near surface it shows through); the ring, rather than a neighbourhood, keeps a
+    steep grazing face (whose depth rises towards one side only) from counting.
+    """
+    from scipy import ndimage  # noqa: PLC0415
+
+    largest = 0.0
+    for v in range(alpha.shape[0]):
+        opaque = alpha[v] >= alpha_min
+        if not opaque.any():
+            continue
+        far = np.where(opaque, depth[v], 10.0 * float(depth[v][opaque].max()))  # nothing drawn: far away
+        pixel_m = float(np.median(depth[v][opaque])) / float(focal_px[v])
+        radius = max(2, round(2.0 * voxel_m / pixel_m))
+        yy, xx = np.mgrid[-radius - 1 : radius + 2, -radius - 1 : radius + 2]
+        ring = np.abs(np.hypot(xx, yy) - radius) <= 0.5
+        holes = opaque & (far - ndimage.grey_dilation(far, footprint=ring) > step_m)
+        if holes.any():
+            labels, _ = ndimage.label(holes)
+            biggest = np.bincount(labels.ravel())[1:].max()
+            largest = max(largest, 2.0 * np.sqrt(biggest / np.pi) * pixel_m)
+    return largest
+
+
+def _coarser_voxel(voxel_m: float, hole_m: float) -> float:
+    """A voxel to suggest for a splat seen through at ``voxel_m``: three times it, and at least the hole's size
+    (rounded to a millimetre)."""
+    return max(round(max(3.0 * voxel_m, hole_m), 3), 0.001)
+
+
 def extract_surface(
     gaussians: Gaussians,
     lo: np.ndarray,
@@ -219,8 +325,13 @@ def extract_surface(
         InputError: an empty region, a region no view sees an opaque surface in, or a splat too sparse to close
             a surface (with the hole's size).
     """
-    from splattwin.surfaces.depth import render_surface_depth, surface_views  # noqa: PLC0415
-    from splattwin.surfaces.tsdf import cut_below_plane, fuse_depth_views, marching_cubes_mesh  # noqa: PLC0415
+    from splattwin.surfaces.depth import pocket_views, render_surface_depth, surface_views  # noqa: PLC0415
+    from splattwin.surfaces.tsdf import (  # noqa: PLC0415
+        add_depth_views,
+        cut_below_plane,
+        fuse_depth_views,
+        marching_cubes_mesh,
+    )
 
     config = ExtractionConfig() if config is None else config
     config.validate()
@@ -244,7 +355,13 @@ def extract_surface(
         grid_lo[2] = max(grid_lo[2], table_z - pad)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
+    if config.curvature:
+        region = curvature_corrected(region)
+        seconds["curvature"] = time.perf_counter() - start
+        start = time.perf_counter()
     cameras = surface_views(grid_lo, grid_hi, config.views, pixel_m=config.voxel_m / 2, above_z=table_z)
+    seconds["views"] = time.perf_counter() - start
+    start = time.perf_counter()
     depth, alpha = render_surface_depth(region, cameras, mode=config.depth_mode)
     seconds["render"] = time.perf_counter() - start
     seen = alpha >= config.alpha_min
@@ -254,8 +371,10 @@ def extract_surface(
             f"no view sees an opaque surface in it: its {len(region)} Gaussians reach an opacity of at most "
             f"{float(alpha.max()):.2f} in {len(cameras)} views (a surface needs {config.alpha_min})",
         )
+    start = time.perf_counter()
     focal = np.array([c.K[0, 0] for c in cameras])
     hole_m, hole_share = largest_hole(alpha, depth, focal, config.alpha_min)
+    seconds["holes"] = time.perf_counter() - start
     if hole_share > config.max_hole_share:
         raise InputError(
             config.source,
@@ -268,9 +387,37 @@ def extract_surface(
         depth, alpha, cameras, grid_lo, grid_hi, voxel_m=config.voxel_m,
         trunc_voxels=config.trunc_voxels, alpha_min=config.alpha_min, plane_z=table_z,
     )  # fmt: skip
+    seconds["fuse"] = time.perf_counter() - start
+    start = time.perf_counter()
+    # Rounds: carving a pocket's rim can expose more of it to the next round's views.
+    extra: list = []
+    pocket_voxels = 0
+    for _ in range(3):
+        more, found = pocket_views(
+            volume, grid_lo, grid_hi, pixel_m=config.voxel_m / 2, above_z=table_z,
+            budget=config.pocket_views - len(extra),
+        )  # fmt: skip
+        pocket_voxels = max(pocket_voxels, found)
+        if not more:
+            break
+        more_depth, more_alpha = render_surface_depth(region, more, mode=config.depth_mode)
+        add_depth_views(volume, more_depth, more_alpha, more, alpha_min=config.alpha_min)
+        extra += more
+    seconds["pockets"] = time.perf_counter() - start
+    surface = volume.near >= 1.0
+    seen_through = float(np.mean(volume.through[surface] >= 4.0)) if surface.any() else 0.0
+    if seen_through > config.max_seen_through_share:
+        through_m = _largest_see_through_hole(
+            alpha, depth, focal, config.alpha_min, config.voxel_m, volume.trunc_m + config.voxel_m
+        )
+        raise InputError(
+            config.source,
+            f"the splat is too sparse to close a surface at --voxel {config.voxel_m:g} m: the views see through "
+            f"{100 * seen_through:.0f} % of it between its Gaussians, holes up to {1000 * through_m:.1f} mm across "
+            f"(a larger --voxel, e.g. {_coarser_voxel(config.voxel_m, through_m):g} m, may close it)",
+        )
     if table_z is not None:
         volume = cut_below_plane(volume, table_z)
-    seconds["fuse"] = time.perf_counter() - start
     start = time.perf_counter()
     mesh = marching_cubes_mesh(volume)
     seconds["mesh"] = time.perf_counter() - start
@@ -282,18 +429,22 @@ def extract_surface(
             else "no surface came out of the fusion (nothing opaque enough in the region)",
         )
     logger.info(
-        "extracted %d faces from %d Gaussians (%d views of %d px, grid %s) in %.1f s",
-        len(mesh.faces), len(region), len(cameras), cameras[0].width, volume.values.shape, sum(seconds.values()),
+        "extracted %d faces from %d Gaussians (%d views of %d px, grid %s) in %.1f s", len(mesh.faces), len(region),
+        len(cameras) + len(extra), cameras[0].width, volume.values.shape, sum(seconds.values()),
     )  # fmt: skip
     return ExtractionResult(
         mesh=mesh,
         gaussians_used=len(region),
-        views=len(cameras),
+        views=len(cameras) + len(extra),
         image_px=cameras[0].width,
+        pocket_views=len(extra),
+        pocket_voxels=pocket_voxels,
         grid=tuple(int(s) for s in volume.values.shape),
         observed_fraction=volume.observed_fraction,
         table_z=table_z,
         hole_m=hole_m,
         hole_share=hole_share,
+        seen_through_share=seen_through,
+        tsdf=volume,
         seconds=seconds,
     )

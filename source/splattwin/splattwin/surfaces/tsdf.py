@@ -23,7 +23,7 @@ import trimesh
 
 from splattwin.render.camera import Camera
 
-__all__ = ["TSDFVolume", "cut_below_plane", "fuse_depth_views", "marching_cubes_mesh"]
+__all__ = ["TSDFVolume", "add_depth_views", "cut_below_plane", "fuse_depth_views", "marching_cubes_mesh"]
 
 
 @dataclass
@@ -36,6 +36,8 @@ class TSDFVolume:
         trunc_m: truncation distance [m]; ``values`` are signed distances divided by it.
         values: [X, Y, Z] float32 in [-1, 1].
         weights: [X, Y, Z] float32, number of views that updated each voxel (0 = never observed).
+        near, through: [X, Y, Z] float32 view counts: views that put the voxel just behind a surface, and views
+            that saw more than three bands past it (see :func:`splattwin.surfaces._tsdf_kernels.integrate_views`).
     """
 
     origin: np.ndarray
@@ -43,6 +45,8 @@ class TSDFVolume:
     trunc_m: float
     values: np.ndarray
     weights: np.ndarray
+    near: np.ndarray | None = None
+    through: np.ndarray | None = None
 
     @property
     def observed_fraction(self) -> float:
@@ -79,34 +83,46 @@ def fuse_depth_views(
     Returns:
         The :class:`TSDFVolume` (unobserved voxels set to -1, see the module docstring).
     """
-    from splattwin.surfaces._tsdf_kernels import integrate_views  # noqa: PLC0415
-
     lo = np.asarray(lo, dtype=np.float64)
     hi = np.asarray(hi, dtype=np.float64)
     shape = np.maximum(np.ceil((hi - lo) / voxel_m).astype(np.int64) + 1, 2)
     origin = 0.5 * (lo + hi) - 0.5 * (shape - 1) * voxel_m
     if plane_z is not None:
         origin[2] += voxel_m * (((plane_z - origin[2]) / voxel_m - 0.5) % 1.0)
-    values = np.zeros(tuple(shape), dtype=np.float32)
-    weights = np.zeros(tuple(shape), dtype=np.float32)
+    grids = [np.zeros(tuple(shape), dtype=np.float32) for _ in range(4)]
+    volume = TSDFVolume(
+        origin=origin, voxel_m=float(voxel_m), trunc_m=float(trunc_voxels * voxel_m), values=grids[0],
+        weights=grids[1], near=grids[2], through=grids[3],
+    )  # fmt: skip
+    add_depth_views(volume, depth, alpha, cameras, alpha_min=alpha_min)
+    return volume
+
+
+def add_depth_views(
+    volume: TSDFVolume, depth: np.ndarray, alpha: np.ndarray, cameras: list[Camera], *, alpha_min: float = 0.5
+) -> None:
+    """Fuse more depth views into ``volume`` in place (as :func:`fuse_depth_views`; a voxel no view has observed
+    yet counts for nothing, so the -1 of unobserved voxels is no vote; those still unobserved stay -1)."""
+    from splattwin.surfaces._tsdf_kernels import integrate_views  # noqa: PLC0415
+
     viewmats = np.ascontiguousarray(np.stack([c.viewmat for c in cameras]), dtype=np.float64)
     intrinsics = np.array([[c.K[0, 0], c.K[1, 1], c.K[0, 2], c.K[1, 2]] for c in cameras], dtype=np.float64)
-    trunc = float(trunc_voxels * voxel_m)
     integrate_views(
-        origin,
-        float(voxel_m),
-        shape,
+        volume.origin,
+        volume.voxel_m,
+        np.array(volume.values.shape, dtype=np.int64),
         np.ascontiguousarray(depth, dtype=np.float32),
         np.ascontiguousarray(alpha, dtype=np.float32),
         viewmats,
         intrinsics,
-        trunc,
+        volume.trunc_m,
         float(alpha_min),
-        values,
-        weights,
+        volume.values,
+        volume.weights,
+        volume.near,
+        volume.through,
     )
-    values[weights == 0] = -1.0
-    return TSDFVolume(origin=origin, voxel_m=float(voxel_m), trunc_m=trunc, values=values, weights=weights)
+    volume.values[volume.weights == 0] = -1.0
 
 
 def cut_below_plane(volume: TSDFVolume, z_m: float) -> TSDFVolume:
@@ -115,7 +131,9 @@ def cut_below_plane(volume: TSDFVolume, z_m: float) -> TSDFVolume:
     z = volume.origin[2] + np.arange(volume.values.shape[2]) * volume.voxel_m
     below = np.clip((z_m - z) / volume.trunc_m, -1.0, 1.0).astype(np.float32)
     values = np.maximum(volume.values, below[None, None, :])
-    return TSDFVolume(volume.origin, volume.voxel_m, volume.trunc_m, values, volume.weights)
+    return TSDFVolume(
+        volume.origin, volume.voxel_m, volume.trunc_m, values, volume.weights, volume.near, volume.through
+    )
 
 
 def marching_cubes_mesh(volume: TSDFVolume) -> trimesh.Trimesh:
