@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Any
 
 import numpy as np
 
@@ -207,21 +206,19 @@ def fuse_masked_views(
     if len(mesh.faces) == 0:
         raise InputError(config.source, "no surface came out of the masked fusion")
     logger.info("masked fusion: %d faces, %d cameras, grid %s", len(mesh.faces), len(cameras), volume.values.shape)
-    values: dict[str, Any] = dict(
+    return ExtractionResult(
         mesh=mesh,
         gaussians_used=int(gaussians_used),
         views=len(cameras),
         image_px=cameras[0].width,
+        pocket_views=0,  # the cameras are given: no extra views into unobserved pockets
+        pocket_voxels=0,
         grid=tuple(int(s) for s in volume.values.shape),
         observed_fraction=volume.observed_fraction,
         table_z=table_z,
         hole_m=hole_m,
         hole_share=hole_share,
+        seen_through_share=float("nan"),  # not measured on masked views
+        tsdf=volume,
         seconds=seconds,
     )
-    # What the virtual views' extraction also reports where its result has room for it: no extra pocket views
-    # here (the cameras are given), the fused grid for diagnostics; the seen-through share is not measured.
-    optional = {"pocket_views": 0, "pocket_voxels": 0, "seen_through_share": float("nan"), "tsdf": volume}
-    names = {f.name for f in dataclasses.fields(ExtractionResult)}
-    values.update({k: v for k, v in optional.items() if k in names})
-    return ExtractionResult(**values)
