@@ -96,6 +96,11 @@ def served(twin: Path) -> Iterator[tuple[object, object, str]]:
     port = free_port("127.0.0.1")
     server = viser.ViserServer(host="127.0.0.1", port=port, verbose=False)
     viewer = TwinViewer(server, twin)
+    # The page starts at the test's camera: set on the client alone, the camera raced the page's own start-up,
+    # which could reset it to the viewer's framing view after the test had set it (a flaky robot mask).
+    initial = server.initial_camera
+    initial.up, initial.look_at, initial.position = (0.0, 0.0, 1.0), TARGET, EYE
+    initial.fov = np.radians(FOV_DEG)
     try:
         yield server, viewer, f"http://127.0.0.1:{port}"
     finally:

@@ -169,3 +169,47 @@ def test_the_server_needs_no_display_and_ctrl_c_stops_it(tmp_path: Path) -> None
             process.kill()
     assert process.returncode == 130
     assert err.strip().splitlines()[-1] == "interrupted: viewer stopped (it writes nothing)"
+
+
+def test_play_advances_though_the_browser_rounds_the_slider_to_its_step(tmp_path: Path) -> None:
+    """A browser sends the timeline slider's value back rounded to its step (0.6 s on a 300 s timeline, ten times
+    a playback tick of 0.05 s). Playback keeps its own clock: it still reaches 1 s (a clock read back from the slider
+    rounds each tick back to the step it started in and never moves)."""
+    import time
+
+    import viser
+
+    from splattwin.io.trajectory import Trajectory, write_trajectory
+    from splattwin.viewer.server import TwinViewer, free_port
+
+    stage = _table_and_panda(tmp_path)
+    t = np.linspace(0.0, 300.0, 301)
+    positions = np.zeros((len(t), 7))
+    positions[:, 0] = 0.004 * t
+    arm = [f"panda_joint{i}" for i in range(1, 8)]
+    write_trajectory(tmp_path / "swing.csv", Trajectory(times=t, positions=positions, joint_names=arm))
+    code = main(["trajectory", "import", str(tmp_path / "swing.csv"), "--stage", str(stage), "--robot", "/World/Robot"])
+    assert code == 0
+    server = viser.ViserServer(host="127.0.0.1", port=free_port("127.0.0.1"), verbose=False)
+    viewer = TwinViewer(server, stage)
+    try:
+        slider = viewer.timeline_slider
+        step = slider.step
+        assert step > 0.5
+
+        @slider.on_update
+        def _(_: object) -> None:  # the browser's echo, at once: the value rounded to the slider's step
+            rounded = round(slider.value / step) * step
+            if abs(rounded - slider.value) > 1e-9:
+                slider.value = rounded
+
+        viewer.play.value = True
+        deadline = time.monotonic() + 20.0
+        while (viewer.time or 0.0) < 1.0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        viewer.play.value = False
+        reached = float(viewer.time)
+    finally:
+        viewer.close()
+        server.stop()
+    assert reached >= 1.0

@@ -38,6 +38,8 @@ __all__ = ["POLL_S", "TwinViewer", "check_port", "free_port", "layer_versions", 
 POLL_S = 0.5
 """How often the layer files' versions are compared with what was drawn [s]."""
 _PLAY_FPS = 20.0
+_DRAGGED_S = 0.5
+"""A timeline slider this far [s] from the playback clock was moved by a person, not echoed by the browser."""
 
 
 def check_port(host: str, port: int) -> None:
@@ -271,7 +273,8 @@ class TwinViewer:
         if model.timeline is not None:
             timeline = model.timeline
             with gui.add_folder("Timeline"):
-                step = 1.0 / max(timeline.rate, 1.0)
+                # A step of one time code is a second where the keys are in seconds: too coarse to scrub.
+                step = min(1.0 / max(timeline.rate, 1.0), max((timeline.end - timeline.start) / 500.0, 1e-3))
                 self.timeline_slider = gui.add_slider(
                     "time [s]", timeline.start, max(timeline.end, timeline.start + step), step, self.time
                 )
@@ -348,16 +351,31 @@ class TwinViewer:
                 self._versions = layer_versions(self.model.stage)
 
     def _play(self) -> None:
+        """Advance the timeline in real time while Play is ticked.
+
+        The playback clock is kept here, not read back from the slider: the browser's slider rounds the value it is
+        sent to its step and sends that back, which re-seeks; a clock read from it never passed the next step on a
+        quiet machine (ticks of 1/20 s against a 1 s step). A slider farther from the clock than a step and
+        :data:`_DRAGGED_S` (the browser's echo may lag a few ticks) was dragged by a person: playback goes on from
+        there.
+        """
         last = time.monotonic()
+        clock: float | None = None
         while not self._stop.wait(1.0 / _PLAY_FPS):
-            now, elapsed = time.monotonic(), time.monotonic() - last
-            last = now
+            now = time.monotonic()
+            elapsed, last = now - last, now
             timeline, play, slider = self.model.timeline, self.play, self.timeline_slider
             if timeline is None or play is None or slider is None or not play.value:
+                clock = None
                 continue
+            shown = self.time if self.time is not None else timeline.start
+            if clock is None or abs(shown - clock) > max(slider.step, _DRAGGED_S):
+                clock = shown
             # Real time, however long posing took: a loaded machine drops frames, not speed.
-            t = (self.time if self.time is not None else timeline.start) + elapsed
-            slider.value = timeline.start if t > timeline.end else t  # its callback poses
+            clock += elapsed
+            if clock > timeline.end:
+                clock = timeline.start
+            slider.value = clock  # its callback poses
 
     def close(self) -> None:
         """Stop the background threads."""
