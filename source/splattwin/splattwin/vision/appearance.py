@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from splattwin.render.camera import Camera
 
-__all__ = ["AppearanceConfig", "FitResult", "appearance_loss", "fit_appearance", "psnr", "ssim"]
+__all__ = ["AppearanceConfig", "FitResult", "appearance_loss", "fit_appearance", "psnr", "render_views", "ssim"]
 
 Poser = Callable[["torch.Tensor", "torch.Tensor", int], tuple["torch.Tensor", "torch.Tensor"]]
 """(means [N, 3], unit quats_wxyz [N, 4], view index) -> world-frame (means, quats) for that view."""
@@ -101,6 +101,8 @@ class FitResult:
     ssim_before: list[float] = field(default_factory=list)
     ssim_after: list[float] = field(default_factory=list)
     history: list[float] = field(default_factory=list)
+    renders: list = field(default_factory=list)
+    """(view, render after) pairs a caller may fill for its comparison image."""
 
 
 def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -323,3 +325,26 @@ def fit_appearance(
         ssim_after=ssim_after,
         history=history,
     )
+
+
+def render_views(
+    gaussians: Gaussians, cameras: list[Camera], config: AppearanceConfig | None = None
+) -> list[np.ndarray]:
+    """Renders [H, W, 3] in [0, 1] of ``gaussians`` (world frame) from ``cameras`` over the config's background."""
+    import torch  # noqa: PLC0415
+
+    from splattwin.render.rasterizer import rasterization  # noqa: PLC0415
+
+    config = config or AppearanceConfig()
+    out = []
+    with torch.no_grad():
+        for c in cameras:
+            rgb, _, _ = rasterization(
+                torch.tensor(gaussians.means), torch.tensor(gaussians.quats_wxyz), torch.tensor(gaussians.scales),
+                torch.tensor(gaussians.opacities), torch.tensor(gaussians.sh),
+                torch.tensor(c.viewmat, dtype=torch.float32)[None], torch.tensor(c.K, dtype=torch.float32)[None],
+                c.width, c.height, sh_degree=gaussians.sh_degree,
+                backgrounds=torch.tensor(config.background, dtype=torch.float32)[None], backend=config.backend,
+            )  # fmt: skip
+            out.append(rgb[0].clamp(0, 1).numpy())
+    return out
