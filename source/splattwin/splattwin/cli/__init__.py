@@ -57,6 +57,7 @@ VERB_MODULES = (
     "play",
     "estimate_pose",
     "reach_image",
+    "fit_appearance",
     "view",
 )
 """Modules of :mod:`splattwin.cli`, one per verb, in the order ``--help`` lists them."""

@@ -1,0 +1,350 @@
+"""Photometric refinement of Gaussians from posed images (3DGS's loss and optimiser; issue 20 item 3).
+
+:func:`fit_appearance` is a pure function: Gaussians (world frame), cameras, images and optional masks in, a
+:class:`FitResult` out; it reads and writes no file, so object tracking and mass-from-video can reuse it. The loss
+is 3DGS's ``(1 - lambda) L1 + lambda (1 - SSIM)`` with lambda 0.2, optimised by Adam with one learning rate per
+parameter group as 3DGS (means, log-scales, quaternions, logit-opacities, SH colours). Views listed in
+``held_out`` are never trained on; their PSNR and SSIM before and after are reported.
+
+A ``poser`` callable lets the same loop fit the robot's link-bound Gaussians (Dr. Robot's canonical model,
+seed 002): it maps the canonical parameters to world-frame means and quaternions for one view (the links posed at
+that image's joints), differentiably.
+
+Densification: only 3DGS's opacity pruning is done (``prune_opacity``, every ``prune_every`` steps: Gaussians whose
+opacity falls below the threshold are removed and the optimiser restarted on the rest). Gradient-threshold
+clone/split is NOT done.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from splattwin.errors import InputError
+from splattwin.gaussians import Gaussians
+
+if TYPE_CHECKING:
+    import torch
+
+    from splattwin.render.camera import Camera
+
+__all__ = ["AppearanceConfig", "FitResult", "appearance_loss", "fit_appearance", "psnr", "render_views", "ssim"]
+
+Poser = Callable[["torch.Tensor", "torch.Tensor", int], tuple["torch.Tensor", "torch.Tensor"]]
+"""(means [N, 3], unit quats_wxyz [N, 4], view index) -> world-frame (means, quats) for that view."""
+
+
+@dataclass(frozen=True)
+class AppearanceConfig:
+    """Settings of one fit.
+
+    Attributes:
+        iterations: Adam steps (one random training view per step, as 3DGS).
+        ssim_lambda: weight of the D-SSIM term (0.2, as 3DGS).
+        lr_means: step of the means, times the scene's extent [m] (3DGS: 1.6e-4).
+        lr_scales, lr_quats, lr_opacities, lr_sh0, lr_shn: the other groups' steps (3DGS: 5e-3, 1e-3, 5e-2,
+            2.5e-3, 2.5e-3 / 20). Defaults here are larger for the colours/opacities, since a refinement from a
+            close start runs hundreds, not 30 000, steps.
+        fit_geometry: also fit means, scales and quaternions (False: colours and opacities only).
+        prune_opacity: opacity below which a Gaussian is removed (0.005 as 3DGS; 0 turns pruning off).
+        prune_every: steps between prunings.
+        background: colour behind the Gaussians, RGB in [0, 1].
+        max_residual: final training loss a converged fit reaches.
+        seed: random seed of the view order.
+        backend: rasterizer backend.
+    """
+
+    iterations: int = 300
+    ssim_lambda: float = 0.2
+    lr_means: float = 1.6e-4
+    lr_scales: float = 5e-3
+    lr_quats: float = 1e-3
+    lr_opacities: float = 5e-2
+    lr_sh0: float = 2.5e-2
+    lr_shn: float = 2.5e-2 / 20
+    fit_geometry: bool = True
+    prune_opacity: float = 0.005
+    prune_every: int = 100
+    background: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    max_residual: float = 0.05
+    seed: int = 0
+    backend: str = "cpu"
+
+
+@dataclass
+class FitResult:
+    """What a fit gave.
+
+    Attributes:
+        gaussians: the refined Gaussians (same frame as given; fewer when pruned).
+        residual: final training loss (mean over the training views).
+        converged: ``residual <= max_residual`` and finite.
+        iterations: steps taken.
+        pruned: Gaussians removed by opacity pruning.
+        held_out: held-out view indices.
+        psnr_before, psnr_after, ssim_before, ssim_after: per held-out view [dB] / [0, 1].
+        history: training loss per step.
+    """
+
+    gaussians: Gaussians
+    residual: float
+    converged: bool
+    iterations: int
+    pruned: int
+    held_out: list[int]
+    psnr_before: list[float] = field(default_factory=list)
+    psnr_after: list[float] = field(default_factory=list)
+    ssim_before: list[float] = field(default_factory=list)
+    ssim_after: list[float] = field(default_factory=list)
+    history: list[float] = field(default_factory=list)
+    renders: list = field(default_factory=list)
+    """(view, render after) pairs a caller may fill for its comparison image."""
+
+
+def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    import torch  # noqa: PLC0415
+
+    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return torch.outer(g, g)
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, *, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Mean SSIM of two images [H, W, C] in [0, 1] (Wang et al. 2004, as 3DGS: Gaussian 11x11 window, sigma 1.5,
+    zero padding, C1 = 0.01^2, C2 = 0.03^2), differentiable.
+
+    Own code: torchmetrics and pytorch-msssim are not in the project's environment, and 3DGS's SSIM is these
+    twenty lines (a depthwise convolution of the moments).
+    """
+    import torch  # noqa: PLC0415
+
+    c = a.shape[-1]
+    kernel = _gaussian_window(window, sigma).to(a.dtype)[None, None].repeat(c, 1, 1, 1)
+    x = a.permute(2, 0, 1)[None]
+    y = b.permute(2, 0, 1)[None]
+    pad = window // 2
+
+    def blur(t: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.conv2d(t, kernel, padding=pad, groups=c)
+
+    mx, my = blur(x), blur(y)
+    sxx = blur(x * x) - mx * mx
+    syy = blur(y * y) - my * my
+    sxy = blur(x * y) - mx * my
+    c1, c2 = 0.01**2, 0.03**2
+    value = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+    return value.mean()
+
+
+def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Peak signal-to-noise ratio [dB] of two images in [0, 1] (over ``mask`` pixels when given)."""
+    diff = (np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2
+    mse = float(diff[mask > 0.5].mean()) if mask is not None else float(diff.mean())
+    return float("inf") if mse == 0 else -10.0 * math.log10(mse)
+
+
+def appearance_loss(rendered: torch.Tensor, target: torch.Tensor, lam: float = 0.2) -> torch.Tensor:
+    """3DGS's photometric loss ``(1 - lam) |rendered - target|_1 + lam (1 - SSIM)`` of two [H, W, 3] images."""
+    l1 = (rendered - target).abs().mean()
+    return (1 - lam) * l1 + lam * (1 - ssim(rendered, target))
+
+
+def _check(gaussians: Gaussians, cameras: list[Camera], images: list[np.ndarray], masks: np.ndarray | None) -> None:
+    if len(gaussians) == 0:
+        raise InputError("gaussians", "no Gaussians to fit")
+    if len(cameras) != len(images):
+        raise InputError("--images", f"{len(cameras)} cameras but {len(images)} images")
+    for i, (camera, image) in enumerate(zip(cameras, images, strict=True)):
+        if image.shape[:2] != (camera.height, camera.width):
+            raise InputError(
+                "--images",
+                f"image {i} is {image.shape[1]}x{image.shape[0]} but its camera is {camera.width}x{camera.height}",
+            )
+        if not np.isfinite(image).all():
+            raise InputError("--images", f"image {i} holds NaN or infinite values")
+    if masks is not None and np.shape(masks)[:3] != (len(images), *np.shape(images[0])[:2]):
+        raise InputError("--masks", f"masks {np.shape(masks)[:3]} do not match the images")
+
+
+def fit_appearance(
+    gaussians: Gaussians,
+    cameras: list[Camera],
+    images: np.ndarray | list[np.ndarray],
+    masks: np.ndarray | None = None,
+    config: AppearanceConfig | None = None,
+    *,
+    held_out: list[int] | None = None,
+    poser: Poser | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> FitResult:
+    """Refine ``gaussians`` so their renders match ``images`` (see the module doc).
+
+    Args:
+        gaussians: the start (world frame, or the canonical frame ``poser`` maps from).
+        cameras: one per image.
+        images: [V, H, W, 3] in [0, 1] (an array or a list of per-view arrays).
+        masks: [V, H, W] in [0, 1] or None; the loss counts masked pixels only (outside: the background).
+        config: the fit's settings.
+        held_out: view indices never trained on (evaluated before/after).
+        poser: per view, canonical -> world means and quaternions (the robot at that view's joints).
+        progress: called with (step, total).
+
+    Raises:
+        InputError: no Gaussians, an image whose size does not match its camera, NaN images, no training view.
+    """
+    import torch  # noqa: PLC0415
+
+    from splattwin.render.rasterizer import rasterization  # noqa: PLC0415
+
+    config = config or AppearanceConfig()
+    _check(gaussians, cameras, [np.asarray(i) for i in images], masks)
+    images = np.asarray(images, np.float32)
+    held = sorted(set(held_out or []))
+    train = [i for i in range(len(cameras)) if i not in held]
+    if not train:
+        raise InputError("--held-out", "every view is held out; nothing to train on")
+    gaussians.validate("gaussians")
+    targets = torch.from_numpy(images)
+    mask_t = None if masks is None else torch.from_numpy(np.asarray(masks, np.float32))
+    background = torch.tensor(config.background, dtype=torch.float32)
+    if mask_t is not None:  # the loss compares the object over the background outside its mask
+        targets = targets * mask_t[..., None] + background * (1 - mask_t[..., None])
+    degree = gaussians.sh_degree
+    extent = float(np.ptp(gaussians.means, axis=0).max()) or 1.0
+    eps = 1e-6
+    params = {
+        "means": torch.tensor(gaussians.means, dtype=torch.float32),
+        "log_scales": torch.log(torch.tensor(gaussians.scales, dtype=torch.float32).clamp_min(1e-9)),
+        "quats": torch.tensor(gaussians.quats_wxyz, dtype=torch.float32),
+        "logit_opacities": torch.logit(torch.tensor(gaussians.opacities, dtype=torch.float32).clamp(eps, 1 - eps)),
+        "sh0": torch.tensor(gaussians.sh[:, :1], dtype=torch.float32),
+        "shn": torch.tensor(gaussians.sh[:, 1:], dtype=torch.float32),
+    }
+    lrs = {
+        "means": config.lr_means * extent,
+        "log_scales": config.lr_scales,
+        "quats": config.lr_quats,
+        "logit_opacities": config.lr_opacities,
+        "sh0": config.lr_sh0,
+        "shn": config.lr_shn,
+    }
+    trained = [k for k in params if config.fit_geometry or k not in ("means", "log_scales", "quats")]
+    if degree == 0:
+        trained = [k for k in trained if k != "shn"]
+
+    def make_optimizer() -> torch.optim.Optimizer:
+        for k in params:
+            params[k].requires_grad_(k in trained)
+        return torch.optim.Adam([{"params": [params[k]], "lr": lrs[k], "name": k} for k in trained], eps=1e-15)
+
+    def render(view: int) -> torch.Tensor:
+        camera = cameras[view]
+        quats = params["quats"] / params["quats"].norm(dim=1, keepdim=True).clamp_min(1e-12)
+        means = params["means"]
+        if poser is not None:
+            means, quats = poser(means, quats, view)
+        rgb, _, _ = rasterization(
+            means.contiguous(),
+            quats.contiguous(),
+            params["log_scales"].exp(),
+            torch.sigmoid(params["logit_opacities"]),
+            torch.cat([params["sh0"], params["shn"]], dim=1),
+            torch.tensor(camera.viewmat, dtype=torch.float32)[None],
+            torch.tensor(camera.K, dtype=torch.float32)[None],
+            camera.width,
+            camera.height,
+            sh_degree=degree,
+            backgrounds=background[None],
+            backend=config.backend,
+        )
+        return rgb[0].clamp(0.0, 1.0)
+
+    def evaluate() -> tuple[list[float], list[float]]:
+        ps, ss = [], []
+        with torch.no_grad():
+            for v in held:
+                out = render(v)
+                m = None if masks is None else masks[v]
+                ps.append(psnr(out.numpy(), targets[v].numpy(), m))
+                ss.append(float(ssim(out, targets[v])))
+        return ps, ss
+
+    psnr_before, ssim_before = evaluate()
+    optimizer = make_optimizer()
+    rng = np.random.default_rng(config.seed)
+    history: list[float] = []
+    pruned = 0
+    for step in range(config.iterations):
+        view = int(train[rng.integers(len(train))])
+        loss = appearance_loss(render(view), targets[view], config.ssim_lambda)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        history.append(float(loss.detach()))
+        if not math.isfinite(history[-1]):
+            break
+        if config.prune_opacity > 0 and (step + 1) % config.prune_every == 0 and step + 1 < config.iterations:
+            with torch.no_grad():
+                keep = torch.sigmoid(params["logit_opacities"]) >= config.prune_opacity
+                if not keep.all() and keep.any():
+                    pruned += int((~keep).sum())
+                    for k in params:
+                        params[k] = params[k].detach()[keep].clone()
+                    if poser is not None and hasattr(poser, "subset"):
+                        poser.subset(keep)  # type: ignore[attr-defined]
+                    optimizer = make_optimizer()
+        if progress is not None:
+            progress(step + 1, config.iterations)
+    with torch.no_grad():
+        residual = float(np.mean([float(appearance_loss(render(v), targets[v], config.ssim_lambda)) for v in train]))
+    psnr_after, ssim_after = evaluate()
+    quats = params["quats"].detach()
+    quats = quats / quats.norm(dim=1, keepdim=True)
+    refined = Gaussians(
+        means=params["means"].detach().numpy(),
+        quats_wxyz=quats.numpy(),
+        scales=params["log_scales"].detach().exp().numpy(),
+        opacities=torch.sigmoid(params["logit_opacities"]).detach().numpy(),
+        sh=torch.cat([params["sh0"], params["shn"]], dim=1).detach().numpy(),
+    )
+    return FitResult(
+        gaussians=refined,
+        residual=residual,
+        converged=math.isfinite(residual) and residual <= config.max_residual,
+        iterations=len(history),
+        pruned=pruned,
+        held_out=held,
+        psnr_before=psnr_before,
+        psnr_after=psnr_after,
+        ssim_before=ssim_before,
+        ssim_after=ssim_after,
+        history=history,
+    )
+
+
+def render_views(
+    gaussians: Gaussians, cameras: list[Camera], config: AppearanceConfig | None = None
+) -> list[np.ndarray]:
+    """Renders [H, W, 3] in [0, 1] of ``gaussians`` (world frame) from ``cameras`` over the config's background."""
+    import torch  # noqa: PLC0415
+
+    from splattwin.render.rasterizer import rasterization  # noqa: PLC0415
+
+    config = config or AppearanceConfig()
+    out = []
+    with torch.no_grad():
+        for c in cameras:
+            rgb, _, _ = rasterization(
+                torch.tensor(gaussians.means), torch.tensor(gaussians.quats_wxyz), torch.tensor(gaussians.scales),
+                torch.tensor(gaussians.opacities), torch.tensor(gaussians.sh),
+                torch.tensor(c.viewmat, dtype=torch.float32)[None], torch.tensor(c.K, dtype=torch.float32)[None],
+                c.width, c.height, sh_degree=gaussians.sh_degree,
+                backgrounds=torch.tensor(config.background, dtype=torch.float32)[None], backend=config.backend,
+            )  # fmt: skip
+            out.append(rgb[0].clamp(0, 1).numpy())
+    return out
