@@ -86,7 +86,7 @@ def fit_appearance_twin(config: FitAppearanceConfig, *, progress: Callable[[int,
     from pxr import UsdVol  # noqa: PLC0415
 
     from splattwin.io._atomic import write_json  # noqa: PLC0415
-    from splattwin.pipelines.pose import _cameras  # noqa: PLC0415
+    from splattwin.usd.cameras import cameras_by_name  # noqa: PLC0415
     from splattwin.usd.prims import world_to_parent  # noqa: PLC0415
     from splattwin.usd.splats import define_gaussians_prim, read_gaussians_prim  # noqa: PLC0415
     from splattwin.usd.stage import edit_twin, open_twin  # noqa: PLC0415
@@ -104,7 +104,7 @@ def fit_appearance_twin(config: FitAppearanceConfig, *, progress: Callable[[int,
         raise InputError("--prim", f"{config.prim} holds no Gaussians")
     to_parent = world_to_parent(twin, config.prim)
     world = to_parent.inverse().apply_gaussians(local)
-    cameras = _cameras(twin.stage, config.cameras)
+    cameras = cameras_by_name(twin.stage, config.cameras)
     images, masks = _read_images(cameras, config.cameras, config)
     held = [config.cameras.index(n) for n in config.held_out]
     before = render_views(world, [cameras[i] for i in held], config.options)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from splattwin.errors import InputError
+from splattwin.usd.cameras import cameras_by_name
 from splattwin.vision.pose import FitOptions, PoseFit
 
 __all__ = [
@@ -92,21 +93,6 @@ def check_converged(fits: list[PoseFit], names: list[str], min_iou: float, sourc
         )
 
 
-def _cameras(stage: Any, names: list[str]) -> list[Any]:
-    from splattwin.usd.cameras import read_cameras  # noqa: PLC0415
-
-    available = read_cameras(stage)
-    by_path = {f"/World/Cameras/{k}": v for k, v in available.items()}
-    out = []
-    for name in names:
-        camera = available.get(name, by_path.get(name))
-        if camera is None:
-            known = ", ".join(sorted(available)) or "none"
-            raise InputError("--camera", f"no camera {name!r} on the stage (cameras: {known})")
-        out.append(camera)
-    return out
-
-
 def _read_views(
     cameras: list[Any],
     names: list[str],
@@ -166,7 +152,7 @@ def estimate_pose_twin(config: EstimatePoseConfig, *, progress: Callable[[int, i
     robot = load_robot(stage, config.robot)
     if robot.gaussians is None:
         raise InputError("--robot", f"robot {config.robot} has no bound Gaussians (import it with import-robot)")
-    cameras = _cameras(stage, config.cameras)
+    cameras = cameras_by_name(stage, config.cameras)
     images, masks, times, names = _read_views(
         cameras, config.cameras, config.images, config.masks, config.background, config.fps
     )
@@ -212,7 +198,7 @@ def reach_image_twin(config: ReachImageConfig, *, progress: Callable[[int, int],
     robot = load_robot(stage, config.robot)
     if robot.gaussians is None:
         raise InputError("--robot", f"robot {config.robot} has no bound Gaussians (import it with import-robot)")
-    cameras = _cameras(stage, config.cameras)
+    cameras = cameras_by_name(stage, config.cameras)
     images, masks, _, names = _read_views(
         cameras, config.cameras, config.targets, config.masks, config.background, None
     )

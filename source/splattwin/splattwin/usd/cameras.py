@@ -42,6 +42,7 @@ __all__ = [
     "USD_TO_OPENCV_CAMERA",
     "camera_from_usd_prim",
     "check_intrinsics",
+    "cameras_by_name",
     "define_camera",
     "intrinsics_from_usd",
     "move_camera",
@@ -318,3 +319,18 @@ def read_cameras(stage: Usd.Stage) -> dict[str, Camera]:
         if prim.IsA(UsdGeom.Camera) and prim.IsActive():
             cameras[prim.GetName()] = camera_from_usd_prim(stage, str(prim.GetPath()))
     return cameras
+
+
+def cameras_by_name(stage: Usd.Stage, names: list[str], flag: str = "--camera") -> list[Camera]:
+    """The twin's cameras named by ``names`` (a name under ``/World/Cameras`` or a full prim path), in that order;
+    an unknown name is an :class:`~splattwin.errors.InputError` on ``flag`` listing the cameras there are."""
+    available = read_cameras(stage)
+    by_path = {f"{CAMERAS_PATH}/{k}": v for k, v in available.items()}
+    out = []
+    for name in names:
+        camera = available.get(name, by_path.get(name))
+        if camera is None:
+            known = ", ".join(sorted(available)) or "none"
+            raise InputError(flag, f"no camera {name!r} on the stage (cameras: {known})")
+        out.append(camera)
+    return out
