@@ -234,7 +234,7 @@ def test_play_plays_the_keyed_trajectory(served, page, twin: Path) -> None:  # n
     deadline = time.monotonic() + 30
     while (viewer.time or 0.0) < 1.0 and time.monotonic() < deadline:
         time.sleep(0.1)
-    page.get_by_text("Play", exact=True).click()  # pause
+    viewer.play.value = False  # paused here: a click takes the loaded browser seconds, past the 2 s swing's end
     time.sleep(0.5)
     t = float(viewer.time)
     assert t >= 1.0

@@ -171,13 +171,15 @@ def test_the_server_needs_no_display_and_ctrl_c_stops_it(tmp_path: Path) -> None
     assert err.strip().splitlines()[-1] == "interrupted: viewer stopped (it writes nothing)"
 
 
-def test_play_advances_though_the_browser_rounds_the_slider_to_its_step(tmp_path: Path) -> None:
-    """A browser sends the timeline slider's value back rounded to its step (0.6 s on a 300 s timeline, ten times
-    a playback tick of 0.05 s). Playback keeps its own clock: it still reaches 1 s (a clock read back from the slider
-    rounds each tick back to the step it started in and never moves)."""
+def test_play_advances_though_the_browser_echoes_the_slider_rounded_and_late(tmp_path: Path) -> None:
+    """A browser sends every timeline value it is given back, rounded to the slider's step (0.6 s on a 300 s
+    timeline, ten playback ticks) and, under load, late (here 1 s). Playback still reaches 2 s and a person's move
+    of the slider is followed (a clock read back from the slider never passed the first step)."""
+    import threading
     import time
 
     import viser
+    from viser._gui_handles import GuiEvent
 
     from splattwin.io.trajectory import Trajectory, write_trajectory
     from splattwin.viewer.server import TwinViewer, free_port
@@ -192,24 +194,45 @@ def test_play_advances_though_the_browser_rounds_the_slider_to_its_step(tmp_path
     assert code == 0
     server = viser.ViserServer(host="127.0.0.1", port=free_port("127.0.0.1"), verbose=False)
     viewer = TwinViewer(server, stage)
+    slider = viewer.timeline_slider
+    step = slider.step
+    assert step > 0.5
+    sent: list[tuple[float, float]] = []  # (when, value) the server set
+    stop = threading.Event()
+
+    @slider.on_update
+    def _(event: GuiEvent) -> None:
+        if event.client is None:
+            sent.append((time.monotonic(), float(slider.value)))
+
+    def from_browser(value: float) -> None:  # what viser does with a client's GUI update message
+        slider._impl.value = value
+        for callback in list(slider._impl.update_cb):
+            callback(GuiEvent(client=object(), client_id=1, target=slider))
+
+    def browser() -> None:  # echoes each value 1 s late, rounded to the step
+        delivered = 0
+        while not stop.wait(0.02):
+            while delivered < len(sent) and sent[delivered][0] < time.monotonic() - 1.0:
+                from_browser(round(sent[delivered][1] / step) * step)
+                delivered += 1
+
+    echo = threading.Thread(target=browser, daemon=True)
+    echo.start()
     try:
-        slider = viewer.timeline_slider
-        step = slider.step
-        assert step > 0.5
-
-        @slider.on_update
-        def _(_: object) -> None:  # the browser's echo, at once: the value rounded to the slider's step
-            rounded = round(slider.value / step) * step
-            if abs(rounded - slider.value) > 1e-9:
-                slider.value = rounded
-
         viewer.play.value = True
-        deadline = time.monotonic() + 20.0
-        while (viewer.time or 0.0) < 1.0 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 30.0
+        while (viewer.time or 0.0) < 2.0 and time.monotonic() < deadline:
             time.sleep(0.05)
-        viewer.play.value = False
         reached = float(viewer.time)
+        from_browser(200.0)  # a person drags the slider while it plays
+        time.sleep(0.5)
+        dragged = float(viewer.time)
+        viewer.play.value = False
     finally:
+        stop.set()
+        echo.join(timeout=2.0)
         viewer.close()
         server.stop()
-    assert reached >= 1.0
+    assert reached >= 2.0
+    assert 200.0 <= dragged < 205.0
