@@ -8,7 +8,6 @@ nodes), ``/meshes<prim>`` (hidden until "collision meshes" is ticked), ``/camera
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import errno
 import io
@@ -39,8 +38,6 @@ __all__ = ["POLL_S", "TwinViewer", "check_port", "free_port", "layer_versions", 
 POLL_S = 0.5
 """How often the layer files' versions are compared with what was drawn [s]."""
 _PLAY_FPS = 20.0
-_PLAYED_KEPT = 400
-"""Playback times remembered to recognise the browser's echoes of them (20 s of ticks)."""
 
 
 def check_port(host: str, port: int) -> None:
@@ -110,7 +107,6 @@ class TwinViewer:
         self.reloads = 0
         self.joints: dict[str, float] = {}
         self.time: float | None = None
-        self._played: collections.deque[float] = collections.deque(maxlen=_PLAYED_KEPT)
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._posing = False
@@ -283,11 +279,8 @@ class TwinViewer:
                 self.play = gui.add_checkbox("Play", False)
 
                 @self.timeline_slider.on_update
-                def _(event: Any) -> None:
-                    value = float(self.timeline_slider.value)
-                    if event.client is not None and self._echoes_playback(value):
-                        return  # the browser sending back a time playback set: rounded, and late under load
-                    self.seek(value)
+                def _(_: Any) -> None:
+                    self.seek(float(self.timeline_slider.value))
 
         if model.bodies:
             with gui.add_folder("Masses"):
@@ -355,20 +348,9 @@ class TwinViewer:
                     client.add_notification("reload failed", str(exc), auto_close_seconds=10.0)
                 self._versions = layer_versions(self.model.stage)
 
-    def _echoes_playback(self, value: float) -> bool:
-        """Whether a browser's timeline value is one playback sent (within the slider's step, to which it rounds)."""
-        step = float(self.timeline_slider.step) if self.timeline_slider is not None else 0.0
-        return any(abs(value - sent) <= step for sent in self._played)
-
     def _play(self) -> None:
-        """Advance the timeline in real time while Play is ticked.
-
-        The playback clock is kept here, not read back from the slider. A browser sends every value it is given
-        back, rounded to the slider's step and, on a loaded machine, seconds late; seeking to those stalled
-        playback (a 1/20 s tick rounded back to the step it started in) or dragged it back in time. The values
-        playback sent are remembered (:meth:`_echoes_playback`) and their echoes do not seek; any other value
-        from the browser is a person moving the slider, and playback goes on from there.
-        """
+        """Advance the timeline in real time while Play is ticked, on a clock of its own: a seek from anywhere else
+        (a person moving the slider, :meth:`seek`) moves the clock there and playback goes on from it."""
         last = time.monotonic()
         clock: float | None = None
         while not self._stop.wait(1.0 / _PLAY_FPS):
@@ -385,7 +367,6 @@ class TwinViewer:
             clock += elapsed
             if clock > timeline.end:
                 clock = timeline.start
-            self._played.append(clock)
             slider.value = clock  # its callback poses
 
     def close(self) -> None:
