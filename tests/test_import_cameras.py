@@ -230,3 +230,36 @@ def test_render_camera_draws_at_the_imported_calibration(twin: Path, tmp_path: P
         weight = ink * ((np.abs(u - expected[0]) < 6) & (np.abs(v - expected[1]) < 6))
         centroid = np.array([(u * weight).sum(), (v * weight).sum()]) / weight.sum()
         np.testing.assert_allclose(centroid, expected, atol=0.25)  # 8-bit colour rounding, not the pose
+
+
+def test_inspect_lists_the_imported_cameras_with_their_calibration(twin: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """``inspect`` shows each camera's size, K and position as render --camera uses them (the file's numbers)."""
+    model = write_colmap(tmp_path / "sparse")
+    assert main(["import-cameras", str(model), "--stage", str(twin), "--frame", "/World/Scene/Splat"]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(twin), "--json"]) == 0
+    cameras = {item["prim"]: item for item in json.loads(capsys.readouterr().out)["cameras"]}
+    assert list(cameras) == ["/World/Cameras/left", "/World/Cameras/right"]
+    for i, (name, centre, *_rest) in enumerate(CAMERAS):
+        item = cameras[f"/World/Cameras/{name}"]
+        assert (item["width"], item["height"], item["problem"]) == (WIDTH, HEIGHT, None)
+        np.testing.assert_allclose(item["K"], _truth(i)[0], atol=1e-9)
+        x, y, z = np.array(centre) * 0.5  # the file's y-up centre, onto z up, times the splat's 0.5
+        np.testing.assert_allclose(item["position"], [x, -z, y], atol=1e-6)
+    assert main(["inspect", str(twin)]) == 0
+    table = capsys.readouterr().out
+    # The narrow test console wraps the cells: look for the numbers one by one.
+    assert "cameras" in table and "160x120" in table
+    assert all(number in table for number in ("150.00", "140.00", "85.00", "57.00", "78.50", "61.50"))
+
+
+def test_inspect_lists_a_camera_without_a_stored_size_and_says_what_render_needs(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from pxr import Usd, UsdGeom
+
+    path = tmp_path / "foreign.usda"
+    stage = Usd.Stage.CreateNew(str(path))
+    UsdGeom.Camera.Define(stage, "/Cam")
+    stage.GetRootLayer().Save()
+    assert main(["inspect", str(path), "--json"]) == 0
+    (camera,) = json.loads(capsys.readouterr().out)["cameras"]
+    assert camera["K"] is None and "--size" in camera["problem"]

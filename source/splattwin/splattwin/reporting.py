@@ -20,8 +20,8 @@ def print_description(description: dict[str, Any], issues: Sequence[Any] | None,
     )
     layers = _table("layers (strongest first)", ("layer", "file", "bytes", "prim specs", "holds"))
     holds: dict[str, list[str]] = {}
-    for kind in ("splats", "meshes", "bodies"):
-        for item in description[kind]:
+    for kind in ("splats", "meshes", "bodies", "cameras"):
+        for item in description.get(kind, []):
             holds.setdefault(item["layer"], []).append(item["prim"])
     for layer in description["layers"]:
         layers.add_row(
@@ -67,6 +67,22 @@ def print_description(description: dict[str, Any], issues: Sequence[Any] | None,
                 str(provenance.get("method", "-")),
                 str(item["mass_layer"]),
                 _vec(item["position"]),
+            )
+        console.print(table)
+    if description.get("cameras"):
+        table = _table("cameras", ("prim", "layer", "size [px]", "fx, fy [px]", "cx, cy [px]", "position [m]", "note"))
+        for item in description["cameras"]:
+            K = item["K"]  # noqa: N806
+            distortion = ", ".join(sorted(item["distortion"] or {}))
+            note = item["problem"] or (f"distortion: {distortion}" if distortion else "-")
+            table.add_row(
+                item["prim"],
+                item["layer"],
+                "-" if item["width"] is None else f"{item['width']}x{item['height']}",
+                "-" if K is None else f"{K[0][0]:.2f}, {K[1][1]:.2f}",
+                "-" if K is None else f"{K[0][2]:.2f}, {K[1][2]:.2f}",
+                _vec(item["position"]),
+                note,
             )
         console.print(table)
     _print_frames(description, console)

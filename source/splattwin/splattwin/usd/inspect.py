@@ -1,4 +1,4 @@
-"""Describe a twin: its layers and what each holds, splats, meshes, bodies with mass provenance, frames.
+"""Describe a twin: its layers and what each holds, splats, meshes, bodies with mass provenance, cameras, frames.
 
 Any other USD stage is described too (:func:`describe_stage`): its metadata, splats, meshes and bodies, with
 the stage's own layer stack in place of the twin's named layers.
@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from splattwin.errors import InputError
+from splattwin.usd.cameras import DISTORTION_KEY, camera_from_usd_prim, stored_image_size
 from splattwin.usd.frames import ALIGNMENT_KEY, read_alignment, read_frame_state, similarity_from_list
 from splattwin.usd.prims import world_matrix
 from splattwin.usd.stage import LAYER_NAMES, TwinStage
@@ -101,9 +103,11 @@ def _describe(stage: Any, root: str, layers: list[dict[str, Any]], twin: TwinSta
     from pxr import UsdGeom, UsdPhysics, UsdShade, UsdVol  # noqa: PLC0415
 
     alignment_transform = read_alignment(stage)
-    splats, meshes, bodies = [], [], []
+    splats, meshes, bodies, cameras = [], [], [], []
     for prim in stage.Traverse():
         path = str(prim.GetPath())
+        if prim.IsA(UsdGeom.Camera):
+            cameras.append(_describe_camera(stage, prim, _layer_name(twin, stage, path)))
         if prim.IsA(UsdVol.ParticleField3DGaussianSplat):
             field = UsdVol.ParticleField3DGaussianSplat(prim)
             positions = field.GetPositionsAttr().Get()
@@ -187,5 +191,28 @@ def _describe(stage: Any, root: str, layers: list[dict[str, Any]], twin: TwinSta
         "splats": splats,
         "meshes": meshes,
         "bodies": bodies,
+        "cameras": cameras,
         "alignment": frame,
     }
+
+
+def _describe_camera(stage: Any, prim: Any, layer: str) -> dict[str, Any]:
+    """A camera's image size, intrinsics [px] and position as ``render --camera`` would use them.
+
+    A camera without a stored image size (authored elsewhere, not imported) is listed with its size unknown; one
+    whose attributes are impossible is listed with the problem, as ``render`` would refuse it.
+    """
+    path = str(prim.GetPath())
+    size = stored_image_size(prim)
+    entry: dict[str, Any] = {"prim": path, "layer": layer, "width": None, "height": None, "K": None}
+    entry["position"] = world_matrix(prim)[:3, 3].tolist()
+    entry["distortion"] = dict(prim.GetCustomDataByKey(DISTORTION_KEY) or {}) or None
+    entry["problem"] = None if size is not None else "no stored image size: render --camera needs --size WxH"
+    if size is not None:
+        try:
+            camera = camera_from_usd_prim(stage, path)
+        except InputError as error:
+            entry["problem"] = error.problem
+        else:
+            entry.update(width=camera.width, height=camera.height, K=np.asarray(camera.K).tolist())
+    return entry
