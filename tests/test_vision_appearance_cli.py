@@ -91,3 +91,32 @@ def test_fit_appearance_cli_refuses_bad_input(tmp_path: Path, capsys: pytest.Cap
         assert message in capsys.readouterr().err
         assert _snapshot(stage) == before
     assert not (tmp_path / "r.json").exists()
+
+
+def test_fit_appearance_keeps_a_prim_of_its_own_transform_in_place(tmp_path: Path) -> None:
+    """A splat prim moved in the stage editor (its own xformOp, Gaussians in its local frame) is fitted where it is
+    drawn and written back in its own frame: the transform stays and the world means do not move."""
+    from pxr import Gf, Usd, UsdGeom
+
+    from splattwin.usd.prims import local_to_world
+    from splattwin.usd.splats import define_gaussians_prim, read_gaussians_prim, read_gaussians_usd
+
+    stage, truth, images = _twin(tmp_path)
+    offset = np.array([0.1, -0.05, 0.02])
+    with edit_twin(stage) as twin, twin.edit_layer("scene"):
+        prim = twin.stage.GetPrimAtPath("/World/Splat")
+        local = read_gaussians_prim(prim)
+        shifted = Gaussians(local.means - offset, local.quats_wxyz, local.scales, local.opacities, local.sh)
+        define_gaussians_prim(twin.stage, "/World/Splat", shifted, custom_data=dict(prim.GetCustomData()))
+        UsdGeom.Xformable(prim).AddTranslateOp().Set(Gf.Vec3d(*offset))
+    args = ["fit-appearance", "--stage", str(stage), "--prim", "/World/Splat", "--camera", "c0", "c1", "c2", "c3"]
+    args += ["--images", *map(str, images), "--held-out", "c3", "--report", str(tmp_path / "r.json")]
+    args += ["--iterations", "150", "--colors-only"]
+    assert main(args) == 0
+    usd = Usd.Stage.Open(str(stage))
+    prim = usd.GetPrimAtPath("/World/Splat")
+    assert prim
+    np.testing.assert_allclose(local_to_world(prim).matrix()[:3, 3], offset, atol=1e-9)
+    fitted = read_gaussians_usd(stage, "/World/Splat")
+    np.testing.assert_allclose(fitted.means + offset, truth.means, atol=1e-5)
+    assert np.median(np.abs(fitted.colors - truth.colors)) < 0.05

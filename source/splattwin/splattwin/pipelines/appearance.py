@@ -87,7 +87,7 @@ def fit_appearance_twin(config: FitAppearanceConfig, *, progress: Callable[[int,
 
     from splattwin.io._atomic import write_json  # noqa: PLC0415
     from splattwin.usd.cameras import cameras_by_name  # noqa: PLC0415
-    from splattwin.usd.prims import world_to_parent  # noqa: PLC0415
+    from splattwin.usd.prims import local_to_world  # noqa: PLC0415
     from splattwin.usd.splats import define_gaussians_prim, read_gaussians_prim  # noqa: PLC0415
     from splattwin.usd.stage import edit_twin, open_twin  # noqa: PLC0415
     from splattwin.vision.appearance import fit_appearance, render_views  # noqa: PLC0415
@@ -102,8 +102,9 @@ def fit_appearance_twin(config: FitAppearanceConfig, *, progress: Callable[[int,
     local = read_gaussians_prim(prim)
     if len(local) == 0:
         raise InputError("--prim", f"{config.prim} holds no Gaussians")
-    to_parent = world_to_parent(twin, config.prim)
-    world = to_parent.inverse().apply_gaussians(local)
+    # The prim's own transform too (a splat moved in the stage editor): fitted where it is drawn.
+    to_world = local_to_world(prim)
+    world = to_world.apply_gaussians(local)
     cameras = cameras_by_name(twin.stage, config.cameras)
     images, masks = _read_images(cameras, config.cameras, config)
     held = [config.cameras.index(n) for n in config.held_out]
@@ -146,9 +147,10 @@ def fit_appearance_twin(config: FitAppearanceConfig, *, progress: Callable[[int,
         custom[APPEARANCE_KEY] = provenance
         layer = edit.layer_of(config.prim) or "scene"
         with edit.edit_layer(layer):
-            edit.stage.RemovePrim(config.prim)
+            # Rewritten in place (not removed and defined anew), so the prim keeps its own transform and the
+            # Gaussians go back into that frame.
             define_gaussians_prim(
-                edit.stage, config.prim, to_parent.apply_gaussians(result.gaussians), custom_data=custom
+                edit.stage, config.prim, to_world.inverse().apply_gaussians(result.gaussians), custom_data=custom
             )
     report["written"] = True
     write_json(config.report, report)
