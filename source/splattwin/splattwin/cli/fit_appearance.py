@@ -10,9 +10,17 @@ from typing import Any
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
     p = verbs.add_parser("fit-appearance", help="refine a prim's Gaussians from posed images (L1 + D-SSIM)")
     p.add_argument("--stage", type=Path, required=True, help="the twin's root layer")
-    p.add_argument("--prim", required=True, help="the Gaussians prim, e.g. /World/Scene/Splat")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--prim", help="the Gaussians prim, e.g. /World/Scene/Splat")
+    target.add_argument("--robot", help="a robot prim: fit its link Gaussians over every frame (needs --joints)")
+    p.add_argument("--joints", type=Path, help="with --robot: the joint log (CSV/NPZ) on the frames' clock")
+    p.add_argument("--fps", type=float, help="with --robot: frame rate of folders without timestamps.csv")
+    p.add_argument("--held-out-every", type=int, default=0, metavar="K", help="with --robot: hold out every K-th frame")
     p.add_argument("--camera", nargs="+", required=True, metavar="CAM", help="camera name(s) or prim path(s)")
-    p.add_argument("--images", type=Path, nargs="+", required=True, help="per camera an image (or folder: 1st frame)")
+    p.add_argument(
+        "--images", type=Path, nargs="+", required=True,
+        help="per camera an image (or folder: its 1st frame; with --robot every frame)",
+    )  # fmt: skip
     p.add_argument("--masks", type=Path, nargs="+", help="per camera a mask image/folder (loss inside only)")
     p.add_argument("--held-out", nargs="*", default=[], metavar="CAM", help="cameras never trained on (evaluated)")
     p.add_argument("--report", type=Path, required=True, help="the JSON report (PSNR/SSIM before and after)")
@@ -55,6 +63,10 @@ def run(args: argparse.Namespace, console: Any) -> int:
         masks=args.masks,
         options=options,
         keep_unconverged=args.keep_unconverged,
+        robot=args.robot,
+        joints=args.joints,
+        fps=args.fps,
+        held_out_every=args.held_out_every,
     )
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("fitting appearance", total=args.iterations)
@@ -62,5 +74,6 @@ def run(args: argparse.Namespace, console: Any) -> int:
     before = ", ".join(f"{v:.2f}" for v in report["psnr_before"])
     after = ", ".join(f"{v:.2f}" for v in report["psnr_after"])
     console.print(f"residual {report['residual']:.4g}; held-out PSNR {before} -> {after} dB; pruned {report['pruned']}")
-    console.print(f"wrote {args.prim} in {args.stage}, report {args.report}")
+    what = args.prim or f"the link Gaussians of {args.robot} ({report['views']} views)"
+    console.print(f"wrote {what} in {args.stage}, report {args.report}")
     return 0

@@ -8,7 +8,9 @@ parameter group as 3DGS (means, log-scales, quaternions, logit-opacities, SH col
 
 A ``poser`` callable lets the same loop fit the robot's link-bound Gaussians (Dr. Robot's canonical model,
 seed 002): it maps the canonical parameters to world-frame means and quaternions for one view (the links posed at
-that image's joints), differentiably.
+that image's joints), differentiably. :class:`LinkPoser` is that poser for a robot: every view has its own link
+poses, every Gaussian its link; a poser may also turn the SH coefficients (``rotate_sh``), which view-dependent
+colours held in a link's frame need.
 
 Densification: only 3DGS's opacity pruning is done (``prune_opacity``, every ``prune_every`` steps: Gaussians whose
 opacity falls below the threshold are removed and the optimiser restarted on the rest). Gradient-threshold
@@ -32,7 +34,16 @@ if TYPE_CHECKING:
 
     from splattwin.render.camera import Camera
 
-__all__ = ["AppearanceConfig", "FitResult", "appearance_loss", "fit_appearance", "psnr", "render_views", "ssim"]
+__all__ = [
+    "AppearanceConfig",
+    "FitResult",
+    "LinkPoser",
+    "appearance_loss",
+    "fit_appearance",
+    "psnr",
+    "render_views",
+    "ssim",
+]
 
 Poser = Callable[["torch.Tensor", "torch.Tensor", int], tuple["torch.Tensor", "torch.Tensor"]]
 """(means [N, 3], unit quats_wxyz [N, 4], view index) -> world-frame (means, quats) for that view."""
@@ -103,6 +114,62 @@ class FitResult:
     history: list[float] = field(default_factory=list)
     renders: list = field(default_factory=list)
     """(view, render after) pairs a caller may fill for its comparison image."""
+
+
+class LinkPoser:
+    """Canonical link-frame Gaussians -> world for one view: ``x -> R_l x + t_l``, ``q -> q_l ⊗ q``, SH turned by
+    ``R_l`` (row form ``c' = c @ D_l``, :func:`splattwin.robot.posing.sh_rotation_blocks_torch`).
+
+    Unlike :func:`splattwin.robot.posing.pose_bound_gaussians` (stored Gaussians constant, gradients to the link
+    poses), this one is differentiable in the Gaussians, which is what a fit of their appearance needs; the link
+    poses are constants.
+
+    Args:
+        link_poses: [V, L, 4, 4] link -> world per view (e.g. ``robot.link_poses(q_views)``).
+        link_index: [N] the link of each Gaussian (indices into L).
+        sh_degree: the Gaussians' SH degree (0: colours do not turn).
+    """
+
+    def __init__(self, link_poses: torch.Tensor, link_index: torch.Tensor, sh_degree: int = 0) -> None:
+        import torch  # noqa: PLC0415
+
+        from splattwin.robot.posing import matrix_to_quat_wxyz_torch, sh_rotation_blocks_torch  # noqa: PLC0415
+
+        poses = torch.as_tensor(link_poses, dtype=torch.float32)
+        if poses.ndim != 4 or poses.shape[-2:] != (4, 4):
+            raise ValueError(f"link_poses must be [V, L, 4, 4], got {tuple(poses.shape)}")
+        self.link_index = torch.as_tensor(link_index, dtype=torch.int64)
+        if len(self.link_index) and (self.link_index.min() < 0 or self.link_index.max() >= poses.shape[1]):
+            raise ValueError(f"link_index must lie in [0, {poses.shape[1]}), got {self.link_index.max()}")
+        self.rotations = poses[..., :3, :3]
+        self.translations = poses[..., :3, 3]
+        self.quats = matrix_to_quat_wxyz_torch(self.rotations)  # [V, L, 4]
+        self.sh_blocks = sh_rotation_blocks_torch(self.rotations, sh_degree) if sh_degree > 0 else None
+
+    def __call__(self, means: torch.Tensor, quats: torch.Tensor, view: int) -> tuple[torch.Tensor, torch.Tensor]:
+        import torch  # noqa: PLC0415
+
+        link = self.link_index
+        rotation = self.rotations[view][link]  # [N, 3, 3]
+        world_means = (rotation @ means[:, :, None])[:, :, 0] + self.translations[view][link]
+        w1, v1 = self.quats[view][link][:, :1], self.quats[view][link][:, 1:]
+        w2, v2 = quats[:, :1], quats[:, 1:]
+        scalar = w1 * w2 - (v1 * v2).sum(1, keepdim=True)
+        world_quats = torch.cat([scalar, w1 * v2 + w2 * v1 + torch.cross(v1, v2, dim=1)], 1)
+        return world_means, world_quats
+
+    def rotate_sh(self, sh: torch.Tensor, view: int) -> torch.Tensor:
+        """[N, K, 3] link-frame SH -> world frame for ``view`` (unchanged at degree 0)."""
+        import torch  # noqa: PLC0415
+
+        if self.sh_blocks is None:
+            return sh
+        blocks = self.sh_blocks[view][self.link_index]  # [N, K, K]
+        return torch.einsum("nkc,nkj->njc", sh, blocks)
+
+    def subset(self, keep: torch.Tensor) -> None:
+        """Follow a pruning: keep the link of the Gaussians kept."""
+        self.link_index = self.link_index[keep]
 
 
 def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -246,14 +313,17 @@ def fit_appearance(
         camera = cameras[view]
         quats = params["quats"] / params["quats"].norm(dim=1, keepdim=True).clamp_min(1e-12)
         means = params["means"]
+        sh = torch.cat([params["sh0"], params["shn"]], dim=1)
         if poser is not None:
             means, quats = poser(means, quats, view)
+            if hasattr(poser, "rotate_sh"):
+                sh = poser.rotate_sh(sh, view)  # type: ignore[attr-defined]
         rgb, _, _ = rasterization(
             means.contiguous(),
             quats.contiguous(),
             params["log_scales"].exp(),
             torch.sigmoid(params["logit_opacities"]),
-            torch.cat([params["sh0"], params["shn"]], dim=1),
+            sh.contiguous(),
             torch.tensor(camera.viewmat, dtype=torch.float32)[None],
             torch.tensor(camera.K, dtype=torch.float32)[None],
             camera.width,
