@@ -193,13 +193,34 @@ def _fit_robot(config: FitAppearanceConfig, progress: Callable[[int, int], None]
         (i, render_views(_posed(result.gaussians, poser, i), [c], config.options)[0])
         for i, c in zip(views.held, held_cameras, strict=True)
     ]
+    report, provenance = _report_or_refuse(
+        result, config, {"robot": config.robot, "joints": str(config.joints), "views": len(views.images)},
+        held_out=[views.labels[i] for i in views.held],
+    )  # fmt: skip
+    with edit_twin(config.stage, create=False) as edit:
+        for link, path in links:
+            old = edit.stage.GetPrimAtPath(path)
+            custom = dict(old.GetCustomData())
+            custom[APPEARANCE_KEY] = provenance
+            with edit.edit_layer(edit.layer_of(path) or "robot"):
+                define_gaussians_prim(edit.stage, path, result.gaussians.subset(kept_links == link), custom_data=custom)
+    report["written"] = True
+    write_json(config.report, report)
+    if config.comparison is not None and views.held:
+        _comparison(config.comparison, result, [views.images[i] for i in views.held], before)
+    return report
+
+
+def _report_or_refuse(
+    result: FitResult, config: FitAppearanceConfig, what: dict[str, Any], *, held_out: list[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The JSON report and the prim's provenance of a fit, ``what`` (the fitted prim or robot) in both; an
+    unconverged fit raises here, before the twin is touched (unless ``keep_unconverged``)."""
     report = {
-        "robot": config.robot,
+        **what,
         "images": [str(p) for p in config.images],
-        "joints": str(config.joints),
         "cameras": config.cameras,
-        "views": len(views.images),
-        "held_out": [views.labels[i] for i in views.held],
+        "held_out": held_out,
         "iterations": result.iterations,
         "residual": result.residual,
         "converged": result.converged,
@@ -218,25 +239,13 @@ def _fit_robot(config: FitAppearanceConfig, progress: Callable[[int, int], None]
             "(more --iterations, or --keep-unconverged)",
         )
     provenance = {
+        **{k: v for k, v in what.items() if k not in ("prim", "robot")},
         "images": [str(p) for p in config.images],
-        "joints": str(config.joints),
-        "views": len(views.images),
         "iterations": result.iterations,
         "loss": result.residual,
         "held_out_psnr": [round(v, 3) for v in result.psnr_after],
     }
-    with edit_twin(config.stage, create=False) as edit:
-        for link, path in links:
-            old = edit.stage.GetPrimAtPath(path)
-            custom = dict(old.GetCustomData())
-            custom[APPEARANCE_KEY] = provenance
-            with edit.edit_layer(edit.layer_of(path) or "robot"):
-                define_gaussians_prim(edit.stage, path, result.gaussians.subset(kept_links == link), custom_data=custom)
-    report["written"] = True
-    write_json(config.report, report)
-    if config.comparison is not None and views.held:
-        _comparison(config.comparison, result, [views.images[i] for i in views.held], before)
-    return report
+    return report, provenance
 
 
 def _comparison(path: Path, result: FitResult, targets: list[np.ndarray], before: list[np.ndarray]) -> None:
@@ -288,34 +297,7 @@ def fit_appearance_twin(config: FitAppearanceConfig, *, progress: Callable[[int,
     result.renders = list(
         zip(held, render_views(result.gaussians, [cameras[i] for i in held], config.options), strict=True)
     )
-    report = {
-        "prim": config.prim,
-        "images": [str(p) for p in config.images],
-        "cameras": config.cameras,
-        "held_out": config.held_out,
-        "iterations": result.iterations,
-        "residual": result.residual,
-        "converged": result.converged,
-        "pruned": result.pruned,
-        "count": len(result.gaussians),
-        "psnr_before": result.psnr_before,
-        "psnr_after": result.psnr_after,
-        "ssim_before": result.ssim_before,
-        "ssim_after": result.ssim_after,
-        "written": False,
-    }
-    if not result.converged and not config.keep_unconverged:
-        raise InputError(
-            "--images",
-            f"the fit did not converge: residual {result.residual:.4g} > {config.options.max_residual}; twin unchanged "
-            "(more --iterations, or --keep-unconverged)",
-        )
-    provenance = {
-        "images": [str(p) for p in config.images],
-        "iterations": result.iterations,
-        "loss": result.residual,
-        "held_out_psnr": [round(v, 3) for v in result.psnr_after],
-    }
+    report, provenance = _report_or_refuse(result, config, {"prim": config.prim}, held_out=config.held_out)
     with edit_twin(config.stage, create=False) as edit:
         old = edit.stage.GetPrimAtPath(config.prim)
         custom = dict(old.GetCustomData())
