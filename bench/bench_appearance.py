@@ -40,7 +40,15 @@ def main() -> None:
     from splattwin.render.camera import look_at_camera
     from splattwin.robot.kinematics import load_robot
     from splattwin.usd.splats import read_gaussians_usd
-    from splattwin.vision.appearance import AppearanceConfig, LinkPoser, fit_appearance, psnr, render_views
+    from splattwin.vision.appearance import (
+        AppearanceConfig,
+        LinkPoser,
+        fit_appearance,
+        psnr,
+        render_views,
+        shade_sh,
+        unit_shading,
+    )
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--states", type=int, default=16, help="training joint states (x 3 cameras)")
@@ -50,6 +58,7 @@ def main() -> None:
     parser.add_argument("--per-link", type=int, default=900, help="Gaussians per link (Panda: 11 links, ~10k)")
     parser.add_argument("--sh-degree", type=int, default=1, help="SH degree of the fitted colours (link frame)")
     parser.add_argument("--colors-only", action="store_true", help="keep the geometry")
+    parser.add_argument("--shading", action="store_true", help="also fit a world-frame shading (irradiance SH)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     console = Console()
@@ -93,12 +102,13 @@ def main() -> None:
         f"{len(held)} held-out views ({args.held_out} states)"
     )
 
-    def mean_psnr(g: Gaussians, which: list[int]) -> tuple[float, float]:
+    def mean_psnr(g: Gaussians, which: list[int], shading: np.ndarray | None = None) -> tuple[float, float]:
         whole, inside = [], []
         with torch.no_grad():
             for v in which:
                 means, quats = poser(torch.from_numpy(g.means), torch.from_numpy(g.quats_wxyz), v)
                 sh = poser.rotate_sh(torch.from_numpy(g.sh), v)
+                sh = shade_sh(sh, quats, torch.from_numpy(unit_shading() if shading is None else shading))
                 posed = Gaussians(means.numpy(), quats.numpy(), g.scales, g.opacities, sh.numpy())
                 out = render_views(posed, [views[v]])[0]
                 whole.append(psnr(out, images[v]))
@@ -108,7 +118,11 @@ def main() -> None:
     seen = list(range(0, len(views) - len(held), max(1, (len(views) - len(held)) // len(held))))[: len(held)]
     before = mean_psnr(canonical, held)
     config = AppearanceConfig(
-        iterations=args.iterations, fit_geometry=not args.colors_only, prune_opacity=0.0, seed=args.seed
+        iterations=args.iterations,
+        fit_geometry=not args.colors_only,
+        fit_shading=args.shading,
+        prune_opacity=0.0,
+        seed=args.seed,
     )
     began = time.perf_counter()
     with Progress(console=console, transient=True) as progress:
@@ -118,11 +132,13 @@ def main() -> None:
             progress=lambda d, t: progress.update(task, completed=d, total=t),
         )  # fmt: skip
     seconds = time.perf_counter() - began
-    after, trained = mean_psnr(result.gaussians, held), mean_psnr(result.gaussians, seen)
+    after = mean_psnr(result.gaussians, held, result.shading)
+    trained = mean_psnr(result.gaussians, seen, result.shading)
     print("\n| model | held-out PSNR, whole image [dB] | inside the robot's mask [dB] | training views, whole [dB] |")
     print("|---|---|---|---|")
     print(f"| unfitted (URDF material colours) | {before[0]:.2f} | {before[1]:.2f} | |")
-    print(f"| fitted, {result.iterations} steps | {after[0]:.2f} | {after[1]:.2f} | {trained[0]:.2f} |")
+    label = f"fitted, {result.iterations} steps" + (", shading" if args.shading else "")
+    print(f"| {label} | {after[0]:.2f} | {after[1]:.2f} | {trained[0]:.2f} |")
     print(
         f"\nfit: {seconds:.1f} s ({1000 * seconds / max(result.iterations, 1):.0f} ms / step), residual "
         f"{result.residual:.4g}; Dr. Robot's Panda: 32.84 dB, target 33 dB (whole image)"

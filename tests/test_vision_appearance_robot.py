@@ -228,3 +228,23 @@ def test_fit_appearance_robot_refuses_bad_input(arm: dict, tmp_path: Path, capsy
         assert message in capsys.readouterr().err
         assert _snapshot(stage.parent) == before
     assert not (tmp_path / "r.json").exists()
+
+
+def test_shade_sh_multiplies_the_colour_by_the_irradiance_of_the_world_normal() -> None:
+    from splattwin.vision.appearance import SH_C0, shade_sh, unit_shading
+
+    c1 = 0.4886025119029199  # Y_1,0 = c1 z in 3DGS's real-SH order (-c1 y, c1 z, -c1 x)
+    colour = np.array([0.4, 0.6, 0.2], np.float32)
+    dc = (colour - 0.5) / SH_C0
+    sh = torch.tensor(np.stack([dc, dc, dc])[:, None], dtype=torch.float32)  # [3, 1, 3]
+    up, down = [1.0, 0, 0, 0], [0.0, 1.0, 0, 0]  # local z along +z; turned 180 deg about x: along -z
+    tilted = [np.cos(np.pi / 4), 0, np.sin(np.pi / 4), 0]  # 90 deg about y: local z along +x
+    quats = torch.tensor([up, down, tilted], dtype=torch.float32)
+    light = unit_shading()
+    light[2] = 0.5  # E(n) = 1 + 0.5 c1 n_z
+    out = shade_sh(sh, quats, torch.from_numpy(light)).numpy()
+    shown = SH_C0 * out[:, 0] + 0.5
+    np.testing.assert_allclose(shown[0], colour * (1 + 0.5 * c1), atol=1e-6)
+    np.testing.assert_allclose(shown[1], colour * (1 - 0.5 * c1), atol=1e-6)
+    np.testing.assert_allclose(shown[2], colour, atol=1e-6)  # n_z = 0
+    np.testing.assert_allclose(shade_sh(sh, quats, torch.from_numpy(unit_shading())).numpy(), sh.numpy(), atol=1e-6)

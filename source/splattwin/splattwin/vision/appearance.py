@@ -37,12 +37,15 @@ if TYPE_CHECKING:
 __all__ = [
     "AppearanceConfig",
     "FitResult",
+    "SH_C0",
     "LinkPoser",
     "appearance_loss",
     "fit_appearance",
     "psnr",
     "render_views",
+    "shade_sh",
     "ssim",
+    "unit_shading",
 ]
 
 Poser = Callable[["torch.Tensor", "torch.Tensor", int], tuple["torch.Tensor", "torch.Tensor"]]
@@ -61,6 +64,11 @@ class AppearanceConfig:
             2.5e-3, 2.5e-3 / 20). Defaults here are larger for the colours/opacities, since a refinement from a
             close start runs hundreds, not 30 000, steps.
         fit_geometry: also fit means, scales and quaternions (False: colours and opacities only).
+        fit_shading: with a poser (a robot), also fit a world-frame shading: each Gaussian's colour times an
+            irradiance of its world normal (its local z turned by its world orientation), SH degree 2, 9 x 3
+            coefficients starting at 1 (:func:`shade_sh`). Light fixed in the world changes a turning link's
+            shading, which colours held in the link's frame cannot follow.
+        lr_shading: step of the shading coefficients.
         prune_opacity: opacity below which a Gaussian is removed (0.005 as 3DGS; 0 turns pruning off).
         prune_every: steps between prunings.
         background: colour behind the Gaussians, RGB in [0, 1].
@@ -78,6 +86,8 @@ class AppearanceConfig:
     lr_sh0: float = 2.5e-2
     lr_shn: float = 2.5e-2 / 20
     fit_geometry: bool = True
+    fit_shading: bool = False
+    lr_shading: float = 1e-2
     prune_opacity: float = 0.005
     prune_every: int = 100
     background: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -112,8 +122,41 @@ class FitResult:
     ssim_before: list[float] = field(default_factory=list)
     ssim_after: list[float] = field(default_factory=list)
     history: list[float] = field(default_factory=list)
+    shading: np.ndarray | None = None
+    """[9, 3] the fitted world-frame irradiance SH (``fit_shading``), else None."""
     renders: list = field(default_factory=list)
     """(view, render after) pairs a caller may fill for its comparison image."""
+
+
+SH_C0 = 0.28209479177387814
+"""The degree-0 real SH basis constant (colour = SH_C0 * dc + 0.5, 3DGS's convention)."""
+
+
+def unit_shading() -> np.ndarray:
+    """[9, 3] float32 irradiance SH coefficients that shade nothing (the constant 1)."""
+    out = np.zeros((9, 3), dtype=np.float32)
+    out[0] = 1.0 / SH_C0
+    return out
+
+
+def shade_sh(sh: torch.Tensor, quats_wxyz: torch.Tensor, shading: torch.Tensor) -> torch.Tensor:
+    """SH coefficients [N, K, 3] whose colour is the given colour times the irradiance of each Gaussian's normal.
+
+    The normal is the Gaussian's local z (a disk's axis, as :func:`splattwin.robot.binding.sample_link_gaussians`
+    lays them on a surface) turned by ``quats_wxyz`` [N, 4] (world frame). The irradiance ``E(n) = sum_k L_k Y_k(n)``
+    (``shading`` [9, 3], real SH degree 2, per colour channel). With 3DGS's colour ``c = SH_C0 dc + 0.5 + ...``,
+    ``E c`` is the SH ``(E dc + (E - 1) 0.5 / SH_C0, E sh_1.., ...)``: exact before clamping.
+    """
+    import torch  # noqa: PLC0415
+
+    from splattwin.robot.posing import sh_basis_torch  # noqa: PLC0415
+
+    w, x, y, z = quats_wxyz.unbind(-1)
+    normals = torch.stack([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)], dim=-1)
+    normals = normals / normals.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    energy = sh_basis_torch(normals, 2) @ shading  # [N, 3]
+    dc = sh[:, :1] * energy[:, None] + ((energy - 1.0) * (0.5 / SH_C0))[:, None]
+    return torch.cat([dc, sh[:, 1:] * energy[:, None]], dim=1)
 
 
 class LinkPoser:
@@ -304,10 +347,17 @@ def fit_appearance(
     if degree == 0:
         trained = [k for k in trained if k != "shn"]
 
+    if config.fit_shading and poser is None:
+        raise InputError("--shading", "a world-frame shading is fitted for posed (robot) Gaussians only")
+    shading = torch.tensor(unit_shading(), requires_grad=config.fit_shading)
+
     def make_optimizer() -> torch.optim.Optimizer:
         for k in params:
             params[k].requires_grad_(k in trained)
-        return torch.optim.Adam([{"params": [params[k]], "lr": lrs[k], "name": k} for k in trained], eps=1e-15)
+        groups = [{"params": [params[k]], "lr": lrs[k], "name": k} for k in trained]
+        if config.fit_shading:
+            groups.append({"params": [shading], "lr": config.lr_shading, "name": "shading"})
+        return torch.optim.Adam(groups, eps=1e-15)
 
     def render(view: int) -> torch.Tensor:
         camera = cameras[view]
@@ -318,6 +368,8 @@ def fit_appearance(
             means, quats = poser(means, quats, view)
             if hasattr(poser, "rotate_sh"):
                 sh = poser.rotate_sh(sh, view)  # type: ignore[attr-defined]
+            if config.fit_shading:
+                sh = shade_sh(sh, quats, shading)
         rgb, _, _ = rasterization(
             means.contiguous(),
             quats.contiguous(),
@@ -394,6 +446,7 @@ def fit_appearance(
         ssim_before=ssim_before,
         ssim_after=ssim_after,
         history=history,
+        shading=shading.detach().numpy().copy() if config.fit_shading else None,
     )
 
 
