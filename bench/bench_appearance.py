@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--sh-degree", type=int, default=1, help="SH degree of the fitted colours (link frame)")
     parser.add_argument("--colors-only", action="store_true", help="keep the geometry")
     parser.add_argument("--shading", action="store_true", help="also fit a world-frame shading (irradiance SH)")
+    parser.add_argument("--image", type=Path, help="PNG: held-out views, rows target | unfitted | fitted")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     console = Console()
@@ -102,17 +103,21 @@ def main() -> None:
         f"{len(held)} held-out views ({args.held_out} states)"
     )
 
-    def mean_psnr(g: Gaussians, which: list[int], shading: np.ndarray | None = None) -> tuple[float, float]:
-        whole, inside = [], []
+    def renders(g: Gaussians, which: list[int], shading: np.ndarray | None = None) -> list[np.ndarray]:
+        out = []
         with torch.no_grad():
             for v in which:
                 means, quats = poser(torch.from_numpy(g.means), torch.from_numpy(g.quats_wxyz), v)
                 sh = poser.rotate_sh(torch.from_numpy(g.sh), v)
                 sh = shade_sh(sh, quats, torch.from_numpy(unit_shading() if shading is None else shading))
                 posed = Gaussians(means.numpy(), quats.numpy(), g.scales, g.opacities, sh.numpy())
-                out = render_views(posed, [views[v]])[0]
-                whole.append(psnr(out, images[v]))
-                inside.append(psnr(out, images[v], masks[v]))
+                out.append(render_views(posed, [views[v]])[0])
+        return out
+
+    def mean_psnr(g: Gaussians, which: list[int], shading: np.ndarray | None = None) -> tuple[float, float]:
+        drawn = renders(g, which, shading)
+        whole = [psnr(d, images[v]) for d, v in zip(drawn, which, strict=True)]
+        inside = [psnr(d, images[v], masks[v]) for d, v in zip(drawn, which, strict=True)]
         return float(np.mean(whole)), float(np.mean(inside))
 
     seen = list(range(0, len(views) - len(held), max(1, (len(views) - len(held)) // len(held))))[: len(held)]
@@ -137,6 +142,14 @@ def main() -> None:
     print("\n| model | held-out PSNR, whole image [dB] | inside the robot's mask [dB] | training views, whole [dB] |")
     print("|---|---|---|---|")
     print(f"| unfitted (URDF material colours) | {before[0]:.2f} | {before[1]:.2f} | |")
+    if args.image is not None:
+        import imageio.v3 as iio
+
+        shown = held[: len(cameras)]
+        fitted = renders(result.gaussians, shown, result.shading)
+        rows = zip([images[v] for v in shown], renders(canonical, shown), fitted, strict=True)
+        picture = np.concatenate([np.concatenate(row, axis=1) for row in rows], axis=0)
+        iio.imwrite(args.image, (np.clip(picture, 0, 1) * 255).round().astype(np.uint8))
     label = f"fitted, {result.iterations} steps" + (", shading" if args.shading else "")
     print(f"| {label} | {after[0]:.2f} | {after[1]:.2f} | {trained[0]:.2f} |")
     print(
