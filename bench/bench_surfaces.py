@@ -3,7 +3,9 @@
 Per shape (box, cylinder, L, mug with a handle, a Panda link from pybullet_data) and depth estimate (RD: the
 rasterizer's ray-Gaussian depth, the default; ED: gsplat's expected centre depth, the biased baseline): Chamfer,
 F-score at 2 mm, MSE (Robo-GS, table I) and the volume error of the cleaned mesh. Then the time of a 100k-Gaussian
-object at 2 mm voxels and of a 1M-Gaussian scene at 1 cm, with the peak RSS.
+object at 2 mm voxels and of a 1M-Gaussian scene at 1 cm, with the peak RSS. Per row also the gate of a splat
+sparse in places (:func:`splattwin.surfaces.support.surface_support`): the mesh's area no Gaussian backs, the
+Gaussians' volume it misses and the volume it adds, with the check's own seconds.
 
     PYTHONPATH=source/splattwin .venv/bin/python bench/bench_surfaces.py [--quick] [--shapes mug,box] [--modes RD]
         [--no-scene] [--regions] [--pocket-views N] [--no-curvature]
@@ -26,6 +28,16 @@ from splattwin.mesh import clean_mesh
 from splattwin.surfaces.extract import ExtractionConfig, extract_surface
 from splattwin.surfaces.metrics import compare_surfaces
 from splattwin.surfaces.sampling import discs_on_mesh
+from splattwin.surfaces.support import surface_support
+
+
+def support_columns(mesh: trimesh.Trimesh, result, voxel_m: float, table_z: float | None = None) -> str:  # noqa: ANN001
+    """The support check's numbers (percent) and seconds, as printed after each row."""
+    s = surface_support(mesh, result.region, voxel_m=voxel_m, table_z=table_z)
+    return (
+        f"unbacked {100 * s.unbacked_share:.2f}% missing {100 * s.missing_share:.2f}% "
+        f"extra {100 * s.extra_share:.2f}% ({s.seconds:.1f} s)"
+    )
 
 
 def l_shape() -> trimesh.Trimesh:
@@ -132,7 +144,7 @@ def main() -> None:
     parser.add_argument("--no-curvature", action="store_true", help="render the discs as sampled (no correction)")
     args = parser.parse_args()
     count = 30000 if args.quick else 100000
-    print(f"{'shape':12} {'depth':5} {'chamfer mm':>10} {'F@2mm':>7} {'MSE mm2':>8} {'volume':>8} {'s':>6}")
+    print(f"{'shape':12} {'depth':5} {'chamfer mm':>10} {'F@2mm':>7} {'MSE mm2':>8} {'volume':>8} {'s':>6}  support")
     for name in args.shapes.split(","):
         reference = SHAPES[name]()
         discs = discs_on_mesh(reference, count, seed=0)
@@ -146,7 +158,7 @@ def main() -> None:
             c = compare_surfaces(mesh, reference)
             print(
                 f"{name:12} {mode:5} {1000 * c.chamfer_m:10.3f} {c.fscore:7.4f} {1e6 * c.mse_m2:8.3f} "
-                f"{100 * c.volume_error:+7.2f}% {seconds:6.1f}",
+                f"{100 * c.volume_error:+7.2f}% {seconds:6.1f}  {support_columns(mesh, result, config.voxel_m)}",
                 flush=True,
             )
             if args.regions and name == "mug":
@@ -183,6 +195,7 @@ def main() -> None:
         f"({', '.join(f'{k} {v:.1f} s' for k, v in steps.items())}), {result.views} views of {result.image_px} px, "
         f"grid {result.grid}, {len(cleaned.faces)} faces; peak RSS {peak_rss_mb():.0f} MB"
     )
+    print(f"scene support: {support_columns(cleaned, result, 0.01)}; peak RSS {peak_rss_mb():.0f} MB")
 
 
 if __name__ == "__main__":
