@@ -139,3 +139,26 @@ def test_transparent_gaussians_back_nothing(box: trimesh.Trimesh, box_discs) -> 
     faint = replace(box_discs, opacities=np.full(len(box_discs), 0.05))
     support = surface_support(box, faint, voxel_m=VOXEL, config=FINE)
     assert support.unbacked_share == 1.0 and support.gaussians == 0
+
+
+def test_one_rotated_gaussians_support_is_its_three_sigma_ellipsoid_grown_by_the_tolerance() -> None:
+    """One Gaussian, sigma (8, 2, 2) mm, turned so its long axis is z; a 15 mm sphere around it. Its support's
+    half-axes are 3 sigma + t: (26, 8, 8) mm at a 2 mm voxel, so a point of the sphere is backed where
+    (z / 26)^2 + (r_xy / 8)^2 <= 1, |z| >= h with h^2 = (R^2 / 64 - 1) / (1 / 64 - 1 / 676): two caps holding
+    (R - h) / R of the sphere's area."""
+    from splattwin.gaussians import Gaussians
+
+    c = np.sqrt(0.5)
+    one = Gaussians(
+        means=np.zeros((1, 3)),
+        quats_wxyz=np.array([[c, 0.0, c, 0.0]]),  # 90 degrees about y: local x -> world -z
+        scales=np.array([[0.008, 0.002, 0.002]]),
+        opacities=np.array([0.9]),
+        sh=np.zeros((1, 1, 3)),
+    )
+    sphere = trimesh.creation.icosphere(subdivisions=5, radius=0.015)
+    support = surface_support(sphere, one, voxel_m=0.002)
+    long_axis, short_axis = 3 * 8.0 + 2.0, 3 * 2.0 + 2.0  # mm
+    h = np.sqrt((15.0**2 / short_axis**2 - 1) / (1 / short_axis**2 - 1 / long_axis**2))
+    assert 1.0 - support.unbacked_share == pytest.approx((15.0 - h) / 15.0, abs=0.01)  # 0.111
+    assert 1.0 - surface_support(sphere.apply_scale(0.5), one, voxel_m=0.002).unbacked_share == 1.0  # inside
