@@ -282,6 +282,30 @@ def test_extract_mesh_bad_input_is_one_line_and_writes_nothing(twin_with_box_on_
     assert {p: p.read_bytes() for p in stage.parent.rglob("*.usd*")} == before
 
 
+def test_extract_mesh_warns_of_extra_volume_and_still_writes(twin_with_box_on_table: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    """Extra volume above its bar warns (one line, the share) and the mesh is written: the measure replaced by one
+    reporting 7 % extra, the gate and the pipeline's handling are what is tested."""
+    import dataclasses as dc
+
+    import splattwin.surfaces.support as support
+
+    measured = support.surface_support
+
+    def inflated(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        return dc.replace(measured(*args, **kwargs), extra_share=0.07)
+
+    monkeypatch.setattr(support, "surface_support", inflated)
+    stage = twin_with_box_on_table
+    code = main(
+        ["extract-mesh", "--stage", str(stage), "--splat", "/World/Scene", "--out-prim", "/World/Objects/Block",
+         "--region", "-0.06", "-0.06", "0", "0.06", "0.06", "0.08", "--views", "24"]
+    )  # fmt: skip
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
+    assert code == 0
+    assert len(err) == 1 and "holds 7.0 % more volume than its Gaussians enclose (bar 5 %)" in err[0], err
+    assert "/World/Scene at --voxel 0.002 m" in err[0]
+
+
 # --- a splat too sparse for the voxel (the demo's block) ----------------------------------------------------------
 
 SAMPLE = Path(__file__).resolve().parents[1] / "usd_assets" / "tabletop"
