@@ -84,6 +84,11 @@ def test_a_mesh_lower_than_its_gaussians_misses_their_core(box: trimesh.Trimesh,
     t = VOXEL * FINE.area_tolerance_voxels + FINE.sigmas * THICKNESS
     expected_area = (A - 2 * t) * (B - 2 * t) / (2 * (A * B + (A + B) * (C - 0.01)))
     assert support.unbacked_share == pytest.approx(expected_area, abs=0.006)
+    # missing volume alone refuses: the same numbers with the area backed
+    from dataclasses import replace
+
+    with pytest.raises(InputError, match=r"\d+\.\d % of their volume missing \(bar 3 %\)"):
+        validate_surface(replace(support, unbacked_share=0.0), what="/World/Scene", voxel_m=VOXEL, source="x")
 
 
 def test_a_mesh_taller_than_its_gaussians_adds_extra_volume_and_is_warned(box_discs) -> None:  # noqa: ANN001
