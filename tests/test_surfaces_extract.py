@@ -272,6 +272,7 @@ def test_extract_mesh_bad_input_is_one_line_and_writes_nothing(twin_with_box_on_
         (["--region", "0", "0", "0", "-1", "1", "1"], "--region: max corner"),
         (["--object", "/World/Nothing"], "--object: no prim at /World/Nothing"),
         (["--voxel", "0"], "--voxel: must be"),
+        (["--band", "0"], "--band: must be a truncation band of 0.5..8 voxels"),
     ]
     for extra, message in cases:
         code = main(
