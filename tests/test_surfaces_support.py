@@ -167,3 +167,26 @@ def test_one_rotated_gaussians_support_is_its_three_sigma_ellipsoid_grown_by_the
     h = np.sqrt((15.0**2 / short_axis**2 - 1) / (1 / short_axis**2 - 1 / long_axis**2))
     assert 1.0 - support.unbacked_share == pytest.approx((15.0 - h) / 15.0, abs=0.01)  # 0.111
     assert 1.0 - surface_support(sphere.apply_scale(0.5), one, voxel_m=0.002).unbacked_share == 1.0  # inside
+
+
+def test_a_large_gaussian_behind_nearer_small_ones_still_backs() -> None:
+    """A point is tested against its nearest centres, not only the nearest: a 1 mm sphere 5 mm from a large
+    Gaussian's centre (sigma 10 mm: support 30.5 mm at a 0.5 mm voxel) is backed by it, although five tiny
+    Gaussians (support 0.8 mm) 2 mm from the sphere are nearer."""
+    from splattwin.gaussians import Gaussians
+
+    tiny = np.array([[0.005, 0.0, 0.002], [0.005, 0.0, -0.002], [0.005, 0.002, 0.0], [0.005, -0.002, 0.0],
+                     [0.007, 0.0, 0.0]])  # fmt: skip
+    means = np.vstack([np.zeros((1, 3)), tiny])
+    scales = np.vstack([np.full((1, 3), 0.01), np.full((len(tiny), 3), 1e-4)])
+    gaussians = Gaussians(
+        means=means,
+        quats_wxyz=np.tile([1.0, 0.0, 0.0, 0.0], (len(means), 1)),
+        scales=scales,
+        opacities=np.full(len(means), 0.9),
+        sh=np.zeros((len(means), 1, 3)),
+    )
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.001)
+    sphere.apply_translation((0.005, 0.0, 0.0))
+    assert surface_support(sphere, gaussians, voxel_m=0.0005).unbacked_share == 0.0
+    assert surface_support(sphere, gaussians.subset(np.arange(1, 6)), voxel_m=0.0005).unbacked_share == 1.0
