@@ -3,12 +3,16 @@
 Per shape (box, cylinder, L, mug with a handle, a Panda link from pybullet_data) and depth estimate (RD: the
 rasterizer's ray-Gaussian depth, the default; ED: gsplat's expected centre depth, the biased baseline): Chamfer,
 F-score at 2 mm, MSE (Robo-GS, table I) and the volume error of the cleaned mesh. Then the time of a 100k-Gaussian
-object at 2 mm voxels and of a 1M-Gaussian scene at 1 cm, with the peak RSS.
+object at 2 mm voxels and of a 1M-Gaussian scene at 1 cm, with the peak RSS. Per row also the gate of a splat
+sparse in places (:func:`splattwin.surfaces.support.surface_support`): the mesh's area no Gaussian backs, the
+Gaussians' volume it misses and the volume it adds, with the check's own seconds.
 
     PYTHONPATH=source/splattwin .venv/bin/python bench/bench_surfaces.py [--quick] [--shapes mug,box] [--modes RD]
-        [--no-scene] [--regions] [--pocket-views N] [--no-curvature]
+        [--no-scene] [--regions] [--pocket-views N] [--no-curvature] [--sample-block]
 
-``--quick`` uses 30k Gaussians per shape and skips the 1M scene.
+``--quick`` uses 30k Gaussians per shape and skips the 1M scene. ``--sample-block`` instead extracts the demo's
+sample block (usd_assets/tabletop, in the generator's true frame, the box around it the demo's) at several voxels
+and bands and prints the support check's numbers for each (docs/surfaces.md, "A splat sparse in places").
 """
 
 from __future__ import annotations
@@ -26,6 +30,16 @@ from splattwin.mesh import clean_mesh
 from splattwin.surfaces.extract import ExtractionConfig, extract_surface
 from splattwin.surfaces.metrics import compare_surfaces
 from splattwin.surfaces.sampling import discs_on_mesh
+from splattwin.surfaces.support import surface_support
+
+
+def support_columns(mesh: trimesh.Trimesh, result, voxel_m: float, table_z: float | None = None) -> str:  # noqa: ANN001
+    """The support check's numbers (percent) and seconds, as printed after each row."""
+    s = surface_support(mesh, result.region, voxel_m=voxel_m, table_z=table_z)
+    return (
+        f"unbacked {100 * s.unbacked_share:.2f}% missing {100 * s.missing_share:.2f}% "
+        f"extra {100 * s.extra_share:.2f}% ({s.seconds:.1f} s)"
+    )
 
 
 def l_shape() -> trimesh.Trimesh:
@@ -98,6 +112,50 @@ SHAPES = {
 }
 
 
+def sample_block_rows() -> None:
+    """The demo's sample block at voxel / band settings around the demo's (6 mm / 2): volume against the true
+    10 x 6 x 5 cm block, the support check's shares, and what the gate says."""
+    import json
+    from pathlib import Path
+
+    from splattwin.errors import InputError
+    from splattwin.geometry.transforms import Similarity
+    from splattwin.io import read_gaussians
+    from splattwin.surfaces.extract import find_table_z
+    from splattwin.surfaces.support import validate_surface
+
+    sample = Path(__file__).resolve().parents[1] / "usd_assets" / "tabletop"
+    truth = json.loads((sample / "capture.json").read_text())["truth"]["recon_from_world"]
+    scale, rotation, translation = truth["scale"], np.array(truth["rotation"]), np.array(truth["translation"])
+    to_world = Similarity(scale=1 / scale, rotation=rotation.T, translation=-(rotation.T @ translation) / scale)
+    block = trimesh.load(sample / "block.obj", force="mesh")
+    block.vertices = to_world.apply_points(np.asarray(block.vertices))
+    lo, hi = block.bounds[0] - 0.02, block.bounds[1] + 0.02
+    splat = to_world.apply_gaussians(read_gaussians(sample / "tabletop.ply"))
+    table_z = find_table_z(splat, lo, hi)
+    print(f"{'voxel / band':12} {'volume':>8} {'unbacked':>9} {'missing':>8} {'extra':>7} {'s':>5}  gate")
+    for voxel, band in ((0.006, 2), (0.005, 2), (0.006, 1), (0.004, 2), (0.004, 1), (0.003, 2), (0.003, 1), (0.002, 2)):
+        name = f"{1000 * voxel:g} mm / {band}"
+        try:
+            config = ExtractionConfig(voxel_m=voxel, trunc_voxels=band)
+            result = extract_surface(splat, lo, hi, config=config, table_z=table_z)
+        except InputError as exc:
+            print(f"{name:12} refused by the fusion: {exc.problem[:90]}...")
+            continue
+        mesh, _ = clean_mesh(result.mesh)
+        s = surface_support(mesh, result.region, voxel_m=voxel, table_z=table_z)
+        try:
+            gate = "; ".join(validate_surface(s, what="the block", voxel_m=voxel, source="bench")) or "passes"
+        except InputError:
+            gate = "refused"
+        closed = "" if mesh.is_watertight else " (not closed)"
+        print(
+            f"{name:12} {100 * (mesh.volume / block.volume - 1):+7.1f}% {100 * s.unbacked_share:8.2f}% "
+            f"{100 * s.missing_share:7.2f}% {100 * s.extra_share:6.2f}% {s.seconds:5.1f}  {gate}{closed}",
+            flush=True,
+        )
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -130,9 +188,13 @@ def main() -> None:
     parser.add_argument("--regions", action="store_true", help="where the mug's volume error sits, per region")
     parser.add_argument("--pocket-views", type=int, default=10, help="extra views into unobserved pockets")
     parser.add_argument("--no-curvature", action="store_true", help="render the discs as sampled (no correction)")
+    parser.add_argument("--sample-block", action="store_true", help="the support check on the demo's sample block")
     args = parser.parse_args()
+    if args.sample_block:
+        sample_block_rows()
+        return
     count = 30000 if args.quick else 100000
-    print(f"{'shape':12} {'depth':5} {'chamfer mm':>10} {'F@2mm':>7} {'MSE mm2':>8} {'volume':>8} {'s':>6}")
+    print(f"{'shape':12} {'depth':5} {'chamfer mm':>10} {'F@2mm':>7} {'MSE mm2':>8} {'volume':>8} {'s':>6}  support")
     for name in args.shapes.split(","):
         reference = SHAPES[name]()
         discs = discs_on_mesh(reference, count, seed=0)
@@ -146,7 +208,7 @@ def main() -> None:
             c = compare_surfaces(mesh, reference)
             print(
                 f"{name:12} {mode:5} {1000 * c.chamfer_m:10.3f} {c.fscore:7.4f} {1e6 * c.mse_m2:8.3f} "
-                f"{100 * c.volume_error:+7.2f}% {seconds:6.1f}",
+                f"{100 * c.volume_error:+7.2f}% {seconds:6.1f}  {support_columns(mesh, result, config.voxel_m)}",
                 flush=True,
             )
             if args.regions and name == "mug":
@@ -183,6 +245,7 @@ def main() -> None:
         f"({', '.join(f'{k} {v:.1f} s' for k, v in steps.items())}), {result.views} views of {result.image_px} px, "
         f"grid {result.grid}, {len(cleaned.faces)} faces; peak RSS {peak_rss_mb():.0f} MB"
     )
+    print(f"scene support: {support_columns(cleaned, result, 0.01)}; peak RSS {peak_rss_mb():.0f} MB")
 
 
 if __name__ == "__main__":

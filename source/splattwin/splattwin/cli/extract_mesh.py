@@ -41,6 +41,12 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
         help="extract the connected component of Gaussians above the table nearest this point (within --region)",
     )
     p.add_argument("--voxel", type=number, default=0.002, help="TSDF voxel edge in metres (0.002)")
+    p.add_argument(
+        "--band",
+        type=number,
+        default=1.0,
+        help="TSDF truncation band in voxels (1; a sparse splat whose rays carve its inside may need 2)",
+    )
     p.add_argument("--views", type=int, default=40, help="number of virtual views (40)")
     p.add_argument("--depth", default="RD", choices=("RD", "MD", "ED"), help="depth estimate (RD: ray-Gaussian)")
     p.add_argument("--table", default="auto", help="auto (find the region's table), none, or a height in metres")
@@ -67,6 +73,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
             point=None if args.point is None else tuple(args.point),
             mask_images=args.mask_images,
             voxel=args.voxel,
+            band_voxels=args.band,
             views=args.views,
             depth=args.depth,
             table=table_option(args.table),

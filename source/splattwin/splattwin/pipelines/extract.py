@@ -3,12 +3,15 @@
 The runner reads the scene splat (and, with ``--object``, a splat prim or a body's claimed Gaussians) in the
 twin's frame, finds the region's own table (:func:`splattwin.surfaces.extract.find_table_z`) unless told, runs
 :func:`splattwin.surfaces.extract.extract_surface` (ray-Gaussian depth views -> TSDF -> marching cubes), then the
-importer's cleaning and validation (:mod:`splattwin.mesh.clean`), and authors the mesh as ``import-mesh`` does:
-a static collider in the scene layer or, with ``--dynamic``, a rigid body with a volume x density mass prior in
-the objects layer. Everything is computed before the stage is edited; an error leaves every file untouched.
+importer's cleaning and validation (:mod:`splattwin.mesh.clean`), the check that the Gaussians back the mesh
+(:mod:`splattwin.surfaces.support`: a splat sparse in places is refused there), and authors the mesh as
+``import-mesh`` does: a static collider in the scene layer or, with ``--dynamic``, a rigid body with a volume x
+density mass prior in the objects layer. Everything is computed before the stage is edited; an error leaves every
+file untouched.
 
 Provenance: the prim's ``customData`` ``splattwin:extraction`` says what it was extracted from (splat, object or
-region), the voxel size, the views and their depth estimate, the table cut; ``splattwin:frame`` is the splat's
+region), the voxel size and band, the views and their depth estimate, the table cut, the support check's shares
+(``support``); ``splattwin:frame`` is the splat's
 own frame record, so ``align`` and ``align --invert`` move the mesh with the splat it came from.
 """
 
@@ -168,6 +171,7 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
     """Extract, clean, validate and author a mesh from the twin's Gaussians (see the module docstring)."""
     from splattwin.mesh import MeshCleaningConfig, clean_mesh, get_material, mass_prior, validate_mesh  # noqa: PLC0415
     from splattwin.surfaces.extract import extract_surface, find_table_z  # noqa: PLC0415
+    from splattwin.surfaces.support import surface_support, validate_surface  # noqa: PLC0415
 
     config.validate()
     material = get_material(config.material)
@@ -190,7 +194,7 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
 
             views = read_mask_views(twin, config.mask_images, splat=config.splat)
             seen = render_views(scene, views.cameras, mode=config.depth)
-            lo, hi, _ = masked_region(scene, views.cameras, views.masks, *seen, names=views.names)
+            lo, hi, selected = masked_region(scene, views.cameras, views.masks, *seen, names=views.names)
             lo, hi = lo - _OBJECT_MARGIN_M, hi + _OBJECT_MARGIN_M
             search_lo = lo - _TABLE_SEARCH_M
             search_hi = np.array([*(hi[:2] + _TABLE_SEARCH_M), hi[2]])
@@ -234,6 +238,13 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
             extracted = extract_surface(target, lo, hi, config=config.extraction_config(source), table_z=table_z)
         cleaned, report = clean_mesh(extracted.mesh, config=MeshCleaningConfig(), source=source)
         validate_mesh(cleaned, source=source, require_watertight=True)
+        # A splat sparse in places: the mesh checked against the Gaussians themselves, before anything is written.
+        backing = scene.subset(selected) if config.mask_images is not None else extracted.region
+        support = surface_support(cleaned, backing, voxel_m=config.voxel, table_z=table_z)
+        support_warnings = validate_surface(
+            support, what=what if config.splat in what else f"{what} ({config.splat})", voxel_m=config.voxel,
+            source=source,
+        )  # fmt: skip
         provenance = {
             "extractedFrom": what,
             "splat": config.splat,
@@ -247,6 +258,13 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
             "regionMax": [float(v) for v in hi],
             "tableCut": "none" if table_z is None else f"{table_z:.5f}",
             "tableFrom": config.table if isinstance(config.table, str) else "given",
+            "bandVoxels": float(config.band_voxels),
+            "support": {
+                "unbackedShare": support.unbacked_share,
+                "missingShare": support.missing_share,
+                "extraShare": support.extra_share,
+                "referenceVolumeM3": support.reference_volume_m3,
+            },
         }
         if config.mask_images is not None:
             provenance["masks"] = str(views.source)
@@ -274,6 +292,7 @@ def extract_mesh(config: ExtractMeshConfig) -> ExtractMeshResult:
         )
         if refusals and not config.force:
             raise InputError(source, refusals[0])
+        warnings = support_warnings + warnings
         with twin.edit_layer(layer):
             notes = author_mesh_prim(
                 twin, config.prim, cleaned, material, dynamic=config.dynamic, custom_data=custom, mass_kg=mass_kg,

@@ -80,6 +80,8 @@ class ExtractionConfig:
 
         if not (np.isfinite(self.voxel_m) and 1e-4 <= self.voxel_m <= 0.5):
             raise InputError("--voxel", f"must be a voxel edge in metres in [0.0001, 0.5], got {self.voxel_m}")
+        if not (np.isfinite(self.trunc_voxels) and 0.5 <= self.trunc_voxels <= 8):
+            raise InputError("--band", f"must be a truncation band of 0.5..8 voxels, got {self.trunc_voxels}")
         if not 6 <= self.views <= 500:
             raise InputError("--views", f"must be 6..500 views, got {self.views}")
         if self.depth_mode not in DEPTH_MODES:
@@ -102,6 +104,8 @@ class ExtractionResult:
         tsdf: the fused grid (after the table cut), for diagnostics (the benchmark's ``--regions``).
         seen_through_share: the share of surface voxels seen through by four or more views
             (:attr:`ExtractionConfig.max_seen_through_share`).
+        region: the Gaussians rendered, as given (before the curvature correction): what
+            :func:`splattwin.surfaces.support.surface_support` checks the mesh against; None where not kept.
         seconds: wall time per step (views, render, holes, fuse, pockets, mesh).
     """
 
@@ -118,6 +122,7 @@ class ExtractionResult:
     hole_share: float
     seen_through_share: float
     tsdf: TSDFVolume | None = None
+    region: Gaussians | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -355,6 +360,7 @@ def extract_surface(
         grid_lo[2] = max(grid_lo[2], table_z - pad)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
+    given = region
     if config.curvature:
         region = curvature_corrected(region)
         seconds["curvature"] = time.perf_counter() - start
@@ -446,5 +452,6 @@ def extract_surface(
         hole_share=hole_share,
         seen_through_share=seen_through,
         tsdf=volume,
+        region=given,
         seconds=seconds,
     )
