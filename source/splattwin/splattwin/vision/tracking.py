@@ -476,7 +476,9 @@ def _check(
         raise InputError("--images", f"expected {len(images)} finite timestamps, got shape {list(times.shape)}")
     if len(times) > 1 and not (np.diff(times) > 0).all():
         i = int(np.argmax(np.diff(times) <= 0)) + 1
-        raise InputError("--images", f"timestamps not increasing: frame {i} at {times[i]:.6g} s after {times[i - 1]:.6g} s")
+        raise InputError(
+            "--images", f"timestamps not increasing: frame {i} at {times[i]:.6g} s after {times[i - 1]:.6g} s"
+        )
     seen = masks.any(axis=(0, 2, 3))
     if not seen.all():
         name = names[int(np.argmin(seen))]
