@@ -61,7 +61,7 @@ class TrackOptions:
         stop_rotation, stop_translation: early stop when every step of the last ``patience`` moved the correction
             less than these [rad], [m].
         patience: steps the stop criterion must hold.
-        scale: factor on the object's Gaussian sizes while fitting; erode_px: the rendered visible alpha is
+        scale: factor on the Gaussian sizes (the object's and the occluders') while fitting; erode_px: the rendered visible alpha is
             eroded by this many pixels (a min filter) before it meets the mask. Gaussians sampled on a mesh render
             fatter than the mesh (docs/pose.md measures it on robot links); 0.5 and 1 halve that bias as there.
         margin_px: the region of interest extends this far beyond the object's predicted and observed pixels.
@@ -209,14 +209,14 @@ class _Scene:
     backgrounds: torch.Tensor  # [C, 4]
 
 
-def _tensors(g: Gaussians, flag: float) -> tuple[torch.Tensor, ...]:
+def _tensors(g: Gaussians, flag: float, scale: float = 1.0) -> tuple[torch.Tensor, ...]:
     import torch  # noqa: PLC0415
 
     colours = np.clip(g.colors, 0.0, 1.0)
     features = np.concatenate([colours, np.full((len(g), 1), flag, np.float32)], axis=1)
     return tuple(
         torch.from_numpy(np.ascontiguousarray(a, np.float32))
-        for a in (g.means, g.quats_wxyz, g.scales, g.opacities, features)
+        for a in (g.means, g.quats_wxyz, g.scales * np.float32(scale), g.opacities, features)
     )
 
 
@@ -280,6 +280,7 @@ def _scene(
     masks: np.ndarray,
     backgrounds: np.ndarray,
     margin: int,
+    scale: float,
 ) -> _Scene:
     import torch  # noqa: PLC0415
 
@@ -293,7 +294,7 @@ def _scene(
         Ks.append(K)
         crops_i.append(image[y0 : y0 + height, x0 : x0 + width])
         crops_m.append(mask[y0 : y0 + height, x0 : x0 + width])
-    obj = _tensors(predicted, 1.0)
+    obj = _tensors(predicted, 1.0, scale)
     means = obj[0].double()
     backgrounds4 = np.concatenate([backgrounds, np.zeros((len(cameras), 1))], axis=1)
     return _Scene(
@@ -303,7 +304,7 @@ def _scene(
         scales=obj[2],
         opacities=obj[3],
         features=obj[4],
-        occluder=None if occluder is None or len(occluder) == 0 else _tensors(occluder, 0.0),
+        occluder=None if occluder is None or len(occluder) == 0 else _tensors(occluder, 0.0, scale),
         viewmats=torch.tensor(np.stack([c.viewmat for c in cameras]), dtype=torch.float32),
         Ks=torch.tensor(np.stack(Ks), dtype=torch.float32),
         width=width,
@@ -400,8 +401,9 @@ def track_frame(
         backgrounds = median_background(images, masks)
     visible = masks.any(axis=(1, 2))
     moved = rigid_gaussians(gaussians, predicted)
-    moved.scales = moved.scales * np.float32(options.scale)
-    scene = _scene(moved, occluder, cameras, images, masks, np.asarray(backgrounds, np.float64), options.margin_px)
+    scene = _scene(
+        moved, occluder, cameras, images, masks, np.asarray(backgrounds, np.float64), options.margin_px, options.scale
+    )
     delta = torch.zeros(6, dtype=torch.float64, requires_grad=True)
     optimiser = torch.optim.Adam([delta], lr=1.0)
     lrs = torch.tensor([options.lr_rotation] * 3 + [options.lr_translation] * 3, dtype=torch.float64)
