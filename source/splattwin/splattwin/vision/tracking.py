@@ -61,9 +61,10 @@ class TrackOptions:
         stop_rotation, stop_translation: early stop when every step of the last ``patience`` moved the correction
             less than these [rad], [m].
         patience: steps the stop criterion must hold.
-        scale: factor on the Gaussian sizes (the object's and the occluders') while fitting; erode_px: the rendered visible alpha is
-            eroded by this many pixels (a min filter) before it meets the mask. Gaussians sampled on a mesh render
-            fatter than the mesh (docs/pose.md measures it on robot links); 0.5 and 1 halve that bias as there.
+        scale: factor on the Gaussian sizes (the object's and the occluders') while fitting.
+        erode_px: the rendered visible alpha is eroded by this many pixels (a min filter) before it meets the
+            mask. Gaussians sampled on a mesh render fatter than the mesh (docs/pose.md measures it on robot
+            links); ``scale`` 0.5 and one pixel of erosion correct most of that bias, as there.
         margin_px: the region of interest extends this far beyond the object's predicted and observed pixels.
         backend: rasterizer backend ("cpu", "gsplat", "auto").
     """
