@@ -12,7 +12,7 @@ from splattwin.errors import InputError
 from splattwin.vision.tracking import TrackOptions, predict_pose, rotation_error_deg, track_frame, track_object
 
 SIZE = 64
-FAST = TrackOptions(iterations=25, first_iterations=50)
+FAST = TrackOptions(iterations=25, first_iterations=50, scale=0.5, erode_px=1)  # mesh-sampled Gaussians
 
 
 def _errors(found: np.ndarray, truth: np.ndarray) -> tuple[float, float]:

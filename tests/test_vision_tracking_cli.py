@@ -78,6 +78,7 @@ def _args(twin: dict, out: Path, images: list[str], joints: str = "joints.csv") 
     return [
         "track-object", "--stage", str(twin["stage"]), "--object", "/World/Objects/Box", "--cameras", "front,side",
         "--images", *(str(f / i) for i in images), "--joints", str(f / joints), "--out", str(out),
+        "--scale", "0.5", "--erode", "1",  # Gaussians sampled on the mesh
     ]  # fmt: skip
 
 

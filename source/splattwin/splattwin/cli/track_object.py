@@ -21,6 +21,8 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     p.add_argument("--iterations", type=int, default=30, help="most Adam steps per frame (default 30)")
     p.add_argument("--first-iterations", type=int, default=80, help="most steps of the first frame (default 80)")
     p.add_argument("--photometric", type=float, default=0.5, help="weight of the L1 colour term (default 0.5)")
+    p.add_argument("--scale", type=float, default=1.0, help="factor on the Gaussians' sizes while fitting (1)")
+    p.add_argument("--erode", type=int, default=0, help="erode the rendered silhouette by N px (0; see docs)")
     p.add_argument("--min-iou", type=float, default=0.8, help="silhouette IoU a converged frame reaches (0.8)")
     p.add_argument("--keep-unconverged", action="store_true", help="write the poses even if a frame's fit failed")
     p.add_argument("--key", action="store_true", help="also key the poses on the object in the trajectories layer")
@@ -40,6 +42,8 @@ def run(args: argparse.Namespace, console: Any) -> int:
             raise InputError(flag, f"must be >= 1, got {value}")
     if not 0 < args.min_iou <= 1:
         raise InputError("--min-iou", f"must be in (0, 1], got {args.min_iou}")
+    if not args.scale > 0 or args.erode < 0:
+        raise InputError("--scale", f"--scale must be > 0 and --erode >= 0, got {args.scale} and {args.erode}")
     if args.photometric < 0:
         raise InputError("--photometric", f"must be >= 0, got {args.photometric}")
     cameras = [c.strip() for c in args.cameras.split(",") if c.strip()]
@@ -58,6 +62,8 @@ def run(args: argparse.Namespace, console: Any) -> int:
             first_iterations=args.first_iterations,
             photometric=args.photometric,
             min_iou=args.min_iou,
+            scale=args.scale,
+            erode_px=args.erode,
             backend=args.backend,
         ),
         keep_unconverged=args.keep_unconverged,

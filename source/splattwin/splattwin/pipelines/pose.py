@@ -200,9 +200,7 @@ def reach_image_twin(config: ReachImageConfig, *, progress: Callable[[int, int],
     if robot.gaussians is None:
         raise InputError("--robot", f"robot {config.robot} has no bound Gaussians (import it with import-robot)")
     cameras = cameras_by_name(stage, config.cameras)
-    images, masks, _, names = read_views(
-        cameras, config.cameras, config.targets, config.masks, config.background, None
-    )
+    images, masks, _, names = read_views(cameras, config.cameras, config.targets, config.masks, config.background, None)
     plan = reach_image(
         robot,
         cameras,

@@ -63,8 +63,9 @@ class TrackOptions:
         patience: steps the stop criterion must hold.
         scale: factor on the Gaussian sizes (the object's and the occluders') while fitting.
         erode_px: the rendered visible alpha is eroded by this many pixels (a min filter) before it meets the
-            mask. Gaussians sampled on a mesh render fatter than the mesh (docs/pose.md measures it on robot
-            links); ``scale`` 0.5 and one pixel of erosion correct most of that bias, as there.
+            mask. The defaults (1, 0) suit Gaussians fitted to images; Gaussians sampled on a mesh (disks of std =
+            their spacing) render fatter than the mesh (docs/pose.md measures it on robot links), and ``scale``
+            0.5 with one pixel of erosion correct most of that bias, as there (docs/tracking.md).
         margin_px: the region of interest extends this far beyond the object's predicted and observed pixels.
         backend: rasterizer backend ("cpu", "gsplat", "auto").
     """
@@ -79,8 +80,8 @@ class TrackOptions:
     stop_rotation: float = 2e-4
     stop_translation: float = 2e-5
     patience: int = 3
-    scale: float = 0.5
-    erode_px: int = 1
+    scale: float = 1.0
+    erode_px: int = 0
     margin_px: int = 8
     backend: str = "cpu"
 
@@ -273,6 +274,25 @@ def _regions(
     return width, height, corners
 
 
+def _in_regions(
+    g: Gaussians, cameras: Sequence[Camera], corners: list[tuple[int, int]], width: int, height: int
+) -> np.ndarray:
+    """Which Gaussians can reach any camera's region of interest (3-sigma circle test): an occluder (a robot of
+    30k Gaussians) costs only what it puts in front of or behind the object."""
+    keep = np.zeros(len(g), bool)
+    radius = 3.0 * g.scales.max(axis=1).astype(np.float64)
+    for camera, (x0, y0) in zip(cameras, corners, strict=True):
+        cam = g.means.astype(np.float64) @ camera.viewmat[:3, :3].T + camera.viewmat[:3, 3]
+        z = np.maximum(cam[:, 2], 1e-9)
+        x = camera.K[0, 0] * cam[:, 0] / z + camera.K[0, 2]
+        y = camera.K[1, 1] * cam[:, 1] / z + camera.K[1, 2]
+        r = max(camera.K[0, 0], camera.K[1, 1]) * radius / z + 1.0
+        keep |= (
+            (cam[:, 2] > camera.near) & (x + r >= x0) & (x - r <= x0 + width) & (y + r >= y0) & (y - r <= y0 + height)
+        )
+    return keep
+
+
 def _scene(
     predicted: Gaussians,
     occluder: Gaussians | None,
@@ -295,6 +315,8 @@ def _scene(
         Ks.append(K)
         crops_i.append(image[y0 : y0 + height, x0 : x0 + width])
         crops_m.append(mask[y0 : y0 + height, x0 : x0 + width])
+    if occluder is not None and len(occluder):
+        occluder = occluder.subset(_in_regions(occluder, cameras, corners, width, height))
     obj = _tensors(predicted, 1.0, scale)
     means = obj[0].double()
     backgrounds4 = np.concatenate([backgrounds, np.zeros((len(cameras), 1))], axis=1)
