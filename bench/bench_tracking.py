@@ -26,6 +26,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -212,6 +213,7 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.02, help="pixel noise std (0..1)")
     parser.add_argument("--cases", default="mujoco-mesh,mujoco-splat,splat-robot", help="comma-separated cases")
     parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--photometric", type=float, default=2.0, help="weight of the colour term (docs/tracking.md)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
@@ -225,12 +227,13 @@ def main() -> None:
     rng = np.random.default_rng(0)
     results = {}
     for case in args.cases.split(","):
-        occluders, model, options = None, gaussians, TrackOptions(iterations=args.iterations)
+        options = TrackOptions(iterations=args.iterations, photometric=args.photometric)
+        occluders, model = None, gaussians
         if case.startswith("mujoco"):
             images, masks = mujoco_frames(surface, colour, truth, views)
             if case == "mujoco-mesh":
                 model = mesh_gaussians(surface, len(gaussians))
-                options = TrackOptions(iterations=args.iterations, scale=0.5, erode_px=1)
+                options = replace(options, scale=0.5, erode_px=1)
         elif case == "splat-robot":
             occluders = robot_at(stage, times)
             images, masks = splat_frames(gaussians, truth, occluders, views)
@@ -254,10 +257,13 @@ def main() -> None:
             "mean_iou": float(np.mean([f.iou.mean() for f in frames])),
             "steps_per_frame": float(np.mean([f.iterations for f in frames])),
             "s_per_frame": seconds / len(frames),
+            "per_frame_mm": [round(float(v), 3) for v in mm],
+            "per_frame_deg": [round(float(v), 3) for v in deg],
             "mask_px": float(masks.sum(axis=(2, 3)).mean()),
             "hidden": 0.0 if occluders is None else hidden_fraction(gaussians, truth, views, masks),
         }
-        print(case, " ".join(f"{k}={v:.4g}" for k, v in results[case].items()), flush=True)
+        numbers = {k: v for k, v in results[case].items() if not k.startswith("per_frame")}
+        print(case, " ".join(f"{k}={v:.4g}" for k, v in numbers.items()), flush=True)
     print(f"load: {os.getloadavg()}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
