@@ -80,3 +80,48 @@ def test_bad_input_is_refused() -> None:
         half[:2] /= 2
         small = [views[0], type(views[0])(viewmat=views[1].viewmat, K=half, width=32, height=32)]
         track_object(gaussians, small, images, masks, np.array([0, 1 / 30]), start)
+
+
+def test_the_corrected_render_is_the_moved_gaussians_full_image_render() -> None:
+    """The fit's render (a correction about the centre, a cropped window, the occluder culled) equals the plain
+    rasterizer's full image of the Gaussians moved by the pose it reports, cropped to the same window."""
+    import torch
+
+    from splattwin.render.rasterizer import rasterization
+    from splattwin.vision import tracking
+
+    views = cameras(128)  # the window is smaller than the image, off its corner
+    images, masks = render_frames([pose(0.6, 0.0, 0.0)], views, occluder=True)
+    predicted, delta = pose(0.598, 0.001, 2.0), np.array([0.02, -0.03, 0.05, 0.002, -0.001, 0.003])
+    box, occluder = box_gaussians(400), slab_gaussians(300)
+    moved = tracking.rigid_gaussians(box, predicted)
+    scene = tracking._scene(moved, occluder, views, images[0], masks[0], np.full((2, 3), 0.9), 8, 1.0)
+    width, height, corners = tracking._regions(moved, views, masks[0], 8)
+    assert width < 128 and height < 128 and any(c != (0, 0) for c in corners)
+    with torch.no_grad():
+        rgb, visible = tracking._render(scene, torch.tensor(delta), "cpu")
+    centre = moved.means.astype(np.float64).mean(axis=0)
+    correction = np.eye(4)
+    correction[:3, :3] = tracking._rotvec_to_matrix(delta[:3])
+    correction[:3, 3] = centre + delta[3:] - correction[:3, :3] @ centre
+    final = tracking.rigid_gaussians(box, correction @ predicted)
+    for c, (camera, (x0, y0)) in enumerate(zip(views, corners, strict=True)):
+        parts = []
+        for g, flag in ((final, 1.0), (occluder, 0.0)):
+            features = np.concatenate([g.colors, np.full((len(g), 1), flag, np.float32)], axis=1)
+            parts.append([g.means, g.quats_wxyz, g.scales, g.opacities, features])
+        tensors = [torch.from_numpy(np.concatenate(p).astype(np.float32)) for p in zip(*parts, strict=True)]
+        with torch.no_grad():
+            full, _, _ = rasterization(
+                *tensors,
+                torch.tensor(camera.viewmat[None], dtype=torch.float32),
+                torch.tensor(camera.K[None], dtype=torch.float32),
+                128,
+                128,
+                backgrounds=torch.tensor([[0.9, 0.9, 0.9, 0.0]]),
+            )
+        window = full[0, y0 : y0 + height, x0 : x0 + width]
+        assert window[..., 3].sum() > 50  # the box is in the window
+        assert np.abs(window[..., 3].numpy() - visible[c].numpy()).max() < 5e-3  # float32 rounding: ~1e-3
+        difference = np.abs(window[..., :3].clamp(0, 1).numpy() - rgb[c].numpy())
+        assert difference.max() < 5e-3, difference.max()
