@@ -203,7 +203,7 @@ def main() -> None:
     import torch
     from pxr import Usd
 
-    from splattwin.pipelines.tracking import _object_gaussians
+    from splattwin.pipelines.tracking import object_gaussians
     from splattwin.vision.tracking import TrackOptions, rotation_error_deg, track_object
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -219,7 +219,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     stage = Usd.Stage.Open(str(args.stage))
-    gaussians, pose0 = _object_gaussians(stage, "/World/Objects/Block")
+    gaussians, pose0 = object_gaussians(stage, "/World/Objects/Block")
     colour = gaussians.colors.mean(axis=0)
     surface = block_mesh(stage.GetPrimAtPath("/World/Objects/Block/collision"), colour)
     times, truth = push(pose0, args.frames, 30.0)

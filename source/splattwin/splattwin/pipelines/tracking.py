@@ -19,12 +19,15 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from splattwin.errors import InputError
 from splattwin.vision.tracking import TrackedFrame, TrackOptions
+
+if TYPE_CHECKING:
+    from pxr import Usd
 
 __all__ = [
     "POSE_SUFFIXES",
@@ -32,6 +35,7 @@ __all__ = [
     "TrackObjectConfig",
     "TrackReport",
     "check_tracked",
+    "object_gaussians",
     "track_object_twin",
     "write_poses",
 ]
@@ -110,7 +114,7 @@ def write_poses(path: Path, times: np.ndarray, frames: list[TrackedFrame]) -> No
                          converged=converged)  # fmt: skip
 
 
-def _object_gaussians(stage: Any, prim_path: str) -> tuple[Any, np.ndarray]:
+def object_gaussians(stage: Usd.Stage, prim_path: str) -> tuple[Any, np.ndarray]:
     """The object's Gaussians in its own frame, and its world pose (a rigid transform) [4, 4]."""
     from pxr import Usd, UsdVol  # noqa: PLC0415
 
@@ -254,7 +258,7 @@ def track_object_twin(config: TrackObjectConfig, *, progress: Callable[[int, int
     if config.masks is not None and len(config.masks) != len(config.images):
         raise InputError("--masks", f"{len(config.images)} image sources but {len(config.masks)} mask folders")
     stage = open_usd_stage(config.stage)
-    gaussians, pose0 = _object_gaussians(stage, config.object)
+    gaussians, pose0 = object_gaussians(stage, config.object)
     if config.key:
         _check_keyable(stage, config.object)
     cameras = cameras_by_name(stage, config.cameras, "--cameras")
