@@ -58,6 +58,7 @@ VERB_MODULES = (
     "estimate_pose",
     "reach_image",
     "fit_appearance",
+    "track_object",
     "view",
 )
 """Modules of :mod:`splattwin.cli`, one per verb, in the order ``--help`` lists them."""

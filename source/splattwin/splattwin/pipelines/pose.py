@@ -27,6 +27,7 @@ __all__ = [
     "check_converged",
     "estimate_pose_twin",
     "fits_to_trajectory",
+    "read_views",
     "reach_image_twin",
 ]
 
@@ -93,7 +94,7 @@ def check_converged(fits: list[PoseFit], names: list[str], min_iou: float, sourc
         )
 
 
-def _read_views(
+def read_views(
     cameras: list[Any],
     names: list[str],
     images: list[Path],
@@ -123,7 +124,7 @@ def _read_views(
                 raise InputError(background[c], f"is {empty.shape[1]}x{empty.shape[0]}, camera {name} is {w}x{h}")
             view_masks = masks_from_background(frames.images, empty)
         else:
-            raise InputError(source, f"camera {name}: no robot mask (no alpha channel, no --masks, no --background)")
+            raise InputError(source, f"camera {name}: no mask (no alpha channel, no --masks, no --background)")
         if stamps is None:
             stamps, frame_names = frames.timestamps, frames.names
         elif len(frames.timestamps) != len(stamps) or not np.allclose(frames.timestamps, stamps, atol=1e-6):
@@ -153,7 +154,7 @@ def estimate_pose_twin(config: EstimatePoseConfig, *, progress: Callable[[int, i
     if robot.gaussians is None:
         raise InputError("--robot", f"robot {config.robot} has no bound Gaussians (import it with import-robot)")
     cameras = cameras_by_name(stage, config.cameras)
-    images, masks, times, names = _read_views(
+    images, masks, times, names = read_views(
         cameras, config.cameras, config.images, config.masks, config.background, config.fps
     )
     fits = estimate_sequence(
@@ -199,9 +200,7 @@ def reach_image_twin(config: ReachImageConfig, *, progress: Callable[[int, int],
     if robot.gaussians is None:
         raise InputError("--robot", f"robot {config.robot} has no bound Gaussians (import it with import-robot)")
     cameras = cameras_by_name(stage, config.cameras)
-    images, masks, _, names = _read_views(
-        cameras, config.cameras, config.targets, config.masks, config.background, None
-    )
+    images, masks, _, names = read_views(cameras, config.cameras, config.targets, config.masks, config.background, None)
     plan = reach_image(
         robot,
         cameras,

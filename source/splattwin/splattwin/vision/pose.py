@@ -34,6 +34,7 @@ __all__ = [
     "erode",
     "estimate_sequence",
     "masks_from_background",
+    "median_background",
     "pose_loss",
     "render_robot",
     "silhouette_iou",
@@ -273,7 +274,7 @@ def silhouette_iou(alpha: np.ndarray, mask: np.ndarray) -> float:
     return 1.0 if union == 0 else float(np.logical_and(rendered, observed).sum() / union)
 
 
-def _background(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
+def median_background(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """Median colour of each view's non-robot pixels [C, 3] (black where a view is all robot)."""
     out = np.zeros((len(images), 3), np.float32)
     for c, (image, mask) in enumerate(zip(images, masks, strict=True)):
@@ -351,7 +352,7 @@ def estimate_pose(
     width, height = cameras[0].width, cameras[0].height
     target = torch.from_numpy(images)
     target_masks = torch.from_numpy(masks.astype(np.float32))
-    backgrounds = torch.from_numpy(_background(images, masks))
+    backgrounds = torch.from_numpy(median_background(images, masks))
     viewmats0 = torch.tensor(np.stack([c.viewmat for c in cameras]), dtype=torch.float64)
     Ks = torch.tensor(np.stack([c.K for c in cameras]), dtype=torch.float32)  # noqa: N806
     prior = None if q_prior is None else torch.tensor(np.asarray(q_prior, np.float64))
