@@ -43,7 +43,7 @@ POLL_S = 0.5
 """How often the layer files' versions are compared with what was drawn [s]."""
 _PLAY_FPS = 20.0
 _PROBE_SIZE = (120, 160)  # height, width of the renders asked of a browser to learn it drew the coarse level
-_PROBE_GIVE_UP_S = 20.0  # a browser that shows no stable drawing by then (looking away, stalled) gets the full set
+_PROBE_GIVE_UP_S = 30.0  # a browser that shows no stable drawing by then (looking away, stalled) gets the full sets
 
 
 def check_port(host: str, port: int) -> None:
@@ -237,9 +237,13 @@ class TwinViewer:
         deadline, previous = time.monotonic() + _PROBE_GIVE_UP_S, None
         while self._pending and not self._stop.is_set() and time.monotonic() < deadline:
             try:
-                image = client.get_render(*_PROBE_SIZE, transport_format="png", timeout=_PROBE_GIVE_UP_S)
-            except Exception:  # noqa: BLE001 - the browser left or stalled: another one (or a reload) goes on
-                return
+                image = client.get_render(
+                    *_PROBE_SIZE, transport_format="png", timeout=max(deadline - time.monotonic(), 0.1)
+                )
+            except Exception:  # noqa: BLE001 - the browser stalled (given up on below) or left
+                if client.client_id not in self.server.get_clients():
+                    return  # the next browser to connect asks again
+                continue
             coverage = float((image[..., 3] > 0).mean())
             if previous is not None and coverage > 0.005 and abs(coverage - previous) <= 0.05 * coverage:
                 self._send_full(image)
