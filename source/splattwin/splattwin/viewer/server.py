@@ -42,7 +42,8 @@ __all__ = ["POLL_S", "TwinViewer", "check_port", "free_port", "layer_versions", 
 POLL_S = 0.5
 """How often the layer files' versions are compared with what was drawn [s]."""
 _PLAY_FPS = 20.0
-_PROBE_SIZE = (120, 160)  # height, width of the renders asked of a browser to learn it drew the coarse level
+_PROBE_SIZE = (120, 160)  # height, width of the renders asked of a browser to learn that it drew the coarse level
+_FADE_IN_S = 0.6  # viser's client grows new splats to their size over 0.5 s of frames
 _PROBE_GIVE_UP_S = 30.0  # a browser that shows no stable drawing by then (looking away, stalled) gets the full sets
 
 
@@ -226,15 +227,14 @@ class TwinViewer:
     def _probe_client(self, client: Any) -> None:
         """Send the full sets once this browser drew the coarse level (viser's client tells nothing of its frames).
 
-        A render asked of the browser is drawn after every message sent before it, so the coarse level is in it;
-        viser fades new splats in over half a second of frames, and a browser's frames are slow until then, so
-        the full sets follow once two renders in a row show the same coverage (the fade-in is over and the coarse
-        level is on screen). Sent earlier, the full sets would take the place of the coarse level before a frame
-        showed it (2-3 s a frame in software WebGL).
+        A render asked of the browser is drawn after every message sent before it, so once one comes back the
+        coarse level is in the browser's scene and fading in (viser grows new splats over 0.5 s of frames); a
+        second render asked 0.6 s later comes back after at least two frames that drew it whole. Sent earlier,
+        the full sets would take its place before a frame showed it (they take 2-3 s a frame in software WebGL).
         """
         import imageio.v3  # noqa: F401, PLC0415 - viser's get_render decodes with it; imported before the first one
 
-        deadline, previous = time.monotonic() + _PROBE_GIVE_UP_S, None
+        deadline, renders = time.monotonic() + _PROBE_GIVE_UP_S, 0
         while self._pending and not self._stop.is_set() and time.monotonic() < deadline:
             try:
                 image = client.get_render(
@@ -244,11 +244,11 @@ class TwinViewer:
                 if client.client_id not in self.server.get_clients():
                     return  # the next browser to connect asks again
                 continue
-            coverage = float((image[..., 3] > 0).mean())
-            if previous is not None and coverage > 0.005 and abs(coverage - previous) <= 0.05 * coverage:
+            renders += 1
+            if renders == 2:
                 self._send_full(image)
                 return
-            previous = coverage
+            time.sleep(_FADE_IN_S)
         self._send_full(None)
 
     def _send_full(self, probe: np.ndarray | None) -> None:
