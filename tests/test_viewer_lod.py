@@ -83,3 +83,13 @@ def test_each_node_keeps_its_share_of_the_target() -> None:
 def test_a_voxel_that_is_not_a_length_is_refused() -> None:
     with pytest.raises(ValueError, match="voxel must be a positive length"):
         merge_by_voxel(_buffers([[0, 0, 0]], [0.01], [0.5], [[1, 1, 1]]), voxel=0.0)
+
+
+def test_a_transparent_gaussian_is_left_out() -> None:
+    """Opacity 0 carries no alpha mass: its voxel disappears, and it does not move the other voxel's mean."""
+    buffers = _buffers([[0.01, 0.01, 0.01], [0.02, 0.01, 0.01], [0.5, 0.5, 0.5]], [0.01] * 3, [0.7, 0.0, 0.0],
+                       [[1, 1, 1]] * 3)  # fmt: skip
+    merged = merge_by_voxel(buffers, voxel=0.1)
+    assert len(merged["centers"]) == 1
+    np.testing.assert_allclose(merged["centers"][0], [0.01, 0.01, 0.01], rtol=1e-6)
+    assert merged["opacities"][0, 0] == pytest.approx(0.7, rel=1e-5)
