@@ -228,13 +228,14 @@ class TwinViewer:
         """Send the full sets once this browser drew the coarse level (viser's client tells nothing of its frames).
 
         A render asked of the browser is drawn after every message sent before it, so once one comes back the
-        coarse level is in the browser's scene and fading in (viser grows new splats over 0.5 s of frames); a
-        second render asked 0.6 s later comes back after at least two frames that drew it whole. Sent earlier,
-        the full sets would take its place before a frame showed it (they take 2-3 s a frame in software WebGL).
+        browser holds the coarse level, sorted, and has drawn it (that render shows it; :attr:`probe` keeps it).
+        viser grows new splats to their size over 0.5 s of frames, which the coarse level draws at up to 60 a
+        second: 0.6 s later it is on screen whole, and the full sets follow. Sent earlier, they would take its
+        place before a frame showed it (they take 2-3 s a frame in software WebGL).
         """
         import imageio.v3  # noqa: F401, PLC0415 - viser's get_render decodes with it; imported before the first one
 
-        deadline, renders = time.monotonic() + _PROBE_GIVE_UP_S, 0
+        deadline = time.monotonic() + _PROBE_GIVE_UP_S
         while self._pending and not self._stop.is_set() and time.monotonic() < deadline:
             try:
                 image = client.get_render(
@@ -244,11 +245,9 @@ class TwinViewer:
                 if client.client_id not in self.server.get_clients():
                     return  # the next browser to connect asks again
                 continue
-            renders += 1
-            if renders == 2:
-                self._send_full(image)
-                return
             time.sleep(_FADE_IN_S)
+            self._send_full(image)
+            return
         self._send_full(None)
 
     def _send_full(self, probe: np.ndarray | None) -> None:
