@@ -415,6 +415,7 @@ def test_a_million_gaussian_scene_splat_is_drawn(browser: object, tmp_path: Path
         assert viewer.model.gaussian_count == count
         _hide_frames(viewer)
         tab.goto(f"http://127.0.0.1:{port}")
+        assert viewer.full_detail.wait(600), "the full set never followed the coarse level"
         shot = _screenshot(tab, settle_s=5.0, within_s=240.0)
     finally:
         tab.close()
