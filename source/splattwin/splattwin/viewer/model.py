@@ -235,11 +235,7 @@ def merge_by_voxel(buffers: Mapping[str, np.ndarray], voxel: float) -> dict[str,
     if len(centers) == 0:
         return {"centers": np.zeros((0, 3), np.float32), "covariances": np.zeros((0, 3, 3), np.float32),
                 "rgbs": np.zeros((0, 3), np.float32), "opacities": np.zeros((0, 1), np.float32)}  # fmt: skip
-    cells = np.floor(centers / voxel).astype(np.int64)
-    cells -= cells.min(axis=0)
-    extent = cells.max(axis=0) + 1
-    keys = (cells[:, 0] * extent[1] + cells[:, 1]) * extent[2] + cells[:, 2]
-    _, voxel_of = np.unique(keys, return_inverse=True)
+    _, voxel_of = np.unique(_voxel_keys(centers, voxel), return_inverse=True)
     count = int(voxel_of.max()) + 1
 
     def total(values: np.ndarray) -> np.ndarray:  # per-voxel sums of values [N, ...] weighted by the members' w
@@ -264,12 +260,17 @@ def merge_by_voxel(buffers: Mapping[str, np.ndarray], voxel: float) -> dict[str,
     }
 
 
-def _occupied(points: np.ndarray, voxel: float) -> int:
-    """How many cubes of edge ``voxel`` the points [N, 3] fall in."""
+def _voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
+    """One int64 per point [N, 3]: equal for points in the same cube of edge ``voxel`` (corners on its multiples)."""
     cells = np.floor(np.asarray(points, dtype=np.float64) / voxel).astype(np.int64)
     cells -= cells.min(axis=0)
     extent = cells.max(axis=0) + 1
-    return len(np.unique((cells[:, 0] * extent[1] + cells[:, 1]) * extent[2] + cells[:, 2]))
+    return (cells[:, 0] * extent[1] + cells[:, 1]) * extent[2] + cells[:, 2]
+
+
+def _occupied(points: np.ndarray, voxel: float) -> int:
+    """How many cubes of edge ``voxel`` the points [N, 3] fall in."""
+    return len(np.unique(_voxel_keys(points, voxel)))
 
 
 def coarse_voxel(centers: np.ndarray, target: int) -> float:
