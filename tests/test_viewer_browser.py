@@ -1,6 +1,7 @@
 """``splattwin view`` in a real headless Chromium: the table and the robot are drawn where the project's own
 rasterizer puts them from the same camera, a joint slider moved in the browser moves the robot's pixels, the
-timeline's Play plays the keyed trajectory back, a save by another process is shown without a restart, and (with
+timeline's Play plays the keyed trajectory back, a save by another process is shown without a restart, the coarse
+first level is what the page draws first and the full sets what it draws last, and (with
 ``SPLATTWIN_BROWSER_1M=1``: minutes of software WebGL) a 1M-Gaussian scene splat is drawn.
 
 The browser tests skip when Debian's chromium or playwright is missing, unless ``SPLATTWIN_REQUIRE_BROWSER=1``
@@ -125,6 +126,8 @@ def page(served: tuple[object, object, str], browser: object) -> Iterator[object
     while not server.get_clients() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert server.get_clients(), "the browser never connected"
+    _, viewer, _ = served
+    assert viewer.full_detail.wait(120), "the full sets never followed the coarse level"  # the tests compare them
     for client in server.get_clients().values():
         client.camera.up_direction = (0.0, 0.0, 1.0)
         client.camera.fov = np.radians(FOV_DEG)
@@ -183,6 +186,100 @@ def _compared(mask: np.ndarray) -> np.ndarray:
 def _hide_frames(viewer: object) -> None:
     for handle in [*viewer.frame_handles, *viewer.camera_handles]:  # type: ignore[attr-defined]
         handle.visible = False
+
+
+# After every frame the page draws on its WebGL canvas, a grid of its pixels is read back (rows, columns).
+_FRAME_GRID = (30, 40)
+_RECORD_FRAMES = """
+window.__frames = [];
+let gl = null;
+const getContext = HTMLCanvasElement.prototype.getContext;
+HTMLCanvasElement.prototype.getContext = function (type, ...rest) {
+  const context = getContext.call(this, type, ...rest);
+  if (type === 'webgl2' && context) gl = context;
+  return context;
+};
+const raf = window.requestAnimationFrame.bind(window);
+window.requestAnimationFrame = (callback) => raf((t) => {
+  callback(t);
+  if (gl === null) return;
+  const w = gl.drawingBufferWidth, h = gl.drawingBufferHeight, px = new Uint8Array(w * h * 4), out = [];
+  gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, px);
+  for (let r = 0; r < ROWS; r++) for (let c = 0; c < COLS; c++) {
+    const i = ((h - 1 - Math.floor((r + 0.5) * h / ROWS)) * w + Math.floor((c + 0.5) * w / COLS)) * 4;
+    out.push(px[i], px[i + 1], px[i + 2]);
+  }
+  const frames = window.__frames, last = frames.length ? frames[frames.length - 1] : null;
+  if (last === null || out.some((v, k) => v !== last[k])) frames.push(out);
+});
+""".replace("ROWS", str(_FRAME_GRID[0])).replace("COLS", str(_FRAME_GRID[1]))
+
+
+def test_the_coarse_level_is_drawn_first_then_the_full_sets(browser: object, tmp_path: Path) -> None:  # noqa: ANN001
+    """First in the module, before the shared page opens: the browser's tabs share one software rasterizer, and a
+    tab drawing 47,000 Gaussians stalls the others' frames for seconds.
+
+    A plane of 1 cm red and blue stripes (4,800 Gaussians) with a coarse level of about 300: the page's first
+    drawing of the plane is the coarse level (each merged Gaussian averages both colours: purple), and its last
+    the full sets (red or blue pixels); the server sent 300-odd Gaussians first and the 4,800 after."""
+    from splattwin.viewer.server import TwinViewer, free_port
+
+    xs, ys = np.meshgrid(np.arange(80) * 0.01 - 0.395, np.arange(60) * 0.01 - 0.295)
+    n = xs.size
+    red = (np.arange(80)[None, :].repeat(60, axis=0).ravel() % 2) == 0  # columns alternate along x
+    write_ply(
+        tmp_path / "stripes.ply",
+        Gaussians(
+            means=np.stack([xs.ravel(), ys.ravel(), np.zeros(n)], axis=1).astype(np.float32),
+            quats_wxyz=np.tile(np.float32([1, 0, 0, 0]), (n, 1)),
+            scales=np.tile(np.float32([0.004, 0.006, 0.001]), (n, 1)),
+            opacities=np.full(n, 0.95, dtype=np.float32),
+            sh=rgb_to_sh0(np.where(red[:, None], [0.95, 0.05, 0.05], [0.05, 0.05, 0.95]))[:, None, :],
+        ),
+    )
+    stage = tmp_path / "twin.usda"
+    assert (
+        main(["import-splat", str(tmp_path / "stripes.ply"), "--stage", str(stage), "--prim", "/World/Scene/Splat"])
+        == 0
+    )
+    port = free_port("127.0.0.1")
+    server = viser.ViserServer(host="127.0.0.1", port=port, verbose=False)
+    viewer = TwinViewer(server, stage, coarse=300)
+    initial = server.initial_camera  # from above, the plane filling the middle of the view
+    initial.up, initial.look_at, initial.position = (0.0, 0.0, 1.0), (0.0, 0.0, 0.0), (0.0, -0.25, 0.9)
+    initial.fov = np.radians(FOV_DEG)
+    _hide_frames(viewer)
+    tab = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})  # type: ignore[attr-defined]
+    try:
+        assert 200 < viewer.first_count < 400 and viewer.model.gaussian_count == n
+        tab.add_init_script(_RECORD_FRAMES)
+        tab.goto(f"http://127.0.0.1:{port}")
+        assert viewer.full_detail.wait(120), "the full sets never followed the coarse level"
+        assert viewer.probe is not None  # the browser's render that showed the coarse level drawn
+        assert all(len(h.buffer) == n_k for h, n_k in zip(viewer.splat_handles.values(), [n], strict=True))
+        _screenshot(tab)  # settled
+        frames = np.asarray(tab.evaluate("() => window.__frames"), dtype=np.float32).reshape(-1, *_FRAME_GRID, 3)
+    finally:
+        tab.close()
+        viewer.close()
+        server.stop()
+    frames /= 255.0
+    middle = np.zeros(_FRAME_GRID, dtype=bool)
+    middle[10:20, 14:26] = True  # well inside the plane from this camera
+    drawn = [k for k, f in enumerate(frames) if (f[middle].max(axis=-1) > 0.3).mean() > 0.9]
+    assert drawn, "the plane was never drawn"
+
+    def purple(frame: np.ndarray) -> float:  # share of the middle where red and blue are both strong
+        rgb = frame[middle]
+        return float(((rgb[:, 0] > 0.2) & (rgb[:, 2] > 0.2) & (np.abs(rgb[:, 0] - rgb[:, 2]) < 0.25)).mean())
+
+    def pure(frame: np.ndarray) -> float:  # share of the middle that is one stripe's colour
+        rgb = frame[middle]
+        return float((np.abs(rgb[:, 0] - rgb[:, 2]) > 0.3).mean())
+
+    first, last = frames[drawn[0]], frames[-1]
+    assert purple(first) > 0.8 and pure(first) < 0.1, (purple(first), pure(first))
+    assert pure(last) > 0.6 and purple(last) < 0.3, (purple(last), pure(last))
 
 
 def test_table_and_robot_are_drawn_where_the_renderer_puts_them(served, page, twin: Path) -> None:  # noqa: ANN001
@@ -318,6 +415,7 @@ def test_a_million_gaussian_scene_splat_is_drawn(browser: object, tmp_path: Path
         assert viewer.model.gaussian_count == count
         _hide_frames(viewer)
         tab.goto(f"http://127.0.0.1:{port}")
+        assert viewer.full_detail.wait(600), "the full set never followed the coarse level"
         shot = _screenshot(tab, settle_s=5.0, within_s=240.0)
     finally:
         tab.close()

@@ -37,6 +37,11 @@ def test_a_missing_stage_is_one_line(tmp_path: Path, capsys) -> None:  # noqa: A
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nope.usda'}: no such USD file"
 
 
+def test_a_negative_coarse_level_is_one_line(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    assert main(["view", str(tmp_path / "twin.usda"), "--coarse", "-1"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --coarse: must be 0 (off) or a number of Gaussians, got -1"
+
+
 def test_a_stage_that_is_not_a_twin_is_shown_as_far_as_it_goes(tmp_path: Path) -> None:
     from pxr import Gf, Usd, UsdGeom
 

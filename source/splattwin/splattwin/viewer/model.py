@@ -24,6 +24,7 @@ from splattwin.geometry import quat_wxyz_to_matrix
 from splattwin.geometry.transforms import matrix_to_quat_wxyz
 
 __all__ = [
+    "COARSE_GAUSSIANS",
     "BodyMass",
     "CameraView",
     "JointRange",
@@ -34,16 +35,30 @@ __all__ = [
     "TwinModel",
     "covariances",
     "framing_view",
+    "coarse_level",
+    "coarse_voxel",
     "link_overrides",
+    "merge_by_voxel",
     "node_poses",
     "posed_overrides",
     "read_model",
+    "read_rest",
+    "read_splats",
     "rigid_pose",
     "sample_timeline",
     "splat_buffers",
     "table_outline",
 ]
 
+COARSE_GAUSSIANS = 3500
+"""How many Gaussians the coarse first level holds (about): a software-WebGL browser draws a frame of these in a
+tenth of a second, the demo's full 52,000 in 2-3 s."""
+_SPREAD_GAIN = 3.0
+"""How much the spread of a voxel's member centres counts in its merged covariance. A surface cut into voxels of
+edge v has a spread of v^2 / 12 per voxel, and Gaussians that wide on a grid of spacing v leave gaps between them:
+the demo's coarse level drew 31 % darker than its full sets. Three times the spread is a Gaussian of sigma v / 2,
+which fills the grid (measured: as bright as the full sets, every 25-pixel patch within 0.1 of them)."""
+_MAX_ALPHA = 0.999  # a member's or a merged Gaussian's opacity at most (an opaque one has infinite optical depth)
 _CONTINUOUS_RANGE = np.pi  # slider range of a joint without limits
 _TABLE_BAND_M = 0.01  # half-height of the band of Gaussians taken as the table plane's inliers when it has no rmse
 
@@ -172,6 +187,129 @@ def splat_buffers(gaussians: Gaussians) -> dict[str, np.ndarray]:
         "rgbs": sh0_to_rgb(gaussians.sh[:, 0]).astype(np.float32),
         "opacities": np.asarray(gaussians.opacities, dtype=np.float32).reshape(-1, 1),
     }
+
+
+def _footprints(covariances: np.ndarray) -> np.ndarray:
+    """sqrt(l1 l2) of the two largest eigenvalues of covariances [N, 3, 3]: the 1-sigma ellipse's area / pi of the
+    Gaussian's widest cross-section (a flat splat seen face on), float64 [N]."""
+    eigenvalues = np.linalg.eigvalsh(np.asarray(covariances, dtype=np.float64))  # ascending
+    return np.sqrt(np.clip(eigenvalues[:, 1], 0.0, None) * np.clip(eigenvalues[:, 2], 0.0, None))
+
+
+def merge_by_voxel(buffers: Mapping[str, np.ndarray], voxel: float) -> dict[str, np.ndarray]:
+    """Merge the Gaussians in each cube of a grid (edge ``voxel`` m, corners on multiples of it) into one.
+
+    Each member weighs its alpha mass ``w = opacity * a``, ``a`` the footprint ``sqrt(l1 l2)`` of its covariance's
+    two largest eigenvalues (a flat splat seen face on covers ``pi a`` at 1 sigma). The merged Gaussian matches the
+    members' mixture: mean ``sum w mu / W``, colour ``sum w rgb / W``, covariance ``sum w (Sigma + g (mu - mean)
+    (mu - mean)^T) / W``, the moment match with the centres' spread counted ``g`` = 3 times (:data:`_SPREAD_GAIN`:
+    a moment-matched level leaves gaps between voxels). Its opacity keeps the members' optical depth
+    ``tau = -ln(1 - opacity)`` integrated over their footprints, spread over its own footprint ``A``:
+    ``1 - exp(-sum tau a / A)``, so two Gaussians on top of each other compose as two layers, two side by side are
+    less opaque than each, and a voxel with one member keeps it unchanged. Members with zero opacity or footprint
+    are left out.
+
+    Args:
+        buffers: ``splat_buffers`` arrays: centers [N, 3] m, covariances [N, 3, 3] m^2, rgbs [N, 3], opacities [N, 1].
+        voxel: the grid's edge [m], > 0.
+
+    Returns:
+        The same four arrays for the M <= N merged Gaussians (float32), in the order of their voxels.
+
+    Raises:
+        ValueError: ``voxel`` not positive and finite.
+    """
+    if not (np.isfinite(voxel) and voxel > 0):
+        raise ValueError(f"merge_by_voxel: voxel must be a positive length in metres, got {voxel}")
+    centers = np.asarray(buffers["centers"], dtype=np.float64)
+    covs = np.asarray(buffers["covariances"], dtype=np.float64)
+    rgbs = np.asarray(buffers["rgbs"], dtype=np.float64)
+    alphas = np.clip(np.asarray(buffers["opacities"], dtype=np.float64).reshape(-1), 0.0, _MAX_ALPHA)
+    footprint = _footprints(covs)
+    weights = alphas * footprint
+    keep = weights > 0
+    if not keep.all():  # (a copy of every array: 2 s for a 1M splat under load, so only when needed)
+        centers, covs, rgbs, alphas, footprint, weights = (
+            a[keep] for a in (centers, covs, rgbs, alphas, footprint, weights)
+        )
+    if len(centers) == 0:
+        return {"centers": np.zeros((0, 3), np.float32), "covariances": np.zeros((0, 3, 3), np.float32),
+                "rgbs": np.zeros((0, 3), np.float32), "opacities": np.zeros((0, 1), np.float32)}  # fmt: skip
+    _, voxel_of = np.unique(_voxel_keys(centers, voxel), return_inverse=True)
+    count = int(voxel_of.max()) + 1
+
+    def total(values: np.ndarray) -> np.ndarray:  # per-voxel sums of values [N, ...] weighted by the members' w
+        flat = (weights.reshape(-1, *([1] * (values.ndim - 1))) * values).reshape(len(values), -1)
+        return np.stack([np.bincount(voxel_of, flat[:, k], count) for k in range(flat.shape[1])], axis=1)
+
+    mass = np.bincount(voxel_of, weights, count)
+    mean = total(centers) / mass[:, None]
+    offset = centers - mean[voxel_of]  # about the voxel's own mean: no cancellation of large world coordinates
+    spread = covs + _SPREAD_GAIN * offset[:, :, None] * offset[:, None, :]
+    merged_cov = (total(spread) / mass[:, None]).reshape(count, 3, 3)
+    merged_cov = 0.5 * (merged_cov + merged_cov.transpose(0, 2, 1))
+    rgb = total(rgbs) / mass[:, None]
+    depth = np.bincount(voxel_of, -np.log1p(-alphas) * footprint, count)
+    area = np.maximum(_footprints(merged_cov), np.finfo(np.float64).tiny)
+    opacity = np.clip(-np.expm1(-depth / area), 0.0, _MAX_ALPHA)
+    return {
+        "centers": mean.astype(np.float32),
+        "covariances": merged_cov.astype(np.float32),
+        "rgbs": np.clip(rgb, 0.0, 1.0).astype(np.float32),
+        "opacities": opacity.astype(np.float32).reshape(-1, 1),
+    }
+
+
+def _voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
+    """One int64 per point [N, 3]: equal for points in the same cube of edge ``voxel`` (corners on its multiples)."""
+    cells = np.floor(np.asarray(points, dtype=np.float64) / voxel).astype(np.int64)
+    cells -= cells.min(axis=0)
+    extent = cells.max(axis=0) + 1
+    return (cells[:, 0] * extent[1] + cells[:, 1]) * extent[2] + cells[:, 2]
+
+
+def _occupied(points: np.ndarray, voxel: float) -> int:
+    """How many cubes of edge ``voxel`` the points [N, 3] fall in."""
+    return len(np.unique(_voxel_keys(points, voxel)))
+
+
+def coarse_voxel(centers: np.ndarray, target: int) -> float:
+    """The voxel edge [m] at which merging centers [N, 3] gives about ``target`` Gaussians (within 15 %, after at
+    most 8 refinements: a surface's count goes as 1 / voxel^2).
+
+    Raises:
+        ValueError: no centers, or ``target`` < 1.
+    """
+    points = np.asarray(centers, dtype=np.float64)
+    if len(points) == 0 or target < 1:
+        raise ValueError(f"coarse_voxel: need Gaussians and a target >= 1, got {len(points)} Gaussians, {target}")
+    # Counted on every k-th centre, 16 or more per target voxel: the same count within a few % (a 1M splat: 0.1 s).
+    sample = points[:: max(1, len(points) // (16 * target))]
+    voxel = (float(np.ptp(points, axis=0).max()) or 1.0) / np.sqrt(target)
+    for _ in range(8):
+        count = _occupied(sample, voxel)
+        if abs(count - target) <= 0.15 * target:
+            break
+        voxel *= float(np.clip(np.sqrt(count / target), 0.25, 4.0))
+    return voxel
+
+
+def coarse_level(nodes: list[Mapping[str, np.ndarray]], target: int) -> list[dict[str, np.ndarray]]:
+    """Each node's ``splat_buffers`` merged (:func:`merge_by_voxel`) so that all hold about ``target`` Gaussians.
+
+    Each node keeps its share of the whole (a robot link with 7 % of the Gaussians keeps 7 % of the target), so
+    every object stays recognisable; one voxel size for all would spend the budget on the widest (the scene) and
+    turn the robot's links into a few blobs each. Nodes move apart (robot links), so each is merged on its own.
+    """
+    total = sum(len(node["centers"]) for node in nodes)
+    out = []
+    for node in nodes:
+        share = max(1, round(target * len(node["centers"]) / max(total, 1)))
+        if len(node["centers"]) <= share:
+            out.append({key: np.asarray(value, dtype=np.float32) for key, value in node.items()})
+            continue
+        out.append(merge_by_voxel(node, coarse_voxel(node["centers"], share)))
+    return out
 
 
 def rigid_pose(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -355,23 +493,17 @@ def posed_overrides(model: TwinModel, joints: Mapping[str, float], t: float | No
     return overrides
 
 
-def read_model(path: Path) -> TwinModel:
-    """Read a twin (or any USD stage) into a :class:`TwinModel`.
-
-    A plain USD stage, or a twin missing parts, is shown as far as it goes: what cannot be read is listed in
-    ``problems`` (a stage without Gaussian prims shows its meshes and cameras).
+def read_splats(path: Path) -> TwinModel:
+    """The first part of :func:`read_model`: the stage, its robots, joints, timeline, rest pose and splat nodes,
+    what a browser is sent first; meshes, cameras, masses and the table fit are left for :func:`read_rest`.
 
     Raises:
         StageError: the file is missing or not a readable USD layer.
     """
-    from pxr import UsdPhysics  # noqa: PLC0415
-
     from splattwin.errors import SplatTwinError  # noqa: PLC0415
     from splattwin.robot.kinematics import free_joints  # noqa: PLC0415
-    from splattwin.scene import gather_gaussians, gather_meshes  # noqa: PLC0415
+    from splattwin.scene import gather_gaussians  # noqa: PLC0415
     from splattwin.usd import open_usd_stage  # noqa: PLC0415
-    from splattwin.usd.frames import ALIGNMENT_KEY  # noqa: PLC0415
-    from splattwin.usd.identified import read_mass  # noqa: PLC0415
 
     stage = open_usd_stage(path)
     twin = bool(stage.GetRootLayer().customLayerData.get("splattwin"))
@@ -399,12 +531,26 @@ def read_model(path: Path) -> TwinModel:
             model.splats.append(
                 SplatNode(prim, scene.gaussians.subset(scene.prim_index == k), _follows(prim, overridden))
             )
-    meshes = gather_meshes(stage, overrides=overrides)
+    return model
+
+
+def read_rest(model: TwinModel) -> TwinModel:
+    """The rest of :func:`read_model` on a model from :func:`read_splats`: its meshes, cameras, bodies' masses and
+    table fit (filled in place; the model is returned)."""
+    from pxr import UsdPhysics  # noqa: PLC0415
+
+    from splattwin.errors import SplatTwinError  # noqa: PLC0415
+    from splattwin.scene import gather_meshes  # noqa: PLC0415
+    from splattwin.usd.frames import ALIGNMENT_KEY  # noqa: PLC0415
+    from splattwin.usd.identified import read_mass  # noqa: PLC0415
+
+    stage, overridden = model.stage, set(model.rest_overrides)
+    meshes = gather_meshes(stage, overrides=model.rest_overrides)
     for k, prim in enumerate(meshes.prim_paths):
         selected = meshes.prim_index == k
         color = meshes.colors[selected][0] if selected.any() else np.full(3, 0.6)
         model.meshes.append(MeshNode(prim, meshes.vertices[selected], color, _follows(prim, overridden)))
-    model.cameras = _cameras(stage, problems)
+    model.cameras = _cameras(stage, model.problems)
     for prim in stage.Traverse():
         if not prim.HasAPI(UsdPhysics.RigidBodyAPI):
             continue
@@ -419,3 +565,15 @@ def read_model(path: Path) -> TwinModel:
     if record and scene_means:
         model.table = _table_fit(dict(record).get("tableFit"), np.concatenate(scene_means).astype(np.float64))
     return model
+
+
+def read_model(path: Path) -> TwinModel:
+    """Read a twin (or any USD stage) into a :class:`TwinModel` (:func:`read_splats`, then :func:`read_rest`).
+
+    A plain USD stage, or a twin missing parts, is shown as far as it goes: what cannot be read is listed in
+    ``problems`` (a stage without Gaussian prims shows its meshes and cameras).
+
+    Raises:
+        StageError: the file is missing or not a readable USD layer.
+    """
+    return read_rest(read_splats(path))

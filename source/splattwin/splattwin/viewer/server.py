@@ -22,11 +22,15 @@ import numpy as np
 
 from splattwin.errors import InputError
 from splattwin.viewer.model import (
+    COARSE_GAUSSIANS,
     TwinModel,
+    coarse_level,
     framing_view,
     node_poses,
     posed_overrides,
     read_model,
+    read_rest,
+    read_splats,
     rigid_pose,
     sample_timeline,
     splat_buffers,
@@ -38,6 +42,9 @@ __all__ = ["POLL_S", "TwinViewer", "check_port", "free_port", "layer_versions", 
 POLL_S = 0.5
 """How often the layer files' versions are compared with what was drawn [s]."""
 _PLAY_FPS = 20.0
+_PROBE_SIZE = (120, 160)  # height, width of the renders asked of a browser to learn that it drew the coarse level
+_FADE_IN_S = 0.6  # viser's client grows new splats to their size over 0.5 s of frames
+_PROBE_GIVE_UP_S = 30.0  # a browser that shows no stable drawing by then (looking away, stalled) gets the full sets
 
 
 def check_port(host: str, port: int) -> None:
@@ -100,19 +107,37 @@ class TwinViewer:
         on_reload: called with the new model after each reload (tests, logging).
     """
 
-    def __init__(self, server: Any, path: Path, *, on_reload: Callable[[TwinModel], None] | None = None) -> None:
+    def __init__(
+        self,
+        server: Any,
+        path: Path,
+        *,
+        on_reload: Callable[[TwinModel], None] | None = None,
+        coarse: int = COARSE_GAUSSIANS,
+        on_full_detail: Callable[[], None] | None = None,
+    ) -> None:
         self.server = server
         self.path = Path(path)
         self.on_reload = on_reload
+        self.on_full_detail = on_full_detail
+        self.coarse = coarse
         self.reloads = 0
         self.joints: dict[str, float] = {}
         self.time: float | None = None
+        self.full_detail = threading.Event()
+        """Set once every splat node holds its full set of Gaussians (at once when there is no coarse level)."""
+        self.probe: np.ndarray | None = None
+        """The browser's render [H, W, 4] that showed the coarse level drawn (None until then, or without one)."""
+        self._pending: dict[str, dict[str, np.ndarray]] = {}  # node -> full buffers still to send
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._posing = False
-        self.model = read_model(self.path)
+        self.model = read_splats(self.path)
+        self._build_splats()  # sent before the rest is even read: a browser can draw these while it is
+        server.on_client_connect(self._probe_client)
+        read_rest(self.model)
         self._versions = layer_versions(self.model.stage)
-        self._build()
+        self._build_rest()
         self._threads = [
             threading.Thread(target=self._watch, name="splattwin-view-reload", daemon=True),
             threading.Thread(target=self._play, name="splattwin-view-play", daemon=True),
@@ -121,16 +146,41 @@ class TwinViewer:
             thread.start()
 
     # --- building -----------------------------------------------------------------------------------------------
-    def _build(self) -> None:
-        model, scene, gui = self.model, self.server.scene, self.server.gui
+    def _build_splats(self) -> None:
+        """The scene's set-up, the initial camera and one splat node per Gaussian prim: the coarse level first when
+        the twin is large (the full sets follow once a browser drew it, :meth:`_probe_client`), else the full sets."""
+        model, scene = self.model, self.server.scene
         scene.set_up_direction("+z")
         # Splats are not lit: no shadow maps, no environment map (each costs a software-WebGL browser per frame).
         scene.configure_default_lights(enabled=True, cast_shadow=False)
         scene.configure_environment_map(None)
-        points = [n.gaussians.means for n in model.splats] or [n.triangles.reshape(-1, 3) for n in model.meshes]
+        points = [n.gaussians.means for n in model.splats]
         if points and self.reloads == 0:  # a new browser looks at the twin; a reload keeps the user's view
             camera = self.server.initial_camera
             eye, target = framing_view(np.concatenate(points), camera.fov)
+            camera.up, camera.look_at, camera.position = (0.0, 0.0, 1.0), target, eye
+        self.splat_handles: dict[str, Any] = {}
+        self.follows: dict[str, str | None] = {}
+        names = [_name("/gaussians", node.prim) for node in model.splats]
+        full = [splat_buffers(node.gaussians) for node in model.splats]
+        coarse_first = self.reloads == 0 and self.coarse > 0 and model.gaussian_count > 2 * self.coarse
+        sent = coarse_level(full, self.coarse) if coarse_first else full
+        self.first_count = sum(len(buffers["centers"]) for buffers in sent)
+        with self._lock, self.server.atomic():
+            for name, node, buffers in zip(names, model.splats, sent, strict=True):
+                self.splat_handles[name] = scene.add_gaussian_splats(name, **buffers)
+                self.follows[name] = node.follows
+            self._pending = dict(zip(names, full, strict=True)) if coarse_first else {}
+        if not coarse_first:
+            self.full_detail.set()
+
+    def _build_rest(self) -> None:
+        """Everything after the splats: the meshes' nodes (sent when first shown), cameras, frames, the table fit,
+        the panel and the pose."""
+        model, scene, gui = self.model, self.server.scene, self.server.gui
+        if not model.splats and model.meshes and self.reloads == 0:  # a stage of meshes: framed by them
+            camera = self.server.initial_camera
+            eye, target = framing_view(np.concatenate([n.triangles.reshape(-1, 3) for n in model.meshes]), camera.fov)
             camera.up, camera.look_at, camera.position = (0.0, 0.0, 1.0), target, eye
         gui.configure_theme(dark_mode=True, control_width="medium")  # a dark canvas: white robot links stand out
         self.joints = {j.name: self.joints.get(j.name, j.rest) for j in model.joints}
@@ -139,14 +189,8 @@ class TwinViewer:
                                       model.timeline.start, model.timeline.end))  # fmt: skip
         else:
             self.time = None
-        self.splat_handles: dict[str, Any] = {}
         self.mesh_handles: dict[str, Any] = {}
-        self.follows: dict[str, str | None] = {}
         with self.server.atomic():
-            for node in model.splats:
-                name = _name("/gaussians", node.prim)
-                self.splat_handles[name] = scene.add_gaussian_splats(name, **splat_buffers(node.gaussians))
-                self.follows[name] = node.follows
             for node in model.meshes:  # drawn when first shown (_draw_meshes): most twins' meshes outweigh splats
                 self.follows[_name("/meshes", node.prim)] = node.follows
             self.camera_handles = []
@@ -179,6 +223,46 @@ class TwinViewer:
                 )
         self._build_gui(gui)
         self._apply_pose()
+
+    def _probe_client(self, client: Any) -> None:
+        """Send the full sets once this browser drew the coarse level (viser's client tells nothing of its frames).
+
+        A render asked of the browser is drawn after every message sent before it, so once one comes back the
+        browser holds the coarse level, sorted, and has drawn it (that render shows it; :attr:`probe` keeps it).
+        viser grows new splats to their size over 0.5 s of frames, which the coarse level draws at up to 60 a
+        second: 0.6 s later it is on screen whole, and the full sets follow. Sent earlier, they would take its
+        place before a frame showed it (they take 2-3 s a frame in software WebGL).
+        """
+        import imageio.v3  # noqa: F401, PLC0415 - viser's get_render decodes with it; imported before the first one
+
+        deadline = time.monotonic() + _PROBE_GIVE_UP_S
+        while self._pending and not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                image = client.get_render(
+                    *_PROBE_SIZE, transport_format="png", timeout=max(deadline - time.monotonic(), 0.1)
+                )
+            except Exception:  # noqa: BLE001 - the browser stalled (given up on below) or left
+                if client.client_id not in self.server.get_clients():
+                    return  # the next browser to connect asks again
+                continue
+            time.sleep(_FADE_IN_S)
+            self._send_full(image)
+            return
+        self._send_full(None)
+
+    def _send_full(self, probe: np.ndarray | None) -> None:
+        """Replace each splat node's coarse Gaussians by its full set (an update: viser draws it without a fade-in)."""
+        with self._lock:
+            if not self._pending:
+                return
+            with self.server.atomic():
+                for name, buffers in self._pending.items():
+                    self.splat_handles[name].set_gaussians(**buffers)
+            self._pending = {}
+            self.probe = probe
+        self.full_detail.set()
+        if self.on_full_detail is not None:
+            self.on_full_detail()
 
     def _draw_meshes(self) -> None:
         """Send the mesh prims to the browser, once, posed as the robot is now (hidden until this is asked for)."""
@@ -330,9 +414,11 @@ class TwinViewer:
             self._versions = layer_versions(model.stage)
             self.model = model
             self.reloads += 1
+            self._pending = {}  # a coarse level still shown is replaced by the full sets
             self.server.scene.reset()
             self.server.gui.reset()
-            self._build()
+            self._build_splats()
+            self._build_rest()
         if self.on_reload is not None:
             self.on_reload(model)
 
@@ -376,21 +462,31 @@ class TwinViewer:
             thread.join(timeout=2.0)
 
 
-def serve(path: Path, *, host: str = "127.0.0.1", port: int = 8080, announce: Callable[[str], None] = print) -> None:
+def serve(
+    path: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    coarse: int = COARSE_GAUSSIANS,
+    announce: Callable[[str], None] = print,
+) -> None:
     """Serve the viewer until Ctrl-C (which propagates as ``KeyboardInterrupt`` after the server stopped).
 
-    The URL is announced as soon as the server listens, so a browser loads the page while the twin is read; the
-    scene streams in as it is drawn, and a second line says when it is all there.
+    The URL is announced as soon as the server listens, before OpenUSD is even imported, so a browser loads the
+    page while the twin is read; the scene streams in as it is drawn (a coarse level of about ``coarse``
+    Gaussians first, 0: the full sets at once), and a line says when it is all there and when the full sets went.
 
     Raises:
-        InputError / StageError: a port in use, a missing or unreadable stage (before anything is served).
+        InputError / StageError: a port in use, a missing stage (before anything is served) or one that is not a
+            readable USD file (the server stops again).
     """
     import viser  # noqa: PLC0415
 
-    from splattwin.usd import open_usd_stage  # noqa: PLC0415
+    from splattwin.errors import StageError  # noqa: PLC0415
 
     start = time.perf_counter()
-    open_usd_stage(path)  # a missing or broken file: one line before the server starts
+    if not Path(path).is_file():  # the rest of open_usd_stage's checks need OpenUSD (0.4 s): after the URL
+        raise StageError(path, "no such USD file")
     port = free_port(host) if port == 0 else port
     check_port(host, port)
     with contextlib.redirect_stdout(io.StringIO()):  # viser's own banner: the verb prints its line
@@ -399,10 +495,17 @@ def serve(path: Path, *, host: str = "127.0.0.1", port: int = 8080, announce: Ca
     try:
         shown = f"[{host}]" if ":" in host else host
         announce(f"viewing {path} at http://{shown}:{port}; Ctrl-C stops")
-        viewer = TwinViewer(server, path)
+
+        def full_detail() -> None:
+            announce(f"full detail: the browser drew the coarse level ({time.perf_counter() - start:.1f} s)")
+
+        viewer = TwinViewer(server, path, coarse=coarse, on_full_detail=full_detail)
         model = viewer.model
+        first = (
+            f" (a coarse level of {viewer.first_count:,} first)" if viewer.first_count < model.gaussian_count else ""
+        )
         announce(
-            f"drawn: {model.gaussian_count:,} Gaussians in {len(model.splats)} splat nodes, "
+            f"drawn: {model.gaussian_count:,} Gaussians in {len(model.splats)} splat nodes{first}, "
             f"{len(model.joints)} joints, {len(model.bodies)} bodies ({time.perf_counter() - start:.1f} s)"
         )
         while True:
