@@ -68,8 +68,12 @@ class GraspDataset:
     def subset(self, mask: np.ndarray) -> GraspDataset:
         """The demonstrations where ``mask`` [D] is true (the objects kept whole)."""
         per_demo = {f.name for f in fields(self)} - {"objects", "object_points"}
-        return GraspDataset(**{f.name: getattr(self, f.name)[mask] if f.name in per_demo else getattr(self, f.name)
-                               for f in fields(self)})
+        return GraspDataset(
+            **{
+                f.name: getattr(self, f.name)[mask] if f.name in per_demo else getattr(self, f.name)
+                for f in fields(self)
+            }
+        )
 
     def validate(self, where: str | Path = "dataset") -> None:
         """InputError naming ``where`` and the field for any wrong shape, dtype or range."""
@@ -127,27 +131,41 @@ def _validate(ds: GraspDataset, where: str) -> None:
             _fail(where, name, f"a position {far:.3g} m from the robot base: metres expected (millimetres?)")
         norm = np.linalg.norm(pose[:, 3:], axis=1)
         if np.abs(norm - 1).max() > 1e-3:
-            _fail(where, name, f"quaternions (w, x, y, z) must be unit, found norm {norm[np.argmax(np.abs(norm - 1))]:.4g}")
+            _fail(
+                where,
+                name,
+                f"quaternions (w, x, y, z) must be unit, found norm {norm[np.argmax(np.abs(norm - 1))]:.4g}",
+            )
     if (ds.mass_kg <= 0).any() or ds.mass_kg.max() > _MAX_MASS_KG:
-        _fail(where, "mass_kg", f"must be in (0, {_MAX_MASS_KG}] kg, got [{ds.mass_kg.min():.4g}, {ds.mass_kg.max():.4g}] "
-              "(grams?)")
+        _fail(
+            where,
+            "mass_kg",
+            f"must be in (0, {_MAX_MASS_KG}] kg, got [{ds.mass_kg.min():.4g}, {ds.mass_kg.max():.4g}] (grams?)",
+        )
     if (ds.mass_rel_uncertainty < 0).any() or ds.mass_rel_uncertainty.max() > 10:
         _fail(where, "mass_rel_uncertainty", "must be a relative standard deviation in [0, 10]")
     force = ds.grip_force_n
     if (force < 0).any() or force.max() > _MAX_FORCE_N:
-        _fail(where, "grip_force_n", f"must be newtons in [0, {_MAX_FORCE_N}], got max {force.max():.4g} "
-              "(millinewtons?)")
+        _fail(
+            where, "grip_force_n", f"must be newtons in [0, {_MAX_FORCE_N}], got max {force.max():.4g} (millinewtons?)"
+        )
     successful = ds.outcome == 1
     if successful.any() and force[successful].max() <= 1.0 and len(force) > 1 and force.max() <= 1.0:
         _fail(where, "grip_force_n", "every force is <= 1 N: a normalised force in [0, 1]? newtons expected")
     joints = ds.joint_targets[np.isfinite(ds.joint_targets).all(1)]
-    if len(joints) and (np.abs(joints[:, :7]).max() > 2 * np.pi or (joints[:, 7:] < -1e-3).any() or joints[:, 7:].max() > 0.05):
-        _fail(where, "joint_targets", "arm joints must be radians within +-2 pi and finger openings metres in [0, 0.05]")
+    if len(joints) and (
+        np.abs(joints[:, :7]).max() > 2 * np.pi or (joints[:, 7:] < -1e-3).any() or joints[:, 7:].max() > 0.05
+    ):
+        _fail(
+            where, "joint_targets", "arm joints must be radians within +-2 pi and finger openings metres in [0, 0.05]"
+        )
     for name in ("contacts", "outcome", "contact_sustained"):
         value = getattr(ds, name)
         if not np.issubdtype(value.dtype, np.integer) and value.dtype != bool:
             _fail(where, name, "must be integers")
-    if ((ds.outcome != 0) & (ds.outcome != 1)).any() or ((ds.contact_sustained != 0) & (ds.contact_sustained != 1)).any():
+    if ((ds.outcome != 0) & (ds.outcome != 1)).any() or (
+        (ds.contact_sustained != 0) & (ds.contact_sustained != 1)
+    ).any():
         _fail(where, "outcome", "outcome and contact_sustained must be 0 or 1")
     if (ds.contacts < 0).any() or ds.contacts.max() > 64:
         _fail(where, "contacts", "must be a count in [0, 64]")

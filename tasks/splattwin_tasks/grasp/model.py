@@ -113,7 +113,12 @@ class GraspMLP(nn.Module):
         )
         trunk_in = point_width + encoded + (2 if use_mass else 0)
         self.trunk = nn.Sequential(
-            nn.Linear(trunk_in, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU()
+            nn.Linear(trunk_in, width),
+            nn.ReLU(),
+            nn.Linear(width, width),
+            nn.ReLU(),
+            nn.Linear(width, width),
+            nn.ReLU(),
         )
         self.pose_head = nn.Linear(width, 3)
         self.joint_head = nn.Linear(width, joints)
@@ -189,7 +194,9 @@ class Phase1Cfg:
     seed: int = 0
 
 
-def phase1_losses(model: GraspMLP, batch: GraspBatch, *, f_max_n: float, force_weight: float) -> dict[str, torch.Tensor]:
+def phase1_losses(
+    model: GraspMLP, batch: GraspBatch, *, f_max_n: float, force_weight: float
+) -> dict[str, torch.Tensor]:
     """Algorithm 2's losses on ``batch``: ``action`` (MSE of the grasp centre in cm and of the joints in 0.1 rad,
     successful demonstrations only), ``contact`` (BCE of the logit pair against the outcomes), ``force``
     (``force_weight`` x MSE against DREAM's label, successful demonstrations only) and their sum ``total``."""
@@ -223,7 +230,10 @@ def train_supervised(
         total, steps = 0.0, 0
         for start in range(0, len(batch), cfg.batch_size):
             losses = phase1_losses(
-                model, batch.index(order[start : start + cfg.batch_size]), f_max_n=cfg.f_max_n, force_weight=cfg.force_weight
+                model,
+                batch.index(order[start : start + cfg.batch_size]),
+                f_max_n=cfg.f_max_n,
+                force_weight=cfg.force_weight,
             )
             optimiser.zero_grad()
             losses["total"].backward()
@@ -284,11 +294,15 @@ def refine(
         rows = torch.randint(len(batch), (cfg.rollouts,), generator=generator)
         sub = batch.index(rows)
         out = model.predict(sub.points, sub.mass)
-        log_force = torch.log(grip_force_from_head(out.force, f_max_n=f_max_n, friction=friction, margin=margin).clamp_min(1e-6))
+        log_force = torch.log(
+            grip_force_from_head(out.force, f_max_n=f_max_n, friction=friction, margin=margin).clamp_min(1e-6)
+        )
         mean = torch.cat([out.centre, log_force[:, None]], dim=1)
         std = torch.tensor([cfg.centre_std_m] * 3 + [cfg.log_force_std])
         action = (mean + std * torch.randn(mean.shape, generator=generator)).detach()
-        result = rollout(rows.numpy(), action[:, :3].numpy().astype(np.float64), torch.exp(action[:, 3]).numpy().astype(np.float64))
+        result = rollout(
+            rows.numpy(), action[:, :3].numpy().astype(np.float64), torch.exp(action[:, 3]).numpy().astype(np.float64)
+        )
         success = torch.as_tensor(result["success"], dtype=torch.float32)
         sustained = torch.as_tensor(result["contact_sustained"], dtype=torch.float32)
         contacts = torch.as_tensor(result["contacts"], dtype=torch.float32)

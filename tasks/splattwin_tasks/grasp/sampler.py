@@ -120,10 +120,11 @@ def sample_antipodal(
 ) -> tuple[GraspCandidates, SamplerCounts]:
     """Antipodal contact pairs for a parallel gripper on the mesh (body frame).
 
-    Each of ``samples`` points on the convex hull (what MuJoCo collides; area-uniform) is paired with the surface point straight behind it (a ray
-    along the inward normal); the pair is kept when the line between them is inside both friction cones
-    (half-angle ``atan(friction)``), its length fits the opening (``min_width_m`` to ``max_width_m``) and, with a
-    ``closing_axis`` (body frame), it is within ``axis_tolerance_deg`` of that axis (either sign).
+    Each of ``samples`` points on the convex hull (what MuJoCo collides; area-uniform) is paired with the surface
+    point straight behind it (a ray along the inward normal). The pair is kept when the line between them is inside
+    both friction cones (half-angle ``atan(friction)``), its length fits the opening (``min_width_m`` to
+    ``max_width_m``) and, with a ``closing_axis`` (body frame), it is within ``axis_tolerance_deg`` of that axis
+    (either sign).
 
     Args:
         vertices: collision mesh vertices, body frame [V, 3] m.
