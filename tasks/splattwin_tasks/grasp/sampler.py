@@ -162,29 +162,30 @@ def sample_antipodal(
     cos_cone = math.cos(math.atan(friction))
     # Contact 0 pushes along -normal0 (into the object), contact 1 along -normal1; the line must lie in both cones.
     in_cone = found & (np.sum(-normals * axis, 1) >= cos_cone) & (np.sum(opposite_normal * axis, 1) >= cos_cone)
-    too_wide = in_cone & (width > max_width_m)
-    too_narrow = in_cone & (width < min_width_m)
-    fits = in_cone & ~too_wide & ~too_narrow
     if closing_axis is None:
-        on_axis = fits
+        aligned = in_cone
     else:
         direction = np.asarray(closing_axis, dtype=np.float64)
         direction = direction / np.linalg.norm(direction)
-        on_axis = fits & (np.abs(axis @ direction) >= math.cos(math.radians(axis_tolerance_deg)))
+        aligned = in_cone & (np.abs(axis @ direction) >= math.cos(math.radians(axis_tolerance_deg)))
+    # Widths are judged on the pairs the hand can close along: those are the ones too wide or too thin for it.
+    too_wide = aligned & (width > max_width_m)
+    too_narrow = aligned & (width < min_width_m)
+    on_axis = aligned & ~too_wide & ~too_narrow
     counts = SamplerCounts(
         sampled=samples,
         no_opposite=int((~found).sum()),
         outside_cone=int((found & ~in_cone).sum()),
         too_wide=int(too_wide.sum()),
         too_narrow=int(too_narrow.sum()),
-        off_axis=int((fits & ~on_axis).sum()),
+        off_axis=int((in_cone & ~aligned).sum()),
         kept=int(on_axis.sum()),
     )
     if counts.kept == 0:
         why = ""
-        if counts.too_wide and not (counts.too_narrow or counts.off_axis):
+        if counts.too_wide and not counts.too_narrow:
             why = f": the object is too large for the gripper's {max_width_m:.3f} m opening"
-        elif counts.too_narrow and not (counts.too_wide or counts.off_axis):
+        elif counts.too_narrow and not counts.too_wide:
             why = f": the object is too thin for the pads (under {min_width_m:.3f} m)"
         raise InputError("mesh", f"no feasible grasp found{why} ({counts.describe()})")
     contacts = np.stack([points[on_axis], opposite[on_axis]], 1)
