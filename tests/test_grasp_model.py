@@ -7,9 +7,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from tasks_support import ROOT  # noqa: F401  (puts tasks/ on the path when it is not installed)
-
-from splattwin.errors import InputError
 from splattwin_tasks.grasp import dataset as gd
 from splattwin_tasks.grasp.model import (
     GraspBatch,
@@ -24,6 +21,9 @@ from splattwin_tasks.grasp.model import (
 )
 from splattwin_tasks.grasp.sampler import sample_antipodal
 from splattwin_tasks.grasp.trials import TrialCfg, judge
+from tasks_support import ROOT  # noqa: F401  (puts tasks/ on the path when it is not installed)
+
+from splattwin.errors import InputError
 
 G = 9.81
 
@@ -117,7 +117,7 @@ def test_phase1_losses_against_hand_computed_values() -> None:
     losses = phase1_losses(_Fixed(out), batch, f_max_n=40.0, force_weight=100.0)
     # pose: (1 cm / 1 cm)^2 on x, 0 on y, z -> mean 1/3; joints: (0.1 / 0.1)^2 = 1.
     assert float(losses["action"]) == pytest.approx(1 / 3 + 1.0, rel=1e-5)
-    # BCE of logits [[0, 2], [1, -1]] against [[1, 1], [1, 0]]: -log(sigmoid(z)) for label 1, -log(1 - sigmoid(z)) for 0.
+    # BCE of logits [[0, 2], [1, -1]] against [[1, 1], [1, 0]]: -log(sigmoid(z)) for 1, -log(1 - sigmoid(z)) for 0.
     sig = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
     bce = (-math.log(sig(0)) - math.log(sig(2)) - math.log(sig(1)) - math.log(1 - sig(-1))) / 4
     assert float(losses["contact"]) == pytest.approx(bce, rel=1e-5)
@@ -295,7 +295,6 @@ def test_dataset_refuses_another_format(tmp_path) -> None:
 def test_onnx_export_matches_torch(tmp_path) -> None:
     pytest.importorskip("onnxruntime")
     import onnxruntime
-
     from splattwin_tasks.grasp.pipeline import export_onnx
 
     torch.manual_seed(0)

@@ -238,7 +238,7 @@ def train_supervised(
             optimiser.zero_grad()
             losses["total"].backward()
             optimiser.step()
-            total, steps = total + float(losses["total"]), steps + 1
+            total, steps = total + float(losses["total"].detach()), steps + 1
         history.append(total / steps)
         if on_epoch is not None:
             on_epoch(epoch, history[-1])
