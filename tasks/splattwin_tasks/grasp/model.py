@@ -123,6 +123,9 @@ class GraspMLP(nn.Module):
         self.pose_head = nn.Linear(width, 3)
         self.joint_head = nn.Linear(width, joints)
         self.contact_head = nn.Linear(width, 2)
+        # With the mass, the force head predicts its logit relative to log m: DREAM's label is proportional to the
+        # mass and, for the small values it takes, its sigmoid's logit is about log f = log m + const. Through the
+        # trunk alone (or a learned skip) Adam took hundreds of steps to start using the mass and under-fit it.
         self.force_head = nn.Linear(width, 1)
 
     def forward(self, points: torch.Tensor, mass: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
@@ -142,7 +145,8 @@ class GraspMLP(nn.Module):
             parts.append(mass)
         h = self.trunk(torch.cat(parts, dim=1))
         centre = centroid + _POSE_UNIT_M * self.pose_head(h)
-        force = torch.sigmoid(self.force_head(h)).squeeze(1)
+        logit = self.force_head(h).squeeze(1)
+        force = torch.sigmoid(logit + mass[:, 0] if self.use_mass else logit)
         return centre, self.joint_head(h), self.contact_head(h), force
 
     def predict(self, points: torch.Tensor, mass: torch.Tensor | None = None) -> GraspOutput:

@@ -516,11 +516,19 @@ def run_study(cfg: GraspConfig, *, seeds: int = 3, progress: Progress | None = N
             cells.setdefault(name, []).append([row["success_rate"] for row in rows])
             done += 1
             _tick(progress, f"seed {seed}: {name}", done, total)
+        result = _write_study(cfg, masses, cells, seed + 1, timings)
+    return result
+
+
+def _write_study(
+    cfg: GraspConfig, masses: list[float], cells: dict, seeds_done: int, timings: list[float]
+) -> dict[str, Any]:
+    """``study.json``, ``study.md`` and ``study.png`` of the seeds done so far (rewritten after each seed)."""
     table = {name: np.asarray(values) for name, values in cells.items()}
     result = {
         "masses_kg": masses,
         "trials_per_cell": cfg.trials,
-        "seeds": seeds,
+        "seeds": seeds_done,
         "rows": {
             name: {"mean": v.mean(0).tolist(), "min": v.min(0).tolist(), "max": v.max(0).tolist()}
             for name, v in table.items()
