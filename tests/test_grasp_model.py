@@ -310,3 +310,16 @@ def test_onnx_export_matches_torch(tmp_path) -> None:
         expected = net(points, mass)
     for e, g in zip(expected, got, strict=True):
         assert np.allclose(e.numpy(), g, atol=1e-5)
+
+
+def test_the_conditioned_force_logit_moves_with_log_mass_one_to_one() -> None:
+    """With the trunk blind to the mass, doubling the mass adds exactly log 2 to the force head's logit (the
+    documented skip: the logit is predicted relative to log m)."""
+    torch.manual_seed(0)
+    net = GraspMLP(use_mass=True, point_width=16, width=32)
+    with torch.no_grad():
+        net.trunk[0].weight[:, -2:] = 0.0  # the mass columns of the trunk's input
+        light = net(_cloud(), torch.tensor([[math.log(0.1), 0.1]] * 3))[3]
+        heavy = net(_cloud(), torch.tensor([[math.log(0.2), 0.1]] * 3))[3]
+    logit = lambda f: torch.log(f / (1 - f))  # noqa: E731
+    assert torch.allclose(logit(heavy) - logit(light), torch.full((3,), math.log(2.0)), atol=1e-5)
