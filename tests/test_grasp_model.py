@@ -258,6 +258,10 @@ def test_dataset_round_trip_and_external_files_with_only_the_required_arrays(tmp
     assert np.isnan(ext.joint_targets).all() and (ext.outcome == 1).all() and (ext.source == "external").all()
     merged = gd.concatenate([ds, ext])
     assert len(merged) == 8 and len(merged.objects) == 1
+    other = _dataset()
+    other.objects, other.object_points = np.array(["/World/Objects/Other"]), np.zeros((1, 12, 3))
+    with pytest.raises(InputError, match="different numbers of surface points"):
+        gd.concatenate([ds, other])
 
 
 @pytest.mark.parametrize(

@@ -244,5 +244,10 @@ def concatenate(parts: list[GraspDataset]) -> GraspDataset:
             if f.name not in ("objects", "object_points"):
                 value = getattr(part, f.name)
                 out[f.name].append(np.asarray(remap)[value] if f.name == "object_index" else value)
+    counts = {cloud.shape[0] for cloud in points}
+    if len(counts) > 1:
+        raise InputError(
+            "object_points", f"the files hold different numbers of surface points per object: {sorted(counts)}"
+        )
     merged = {name: np.concatenate(values) for name, values in out.items() if values}
     return GraspDataset(objects=np.asarray(names), object_points=np.stack(points), **merged)
