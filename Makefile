@@ -13,7 +13,7 @@ $(STAMP): source/splattwin/pyproject.toml tasks/pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, as the CPU wheel: a plain `torch` requirement would pull several GB of CUDA packages.
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
-	$(BIN)/python -m pip install --quiet -e "source/splattwin[usd,robots,sim,surfaces,decompose,view,dev]"
+	$(BIN)/python -m pip install --quiet -e "source/splattwin[usd,robots,sim,surfaces,decompose,view,onnx,dev]"
 	# The task package after the core (tasks -> core); torch is already there, so rsl-rl-lib pulls no other build.
 	$(BIN)/python -m pip install --quiet -e tasks
 	touch $(STAMP)

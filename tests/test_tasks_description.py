@@ -190,7 +190,7 @@ def test_isaac_lab_action_heights_are_the_embedded_arms() -> None:
 
 def test_tasks_package_registers_the_training_entry_point() -> None:
     project = tomllib.loads((ROOT / "tasks" / "pyproject.toml").read_text())
-    assert project["project"]["entry-points"]["splattwin.tasks"] == {"training": "splattwin_tasks.training"}
+    assert project["project"]["entry-points"]["splattwin.tasks"]["training"] == "splattwin_tasks.training"
 
 
 def test_the_core_cli_never_imports_the_tasks_package() -> None:

@@ -60,6 +60,10 @@ VERB_MODULES = (
     "fit_appearance",
     "track_object",
     "view",
+    "grasp_train",
+    "grasp_eval",
+    "grasp_export",
+    "grasp_study",
 )
 """Modules of :mod:`splattwin.cli`, one per verb, in the order ``--help`` lists them."""
 
@@ -71,6 +75,9 @@ OPTIONAL_EXTRAS = {
     "skimage": "surfaces",
     "coacd": "decompose",
     "viser": "view",
+    "onnx": "onnx",
+    "onnxruntime": "onnx",
+    "onnxscript": "onnx",
 }
 """Top-level modules of the optional extras (``source/splattwin/pyproject.toml``) -> the extra providing them: a
 verb that needs a missing one says which extra to install instead of ending in a traceback."""
