@@ -215,7 +215,8 @@ def _zero_action_checkpoint(checkpoint: Path, out: Path) -> Path:
 def test_ppo_through_isaac_labs_rsl_rl_wrapper_beats_the_zero_action(twin: str, tmp_path) -> None:
     """A short PPO run on Newton through Isaac Lab's ``RslRlVecEnvWrapper`` (Lift, 16 envs, PPO_ITERATIONS
     iterations of 24 steps, seed 3) learns: its deterministic policy, played on Isaac Lab (16 envs, 16 episodes),
-    earns a mean episode return well above the constant zero action's, played the same way (measured here, from the
+    earns a mean episode return well above the constant zero action's and lifts the block in some episodes (the zero
+    action never does), played the same way (measured here, from the
     same checkpoint with its output layer zeroed). Runs repeat bit for bit (the env seeds gymnasium's
     ``np_random``), so the margin is a measured one, not luck; docs/tasks.md says which seeds were tried."""
     from splattwin_tasks.manipulation.isaaclab_rl import IsaacLabVecEnv
@@ -246,15 +247,17 @@ def test_ppo_through_isaac_labs_rsl_rl_wrapper_beats_the_zero_action(twin: str, 
             common = {"task": config.task, "runtime": "isaaclab", "twin": twin, "seed": PPO_SEED, "episodes": 16}
             trained = play(PlayConfig(checkpoint=str(curve.checkpoint), num_envs=NUM_ENVS, **common))
             zero = _zero_action_checkpoint(curve.checkpoint, tmp_path / "zero")
-            baseline = play(PlayConfig(checkpoint=str(zero), num_envs=8, **common))
+            baseline = play(PlayConfig(checkpoint=str(zero), num_envs=NUM_ENVS, **common))
     finally:
         IsaacLabVecEnv.__init__ = original
     assert seen == ["RslRlVecEnvWrapper"] * 3  # training and both rollouts went through Isaac Lab's wrapper
     assert len(curve.mean_return) == PPO_ITERATIONS
-    assert (trained["num_envs"], baseline["num_envs"]) == (NUM_ENVS, 8)  # play honours num_envs on Isaac Lab
+    assert trained["num_envs"] == baseline["num_envs"] == NUM_ENVS  # play runs on Isaac Lab (it raised before)
     assert trained["episodes"] >= 16 and baseline["episodes"] >= 16
-    # Measured (seed 3): see docs/tasks.md. A policy that did not learn stays near the baseline.
-    assert trained["mean_return"] > baseline["mean_return"] + 1.0, (trained, baseline, curve.mean_return)
+    # Measured (seed 3, docs/tasks.md): 1.71 (3 of 16 episodes lifted) against 0.44 (none). After 8 iterations the
+    # same run's policy earned 0.23, below the baseline: a run that learned too little fails here.
+    assert trained["mean_return"] > baseline["mean_return"] + 0.6, (trained, baseline, curve.mean_return)
+    assert trained["success_rate"] > baseline["success_rate"], (trained, baseline)
 
 
 def test_push_start_pose_is_reached_and_the_block_rests_on_newton(twin: str) -> None:
