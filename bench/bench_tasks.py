@@ -6,6 +6,7 @@ Run from the repository root::
     .venv/bin/python bench/bench_tasks.py study --iterations 40       # train x eval mass table (minutes)
     .venv/bin/python bench/bench_tasks.py push --iterations 300       # Push success after training
     .venv/bin/python bench/bench_tasks.py isaaclab --envs 16 64       # Newton (CPU) beside the embedded runtime
+    .venv/bin/python bench/bench_tasks.py transfer --iterations 200   # Lift trained embedded, played in both
 
 ``steps`` prints env steps/s next to a baseline measured in the same run: the same MuJoCo models (the env splits
 its worlds over models of at most 16) stepped by ``mj_step`` alone, one after the other in one thread (no Python
@@ -18,7 +19,10 @@ evaluates every policy at every mass and prints the success table (rows: trainin
 (``--twin``, default ``.cache/isaaclab-twin/twin.usda``, what ``make test-isaaclab`` builds) in both runtimes, one
 after the other: the embedded runtime in this process, Isaac Lab 3.0 kitless on Newton (CPU) in a subprocess of
 ``.venv-isaaclab/bin/python`` (``--isaaclab-python``; the two runtimes need their two venvs), and prints the
-ratio per env count. The other modes build the demo twin first (a few seconds) and works in ``bench/.cache/tasks``.
+ratio per env count. ``transfer`` trains Lift (mass-conditioned, the arm) in the embedded runtime on that twin, then
+plays the policy deterministically in both runtimes on the same twin (``--episodes``, 32 envs, the same seed; Isaac
+Lab in the same kind of subprocess) and prints success and mean return per runtime. The other modes build the demo
+twin first (a few seconds) and work in ``bench/.cache/tasks``.
 """
 
 from __future__ import annotations
@@ -260,6 +264,51 @@ def bench_isaaclab(envs: list[int], steps: int, lab_steps: int, twin: Path, pyth
     return rows
 
 
+TRANSFER_TASK = "SplatTwin-Lift-Franka-v0"
+
+
+def _play_success(runtime: str, checkpoint: Path, twin: Path, episodes: int, num_envs: int) -> dict:
+    """Deterministic rollout of ``checkpoint`` in ``runtime``: success rate, mean return, episodes."""
+    from splattwin_tasks.training import PlayConfig, play
+
+    config = PlayConfig(
+        task=TRANSFER_TASK,
+        checkpoint=str(checkpoint),
+        runtime=runtime,
+        num_envs=num_envs,
+        episodes=episodes,
+        twin=str(twin),
+        seed=7,
+    )
+    result = play(config)
+    return {key: result[key] for key in ("runtime", "episodes", "success_rate", "mean_return")}
+
+
+def bench_transfer(iterations: int, num_envs: int, episodes: int, twin: Path, python: Path) -> dict:
+    """Lift trained in the embedded runtime on ``twin``, played in the embedded runtime here and in Isaac Lab on
+    Newton in a subprocess of ``python`` (same twin, checkpoint, env count and seed)."""
+    import os
+    import subprocess
+
+    start = time.perf_counter()
+    checkpoint = _train(TRANSFER_TASK, CACHE / "transfer", iterations, num_envs, twin, True, {"robot_model": "arm"})
+    minutes = (time.perf_counter() - start) / 60
+    rows = [_play_success("embedded", checkpoint, twin, episodes, 32)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "source" / "splattwin"), str(ROOT / "tasks")])}
+    command = [str(python), __file__, "_transfer_child", "--twin", str(twin), "--episodes", str(episodes)]
+    out = subprocess.run(
+        [*command, "--checkpoint", str(checkpoint)], check=True, capture_output=True, text=True, env=env
+    ).stdout
+    rows.append(json.loads(out.strip().splitlines()[-1]))
+    return {
+        "task": TRANSFER_TASK,
+        "iterations": iterations,
+        "train_minutes": minutes,
+        "checkpoint": str(checkpoint),
+        "rows": rows,
+    }
+
+
 def _markdown(study: dict) -> str:
     header = "| train \\ eval | " + " | ".join(f"{m:.3f} kg" for m in study["eval_masses_kg"]) + " |"
     lines = [header, "|" + "---|" * (len(study["eval_masses_kg"]) + 1)]
@@ -274,7 +323,9 @@ def _markdown(study: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=("steps", "study", "push", "isaaclab", "_isaaclab_child"))
+    parser.add_argument(
+        "mode", choices=("steps", "study", "push", "isaaclab", "transfer", "_isaaclab_child", "_transfer_child")
+    )
     parser.add_argument("--num-envs", type=int, default=64)
     parser.add_argument("--steps", type=int, default=300, help="steps: policy steps to time")
     parser.add_argument("--iterations", type=int, default=40, help="study/push: PPO iterations per policy")
@@ -290,10 +341,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lab-steps", type=int, default=30, help="isaaclab: policy steps to time on Newton")
     parser.add_argument("--twin", type=Path, default=ROOT / ".cache" / "isaaclab-twin" / "twin.usda")
     parser.add_argument("--isaaclab-python", type=Path, default=ROOT / ".venv-isaaclab" / "bin" / "python")
+    parser.add_argument("--checkpoint", type=Path, default=None, help="_transfer_child: the policy to play")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UserWarning)  # the demo twin's mass is a prior; the bench knows
     if args.mode == "_isaaclab_child":  # run by the isaaclab mode in .venv-isaaclab
         print(json.dumps({"env_steps_per_s": _time_push_steps("isaaclab", args.num_envs, args.steps, args.twin)}))
+        return 0
+    if args.mode == "_transfer_child":  # run by the transfer mode in .venv-isaaclab
+        print(json.dumps(_play_success("isaaclab", args.checkpoint, args.twin, args.episodes, 32)))
+        return 0
+    if args.mode == "transfer":
+        torch.set_num_threads(1)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        result = bench_transfer(args.iterations, args.num_envs, args.episodes, args.twin, args.isaaclab_python)
+        for row in result["rows"]:
+            print(
+                f"{TRANSFER_TASK} trained embedded ({args.iterations} iterations), played in {row['runtime']}: "
+                f"success {row['success_rate']:.0%} over {row['episodes']} episodes, mean return "
+                f"{row['mean_return']:.2f}"
+            )
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(result, indent=2))
         return 0
     if args.mode == "isaaclab":
         torch.set_num_threads(1)

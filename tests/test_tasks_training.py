@@ -100,7 +100,9 @@ def test_play_rolls_out_on_the_robot_model_the_policy_was_trained_with(run, tmp_
     with pytest.warns(UserWarning, match="MASS NOT IDENTIFIED"):
         hand = {"robot_model": "hand"}
         train(TrainConfig(**common, max_iterations=1, log_dir=str(hand_run), env=hand, progress=False))
-        assert play(PlayConfig(**common, checkpoint=str(hand_run), episodes=1))["robot_model"] == "hand"
+        played = play(PlayConfig(**common, checkpoint=str(hand_run), episodes=1))
+        assert played["robot_model"] == "hand"
+        assert played["num_envs"] == 2  # play builds the env count asked (its default is 16)
         asked = PlayConfig(**common, checkpoint=str(hand_run), episodes=1, env={"robot_model": "arm"})
         assert play(asked)["robot_model"] == "arm"
 

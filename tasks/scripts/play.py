@@ -19,7 +19,7 @@ import sys
 
 parser = argparse.ArgumentParser(description="Play a SplatTwin policy.")
 parser.add_argument("--task", type=str, default="SplatTwin-Push-Franka-v0")
-parser.add_argument("--num_envs", type=int, default=16)
+parser.add_argument("--num_envs", type=int, default=None, help="default: play's (16), or a num_envs=N override")
 parser.add_argument("--checkpoint", type=str, required=True)
 parser.add_argument("--runtime", choices=("isaaclab", "embedded"), default="isaaclab")
 parser.add_argument("--twin", type=str, default="")
@@ -40,7 +40,7 @@ def main() -> None:
     from splattwin_tasks.training import PlayConfig, parse_overrides, play
 
     items = [f"task={args.task}", f"runtime={args.runtime}", f"checkpoint={args.checkpoint}", *overrides]
-    items += [f"num_envs={args.num_envs}"]
+    items += [f"num_envs={args.num_envs}"] if args.num_envs else []  # unset: a num_envs=N override is kept
     items += [f"twin={args.twin}"] if args.twin else []
     items += ["record=true"] if args.record else []
     print(json.dumps(play(parse_overrides(PlayConfig, items)), indent=2))

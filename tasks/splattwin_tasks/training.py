@@ -381,7 +381,8 @@ def train(config: TrainConfig, *, on_iteration: Callable[[int, float, float], No
 
 
 def play(config: PlayConfig) -> dict[str, Any]:
-    """Roll a checkpoint out; returns success rate, mean episode return, episodes, and the recorded layer if any."""
+    """Roll a checkpoint out; returns success rate, mean episode return, episodes, the env count it ran, and the
+    recorded layer if any."""
     import torch  # noqa: PLC0415
     from rsl_rl.runners import OnPolicyRunner  # noqa: PLC0415
 
@@ -427,7 +428,8 @@ def play(config: PlayConfig) -> dict[str, Any]:
         runner.load(str(checkpoint), load_cfg={"actor": True}, strict=True)
     policy = runner.get_inference_policy(device=config.device)
     obs = vec_env.get_observations()
-    returns = torch.zeros(env.num_envs)
+    # The vec env's count: under Isaac Lab ``env`` is gymnasium's wrapper, which does not forward ``num_envs``.
+    returns = torch.zeros(vec_env.num_envs)
     finished_returns: list[float] = []
     frames: list[dict[str, Any]] = []
     recording = config.record
@@ -451,6 +453,7 @@ def play(config: PlayConfig) -> dict[str, Any]:
         "runtime": config.runtime,
         "robot_model": _task_cfg(env, config.runtime).robot_model if config.runtime == "embedded" else "arm",
         "checkpoint": str(checkpoint),
+        "num_envs": int(vec_env.num_envs),
         "episodes": vec_env.episodes,
         "success_rate": vec_env.successes / max(vec_env.episodes, 1),
         "mean_return": float(sum(finished_returns) / max(len(finished_returns), 1)),

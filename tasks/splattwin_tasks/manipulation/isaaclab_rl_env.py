@@ -6,12 +6,18 @@ the goal (Push's pre-push start, behind the object on the side away from the tar
 ``ManagerBasedRLEnv._reset_idx``, as the embedded runtime runs them after its commands, then brings the kinematics
 and the sensors up to date, so the first observation of an episode (the frame transformer's hand included) is that
 of the written start state, not of the pose before the reset or a zero.
+
+It also seeds gymnasium's ``np_random`` (which the start events draw from) with the env's seed: Isaac Lab's
+``seed()`` seeds torch, numpy's global state, ``random`` and Warp, not the gym env's own generator, which gymnasium
+then seeds from the OS on first use, so two runs of the same seed started from different poses (PPO on Newton did
+not repeat run to run).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from gymnasium.utils import seeding
 from isaaclab.envs import ManagerBasedRLEnv  # noqa: TID251
 
 from splattwin_tasks.manipulation.isaaclab_env import START_EVENT_MODE
@@ -20,7 +26,15 @@ __all__ = ["TaskRLEnv"]
 
 
 class TaskRLEnv(ManagerBasedRLEnv):
-    """``ManagerBasedRLEnv`` that runs the ``"start"`` events after a reset and refreshes the scene's data."""
+    """``ManagerBasedRLEnv`` that runs the ``"start"`` events after a reset and refreshes the scene's data, with
+    gymnasium's ``np_random`` seeded by the env's seed."""
+
+    def seed(self, seed: int = -1) -> int:  # type: ignore[override]  (an instance method: it seeds this env too)
+        """Isaac Lab's seeding (torch, numpy, random, Warp; called with ``cfg.seed`` at construction and by
+        ``reset(seed=...)``), then this env's ``np_random`` from the same seed."""
+        used = ManagerBasedRLEnv.seed(seed)
+        self._np_random, self._np_random_seed = seeding.np_random(used)
+        return used
 
     def _reset_idx(self, env_ids: Any) -> None:
         super()._reset_idx(env_ids)
