@@ -52,11 +52,14 @@ $(ISAACLAB_TWIN): $(STAMP)
 	$(BIN)/splattwin demo --out .cache/isaaclab-twin previews=false identify=false
 
 # The Isaac Lab tests, executed (not skipped: a missing Isaac Lab fails) in that venv. Warp's kernel cache lives
-# outside the checkout, so CI's fresh clones share it (the first compile takes minutes, later runs load it).
+# outside the checkout, so CI's fresh clones share it (the first compile takes minutes, later runs load it), as do
+# the venv's dependencies (make_isaaclab_venv.sh); PYTHONPATH puts this checkout's code first, whichever clone
+# installed itself into the shared venv last.
 WARP_CACHE ?= $(HOME)/.cache/splattwin/warp-isaaclab
 
 test-isaaclab: $(ISAACLAB_STAMP) $(ISAACLAB_TWIN)
 	WARP_CACHE_PATH=$(WARP_CACHE) SPLATTWIN_ISAACLAB_TWIN=$(CURDIR)/$(ISAACLAB_TWIN) \
+		PYTHONPATH=$(CURDIR)/source/splattwin:$(CURDIR)/tasks \
 		SPLATTWIN_REQUIRE_ISAACLAB=1 $(ISAACLAB_VENV)/bin/python -m pytest -p no:cacheprovider tests/test_tasks_isaaclab.py
 
 clean:
