@@ -321,6 +321,12 @@ def _markdown(study: dict) -> str:
     return "\n".join(lines)
 
 
+def _write_json(path: Path, data: object) -> None:
+    """The numbers as JSON (numpy scalars as floats)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=float))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -361,8 +367,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row['mean_return']:.2f}"
             )
         if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(result, indent=2))
+            _write_json(args.json, result)
         return 0
     if args.mode == "isaaclab":
         torch.set_num_threads(1)
@@ -375,8 +380,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"ratio x{row['embedded_over_isaaclab']:.0f}"
             )
         if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(rows, indent=2))
+            _write_json(args.json, rows)
         return 0
     CACHE.mkdir(parents=True, exist_ok=True)
     twin = _twin(args.with_robot)
@@ -406,8 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         result = bench_push(args.iterations, args.num_envs, twin, args.with_robot, args.episodes, args.robot_model)
         print(json.dumps(result, indent=2))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2, default=float))
+        _write_json(args.json, result)
     return 0
 
 

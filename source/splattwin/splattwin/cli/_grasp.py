@@ -1,4 +1,5 @@
-"""What the ``grasp-*`` verbs share: their overrides argument, a rich progress display and the results table."""
+"""What the ``grasp-*`` verbs share: their parser with its overrides, the policy checkpoint, a rich progress display
+and the results table."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["OVERRIDES_HELP", "add_overrides", "print_rows", "progress_bars"]
+__all__ = ["OVERRIDES_HELP", "add_grasp_verb", "load_checkpoint", "print_rows", "progress_bars"]
 
 OVERRIDES_HELP = (
     "Overrides are key=value: twin=out/demo/twin.usda object_prim=/World/Objects/Block masses=[0.072,0.18,0.45] "
@@ -16,9 +17,16 @@ OVERRIDES_HELP = (
 )
 
 
-def add_overrides(parser: argparse.ArgumentParser) -> None:
-    """The verbs' ``KEY=VALUE`` positional arguments."""
+def add_grasp_verb(verbs: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A ``grasp-*`` verb's parser with the ``KEY=VALUE`` positional overrides (verb flags go before them)."""
+    parser = verbs.add_parser(name, help=help_text, description=OVERRIDES_HELP)
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    return parser
+
+
+def load_checkpoint(grasp: Any, cfg: Any) -> tuple[Any, Any]:
+    """(model, checkpoint) of ``checkpoint=`` or, by default, ``<out>/policy.pt``."""
+    return grasp.load_policy(cfg.checkpoint or f"{cfg.out}/policy.pt")
 
 
 @contextlib.contextmanager

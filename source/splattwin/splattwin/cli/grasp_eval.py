@@ -5,17 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from splattwin.cli._grasp import OVERRIDES_HELP, add_overrides, print_rows, progress_bars
+from splattwin.cli._grasp import add_grasp_verb, load_checkpoint, print_rows, progress_bars
 from splattwin.cli._tasks import tasks_module
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
-    p = verbs.add_parser(
+    p = add_grasp_verb(
+        verbs,
         "grasp-eval",
-        help="evaluate a grasp policy (checkpoint=...) in the twin: trials per mass, table, eval.json and eval.png",
-        description=OVERRIDES_HELP,
+        "evaluate a grasp policy (checkpoint=...) in the twin: trials per mass, table, eval.json and eval.png",
     )
-    add_overrides(p)
     return p
 
 
@@ -24,7 +23,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
 
     grasp = tasks_module("grasp")
     cfg = grasp.parse_overrides(args.overrides)
-    model, checkpoint = grasp.load_policy(cfg.checkpoint or f"{cfg.out}/policy.pt")
+    model, checkpoint = load_checkpoint(grasp, cfg)
     with progress_bars(console, enabled=cfg.progress) as progress:
         rows = grasp.evaluate(model, checkpoint, cfg, progress=progress)
     written = grasp.write_evaluation(rows, cfg.out)

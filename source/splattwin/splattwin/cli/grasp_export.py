@@ -5,17 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from splattwin.cli._grasp import OVERRIDES_HELP, add_overrides
+from splattwin.cli._grasp import add_grasp_verb, load_checkpoint
 from splattwin.cli._tasks import tasks_module
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
-    p = verbs.add_parser(
+    p = add_grasp_verb(
+        verbs,
         "grasp-export",
-        help="export a grasp policy (checkpoint=...) to ONNX (out/policy.onnx) and check onnxruntime against torch",
-        description=OVERRIDES_HELP,
+        "export a grasp policy (checkpoint=...) to ONNX (out/policy.onnx) and check onnxruntime against torch",
     )
-    add_overrides(p)
     return p
 
 
@@ -24,7 +23,7 @@ def run(args: argparse.Namespace, console: Any) -> int:
 
     grasp = tasks_module("grasp")
     cfg = grasp.parse_overrides(args.overrides)
-    model, checkpoint = grasp.load_policy(cfg.checkpoint or f"{cfg.out}/policy.pt")
+    model, checkpoint = load_checkpoint(grasp, cfg)
     result = grasp.export_onnx(model, checkpoint, f"{cfg.out}/policy.onnx")
     console.print(json_text(result), highlight=False, markup=False)
     return 0

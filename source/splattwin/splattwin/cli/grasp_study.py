@@ -6,18 +6,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from splattwin.cli._grasp import OVERRIDES_HELP, add_overrides, progress_bars
+from splattwin.cli._grasp import add_grasp_verb, progress_bars
 from splattwin.cli._tasks import tasks_module
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
-    p = verbs.add_parser(
+    p = add_grasp_verb(
+        verbs,
         "grasp-study",
-        help="cross-mass study: train masses x evaluation masses, no-mass networks vs one mass-conditioned network",
-        description=OVERRIDES_HELP,
+        "cross-mass study: train masses x evaluation masses, no-mass networks vs one mass-conditioned network",
     )
     p.add_argument("--seeds", type=int, default=3, help="seeds (each: new demonstrations and networks); default 3")
-    add_overrides(p)
     return p
 
 

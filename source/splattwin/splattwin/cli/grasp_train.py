@@ -6,17 +6,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from splattwin.cli._grasp import OVERRIDES_HELP, add_overrides, print_rows, progress_bars
+from splattwin.cli._grasp import add_grasp_verb, print_rows, progress_bars
 from splattwin.cli._tasks import tasks_module
 
 
 def add_parser(verbs: Any) -> argparse.ArgumentParser:
-    p = verbs.add_parser(
+    p = add_grasp_verb(
+        verbs,
         "grasp-train",
-        help="train the force-aware, mass-conditioned grasp policy (GraspMLP) from demonstrations made in the twin",
-        description=OVERRIDES_HELP,
+        "train the force-aware, mass-conditioned grasp policy (GraspMLP) from demonstrations made in the twin",
     )
-    add_overrides(p)
     return p
 
 

@@ -110,6 +110,7 @@ def _robot_views(robot: Any, stage: Any, cameras: list[Any], config: FitAppearan
     if missing:
         raise InputError(config.joints, f"has no column for joint(s) {', '.join(missing)} of robot {config.robot}")
     columns = [log.joint_names.index(n) for n in robot.joint_names]
+    limits = robot.joint_limits.numpy()
     views = _RobotViews([], [], None, np.zeros((0, robot.dof)), [], [])
     masks = []
     for c, (camera, name, source) in enumerate(zip(cameras, config.cameras, config.images, strict=True)):
@@ -122,7 +123,6 @@ def _robot_views(robot: Any, stage: Any, cameras: list[Any], config: FitAppearan
         if not np.isfinite(frames.images).all():
             raise InputError(source, "holds NaN or infinite values")
         q = sample_joints(log, frames.timestamps, source=source)[:, columns]
-        limits = robot.joint_limits.numpy()
         outside = (q < limits[:, 0] - 1e-6) | (q > limits[:, 1] + 1e-6)
         if outside.any():
             f, j = (int(v[0]) for v in np.nonzero(outside))
@@ -170,9 +170,6 @@ def _fit_robot(config: FitAppearanceConfig, progress: Callable[[int, int], None]
     robot = load_robot(twin.stage, config.robot)
     if robot.gaussians is None:
         raise InputError("--robot", f"robot {config.robot} has no link Gaussians (import it with import-robot)")
-    unknown = [n for n in config.held_out if n not in config.cameras]
-    if unknown:
-        raise InputError("--held-out", f"{', '.join(unknown)} is not among --camera")
     views = _robot_views(robot, twin.stage, cameras_by_name(twin.stage, config.cameras), config)
     # The link Gaussians as stored, link by link, with the link of each (the canonical model).
     links = [(link, f"{robot.link_paths[link]}/Gaussians") for link, _, _ in robot.gaussians["slices"]]
@@ -265,6 +262,9 @@ def fit_appearance_twin(config: FitAppearanceConfig, *, progress: Callable[[int,
         raise InputError("--prim", "give exactly one of --prim (a splat) and --robot (the robot's link Gaussians)")
     if config.held_out_every < 0 or (config.held_out_every and config.robot is None):
         raise InputError("--held-out-every", "takes k >= 1, and only with --robot (frames at other joint states)")
+    unknown = [n for n in config.held_out if n not in config.cameras]
+    if unknown:
+        raise InputError("--held-out", f"{', '.join(unknown)} is not among --camera")
     if config.robot is not None:
         return _fit_robot(config, progress)
     from pxr import UsdVol  # noqa: PLC0415
@@ -276,9 +276,6 @@ def fit_appearance_twin(config: FitAppearanceConfig, *, progress: Callable[[int,
     from splattwin.usd.stage import edit_twin, open_twin  # noqa: PLC0415
     from splattwin.vision.appearance import fit_appearance, render_views  # noqa: PLC0415
 
-    unknown = [n for n in config.held_out if n not in config.cameras]
-    if unknown:
-        raise InputError("--held-out", f"{', '.join(unknown)} is not among --camera")
     twin = open_twin(config.stage)
     prim = twin.stage.GetPrimAtPath(config.prim)
     if not prim or not prim.IsA(UsdVol.ParticleField3DGaussianSplat):
